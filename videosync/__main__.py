@@ -1,0 +1,114 @@
+"""`python -m videosync [serve|package]`: flags and environment in, a running server out."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.process import fork_processes
+
+from . import __version__
+from .app import MAX_BUFFERED_BODY, Services, make_app
+from .sessions import SessionService
+from .settings import Settings, SettingsError, build_parser, from_sources
+from .store import StoreError, open_store
+
+log = logging.getLogger("videosync")
+
+
+class StartupError(Exception):
+    """A problem the operator must fix; reported as one line on stderr, exit code 2."""
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m videosync",
+        description="Watch videos together, in sync. Without a command: serve.",
+    )
+    parser.add_argument("--version", action="version", version=f"videosync {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    build_parser(commands.add_parser("serve", help="run the server (the default)"))
+    argv = list(argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "serve")
+    return parser.parse_args(argv)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def listen(settings: Settings) -> list[socket.socket]:
+    try:
+        return bind_sockets(settings.port, settings.host or None, reuse_port=False)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+
+
+def public_url(settings: Settings, sockets: list[socket.socket]) -> str:
+    port = sockets[0].getsockname()[1]
+    host = "localhost" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{port}/"
+
+
+async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
+    store = open_store(settings.store_url)
+    try:
+        if settings.uses_redis:
+            try:
+                await store.ping()
+            except StoreError as exc:
+                raise StartupError(f"--redis-url {settings.redis_url}: {exc}") from None
+        sessions = SessionService(store, settings.session_ttl)
+        services = Services(settings=settings, store=store, sessions=sessions)
+        app = make_app(services)
+        server = HTTPServer(app, max_body_size=MAX_BUFFERED_BODY, xheaders=True)
+        server.add_sockets(sockets)
+        kind = "redis" if settings.uses_redis else "memory (embedded, one process)"
+        log.info("videosync %s: store %s; open %s", __version__, kind, public_url(settings, sockets))
+        await wait_for_shutdown()
+        log.info("shutting down")
+        server.stop()
+        await asyncio.wait_for(server.close_all_connections(), timeout=5)
+    finally:
+        await store.close()
+
+
+async def wait_for_shutdown() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = from_sources(args)
+        configure_logging(settings.log_level)
+        sockets = listen(settings)
+        if settings.workers > 1:
+            fork_processes(settings.workers)  # each child runs its own event loop on the shared port
+        asyncio.run(serve(settings, sockets))
+    except (SettingsError, StartupError) as exc:
+        print(f"videosync: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

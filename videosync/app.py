@@ -1,0 +1,97 @@
+"""The application: one route table, every dependency passed in through `initialize()`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tornado.log import access_log
+from tornado.web import Application, RequestHandler, StaticFileHandler
+
+from .handlers.base import NotFoundHandler
+from .handlers.health import HealthHandler, ReadyHandler, RootHandler
+from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
+from .sessions import SessionService
+from .settings import Settings
+from .store import Store
+
+# Bodies of ordinary requests are buffered in memory; uploads raise their own limit per request.
+MAX_BUFFERED_BODY = 1024 * 1024
+
+_KEY = r"([^/]+)"
+
+
+def default_web_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "web"
+
+
+@dataclass
+class Services:
+    """Everything the handlers need, built once by `__main__` (or a test fixture)."""
+
+    settings: Settings
+    store: Store
+    sessions: SessionService
+    extra_routes: tuple[Any, ...] = ()
+
+
+class WebFileHandler(StaticFileHandler):
+    """The web app's static files; revalidated on every load so a deploy is seen at once."""
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", "no-cache")
+
+
+def web_routes(web_dir: Path) -> list[tuple[str, type, dict[str, Any]]]:
+    vendor = web_dir / "node_modules" / "hls.js" / "dist"
+    return [
+        (r"/(index\.html)", WebFileHandler, {"path": str(web_dir)}),
+        (r"/((?:pages|js|css|img)/.*)", WebFileHandler, {"path": str(web_dir)}),
+        (r"/vendor/hls/(.*)", WebFileHandler, {"path": str(vendor)}),
+    ]
+
+
+_UUID_RE = re.compile(r"([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def log_request(handler: RequestHandler) -> None:
+    """Access log without query strings (host tokens travel there) and with keys shortened."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    path = _UUID_RE.sub(r"\1…", handler.request.path)
+    access_log.log(
+        level, "%d %s %s %.2fms", status, handler.request.method, path,
+        1000.0 * handler.request.request_time(),
+    )
+
+
+def make_app(services: Services) -> Application:
+    settings = services.settings
+    sessions = {"sessions": services.sessions}
+    store = {"store": services.store}
+    web_dir = Path(settings.web_dir) if settings.web_dir else default_web_dir()
+    routes: list[Any] = [
+        (r"/", RootHandler, {"web_dir": web_dir if web_dir.is_dir() else None}),
+        (r"/health", HealthHandler, store),
+        (r"/ready", ReadyHandler, store),
+        (r"/api/sessions", SessionsHandler, sessions),
+        (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
+        (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
+        *services.extra_routes,
+    ]
+    if web_dir.is_dir():
+        routes += web_routes(web_dir)
+    return Application(
+        routes,
+        default_handler_class=NotFoundHandler,
+        allowed_origins=settings.allowed_origins,
+        compress_response=False,
+        websocket_ping_interval=None,
+        log_function=log_request,
+    )

@@ -1,0 +1,234 @@
+"""The handler base: CORS as the Go server did it (minus its bugs), JSON bodies and one error shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tornado import httputil
+from tornado.web import HTTPError, RequestHandler
+
+from ..sessions import SessionNotFound, UnknownVideo
+from ..store import StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BODY = 64 * 1024
+RETRY_AFTER_S = 2
+
+# Go-A's CORS (gorilla/handlers) allowed GET, POST, OPTIONS and these headers; we add what
+# browsers need for video (HEAD preflights, Range and conditional headers) and Go-B's Authorization.
+CORS_METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+CORS_SIMPLE_HEADERS = {"accept", "accept-language", "content-language", "origin"}
+CORS_HEADERS = {
+    "content-type",
+    "origin",
+    "sec-websocket-extensions",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "authorization",
+    "range",
+    "if-range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+}
+CORS_EXPOSE = "Content-Length"
+CORS_EXPOSE_MEDIA = "Content-Length, Content-Range, Accept-Ranges"
+
+
+class BadRequest(ValueError):
+    """The request is malformed in a way the client can fix; the message says how."""
+
+
+class PayloadTooLarge(ValueError):
+    """The request body is larger than this endpoint accepts."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    message: str
+    retry_after: int | None = None
+
+
+def problem_for(exc: BaseException) -> Problem | None:
+    """Domain errors to HTTP, in one place; services never raise HTTPError."""
+    if isinstance(exc, SessionNotFound):
+        return Problem(404, "session not found")
+    if isinstance(exc, UnknownVideo):
+        return Problem(404, "unknown video")
+    if isinstance(exc, StoreUnavailable):
+        return Problem(503, "session store unavailable", RETRY_AFTER_S)
+    if isinstance(exc, StoreError):
+        return Problem(503, "session store refused the request", RETRY_AFTER_S)
+    if isinstance(exc, PayloadTooLarge):
+        return Problem(413, str(exc) or "request body too large")
+    if isinstance(exc, BadRequest):
+        return Problem(400, str(exc))
+    return None
+
+
+def go_json(value: Any) -> str:
+    """JSON as Go's encoder writes a map: sorted keys, no spaces, HTML-escaped, trailing newline."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+
+
+def canonical_header(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+class BaseHandler(RequestHandler):
+    """Every handler's base. `allowed_origins` comes from the application settings."""
+
+    expose_headers = CORS_EXPOSE
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        self.clear_header("Content-Type")
+        self._apply_cors()
+
+    # -- CORS -----------------------------------------------------------------
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(self.application.settings.get("allowed_origins", ("*",)))
+
+    def origin_allowed(self, origin: str) -> bool:
+        allowed = self.allowed_origins
+        return "*" in allowed or origin.rstrip("/") in allowed
+
+    def _apply_cors(self) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin is None or self.request.method == "OPTIONS":
+            return
+        if not self.origin_allowed(origin):
+            return
+        self._set_allow_origin(origin)
+        self.set_header("Access-Control-Expose-Headers", self.expose_headers)
+
+    def _set_allow_origin(self, origin: str) -> None:
+        if "*" in self.allowed_origins:
+            self.set_header("Access-Control-Allow-Origin", "*")
+        else:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.add_header("Vary", "Origin")
+
+    def options(self, *args: Any, **kwargs: Any) -> None:
+        """Preflight, on any path (Go answered them in front of the router)."""
+        origin = self.request.headers.get("Origin")
+        self.clear_header("Content-Type")
+        if origin is None:
+            self.set_status(200)
+            return self.finish()
+        method = self.request.headers.get("Access-Control-Request-Method")
+        if not method:
+            return self._preflight_refused(400)
+        if not self.origin_allowed(origin):
+            return self._preflight_refused(403)
+        if method not in CORS_METHODS:
+            return self._preflight_refused(405)
+        requested = [
+            canonical_header(h.strip())
+            for h in self.request.headers.get("Access-Control-Request-Headers", "").split(",")
+            if h.strip()
+        ]
+        extra = [h for h in requested if h.lower() not in CORS_SIMPLE_HEADERS]
+        if any(h.lower() not in CORS_HEADERS for h in extra):
+            return self._preflight_refused(403)
+        self._set_allow_origin(origin)
+        if extra:
+            self.set_header("Access-Control-Allow-Headers", ",".join(extra))
+        if method not in ("GET", "HEAD", "POST"):
+            self.set_header("Access-Control-Allow-Methods", method)
+        self.set_status(200)
+        self.finish()
+
+    def _preflight_refused(self, status: int) -> None:
+        self.set_status(status)
+        self.finish()
+
+    # -- bodies and errors ------------------------------------------------------
+    def compute_etag(self) -> str | None:
+        return None  # Go sent no ETags on API responses; clients must not start caching them
+
+    def is_api(self) -> bool:
+        return self.request.path.startswith("/api/")
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(go_json(value))
+
+    def json_body(self, limit: int = MAX_JSON_BODY, optional: bool = False) -> Any:
+        body = self.request.body
+        if len(body) > limit:
+            raise PayloadTooLarge(f"JSON body over {limit} bytes")
+        if optional and not body.strip():
+            return None
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"malformed JSON body: {exc}") from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        problem = problem_for(exc) if exc is not None else None
+        if problem is not None:
+            self.set_status(problem.status)
+            message = problem.message
+            if problem.retry_after is not None:
+                self.set_header("Retry-After", str(problem.retry_after))
+        elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:
+            message = httputil.responses.get(status_code, "error").lower()
+        self.clear_header("Content-Type")
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        self.set_header("Content-Type", "application/json")
+        self.finish(go_json({"error": message}))
+
+    def allowed_methods(self) -> Iterable[str]:
+        return [
+            m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+            if getattr(type(self), m.lower()) is not getattr(RequestHandler, m.lower())
+        ] + ["OPTIONS"]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        problem = problem_for(value) if value is not None else None
+        if problem is None:
+            super().log_exception(typ, value, tb)
+        elif problem.status >= 500:
+            log.warning("%s %s -> %s: %s", self.request.method, self.request.path, problem.status, value)
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown paths: Go's path-cleaning redirect, then a 404 in the path's own style."""
+
+    def prepare(self) -> None:
+        if self.request.method == "OPTIONS":
+            return
+        path = self.request.path
+        cleaned = posixpath.normpath(path) if path else "/"
+        if path.endswith("/") and cleaned != "/":
+            cleaned += "/"  # gorilla/mux keeps a trailing slash when it cleans a path
+        cleaned = cleaned.replace("//", "/")
+        if cleaned != path:
+            # gorilla/mux answers uncleaned paths with 301 to the cleaned one (PROTOCOL.md §1)
+            self.set_status(301)
+            self.set_header("Location", cleaned)
+            self.finish()
+            return
+        if self.is_api():
+            self.write_json({"error": "not found"}, status=404)
+        else:
+            self.set_status(404)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header("X-Content-Type-Options", "nosniff")
+            self.finish("404 page not found\n")

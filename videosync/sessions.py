@@ -1,0 +1,165 @@
+"""The session service: create, look up and change sessions. Framework-free; time is passed in."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import uuid6
+
+from .state import INITIAL_STATE_JSON, PlaybackState
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# Canonical lower-case UUIDs only: Go's keys are v4, ours v7; both match. Anything else
+# ("{K}:state", upper case, 10,000 characters) can never name a session (PROTOCOL.md §2.8.7).
+_KEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class SessionNotFound(LookupError):
+    """No live session has this key."""
+
+
+class UnknownVideo(LookupError):
+    """A session was asked to play a video the library does not have."""
+
+
+def short_key(key: str) -> str:
+    """Enough of a key to follow it in logs without publishing it."""
+    return key[:8]
+
+
+def is_session_key(key: str) -> bool:
+    return bool(_KEY_RE.match(key))
+
+
+def epoch_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class SessionMeta:
+    host_token: str
+    video: str | None
+    created_at: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"hostToken": self.host_token, "video": self.video, "createdAt": self.created_at},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SessionMeta | None:
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            return cls(str(data["hostToken"]), data.get("video"), int(data["createdAt"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    key: str
+    host_token: str
+    video: str | None
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What anyone holding the key may read: never the host token."""
+
+    key: str
+    state: PlaybackState
+    video: str | None
+    created_at: int | None
+    has_host: bool
+
+
+class SessionService:
+    def __init__(
+        self,
+        store: Store,
+        ttl: int,
+        video_exists: Callable[[str], bool] = lambda _id: True,
+        clock: Callable[[], int] = epoch_ms,
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._video_exists = video_exists
+        self._clock = clock
+
+    def now(self) -> int:
+        return self._clock()
+
+    async def create(self, video: str | None = None) -> CreatedSession:
+        if video is not None and not self._video_exists(video):
+            raise UnknownVideo(video)
+        key = str(uuid6.uuid7())
+        token = secrets.token_urlsafe(24)
+        state = INITIAL_STATE_JSON if video is None else PlaybackState(video=video).to_json()
+        meta = SessionMeta(token, video, self.now())
+        await self.store.create_session(key, state, meta.to_json(), self.ttl)
+        log.info("session %s created", short_key(key))
+        return CreatedSession(key, token, video)
+
+    async def exists(self, key: str) -> bool:
+        return is_session_key(key) and await self.store.session_exists(key)
+
+    async def require(self, key: str) -> None:
+        if not await self.exists(key):
+            raise SessionNotFound(key)
+
+    async def state(self, key: str) -> PlaybackState:
+        return PlaybackState.from_json(await self.store.get_state(key))
+
+    async def meta(self, key: str) -> SessionMeta | None:
+        return SessionMeta.from_json(await self.store.get_meta(key))
+
+    async def view(self, key: str) -> SessionView:
+        await self.require(key)
+        state = await self.state(key)
+        meta = await self.meta(key)
+        return SessionView(
+            key=key,
+            state=state.at(self.now()) if not state.paused else state,
+            video=state.video or (meta.video if meta else None),
+            created_at=meta.created_at if meta else None,
+            has_host=await self.store.get_host(key) is not None,
+        )
+
+    async def check_host_token(self, key: str, token: str | None) -> bool:
+        if not token:
+            return False
+        meta = await self.meta(key)
+        # Go-B compared trimmed tokens; a token pasted with spaces still works.
+        return meta is not None and secrets.compare_digest(meta.host_token, token.strip())
+
+    async def save_state(self, key: str, state: PlaybackState) -> PlaybackState:
+        """Persist `state` as the next version; SessionNotFound if the session is gone."""
+        current = await self.state(key)
+        new = replace(state, version=current.version + 1)
+        if not await self.store.set_state(key, new.to_json(), self.ttl):
+            raise SessionNotFound(key)
+        return new
+
+    async def touch(self, key: str) -> bool:
+        return await self.store.touch(key, self.ttl)
+
+
+def view_to_public_json(view: SessionView) -> dict[str, object]:
+    return {
+        "sessionKey": view.key,
+        "state": json.loads(view.state.to_json()),
+        "video": view.video,
+        "createdAt": view.created_at,
+        "hasHost": view.has_host,
+    }

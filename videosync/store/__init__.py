@@ -1,0 +1,21 @@
+"""Session storage backends, chosen by URL: memory:// (embedded) or redis:// (shared)."""
+
+from __future__ import annotations
+
+from .base import Store, StoreError, StoreUnavailable
+
+
+def open_store(url: str) -> Store:
+    """A store for `url`; Redis is imported only when asked for."""
+    if url.startswith("memory://"):
+        from .memory import MemoryStore
+
+        return MemoryStore(url)
+    if url.split("://", 1)[0] in {"redis", "rediss", "unix", "redis+sentinel"}:
+        from .redis import RedisStore
+
+        return RedisStore(url)
+    raise ValueError(f"unsupported store URL {url!r}: use memory:// or redis://")
+
+
+__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store"]

@@ -1,0 +1,105 @@
+"""The store contract: every backend keeps the Go server's Redis keys and adds ours beside them.
+
+Keys (Go-A compatible, PROTOCOL.md §2.1):
+  session:{K}          "active"              created with the session, refreshed by activity
+  session:{K}:state    playback state JSON   written by the host's updates
+  session:{K}:host     host lease holder id  SET NX PX, renewed by the holder, released by it
+Ours (a Go instance never reads them):
+  session:{K}:meta     JSON {"hostToken", "video", "createdAt"}
+  session:{K}:members  hash member id -> member JSON (presence across processes)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """The store refused or failed an operation (out of memory, auth, protocol)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now; the caller may retry later."""
+
+
+def session_key(key: str) -> str:
+    return f"session:{key}"
+
+
+def state_key(key: str) -> str:
+    return f"session:{key}:state"
+
+
+def host_key(key: str) -> str:
+    return f"session:{key}:host"
+
+
+def meta_key(key: str) -> str:
+    return f"session:{key}:meta"
+
+
+def members_key(key: str) -> str:
+    return f"session:{key}:members"
+
+
+def session_channel(key: str) -> str:
+    return f"videosync:session:{key}"
+
+
+SESSION_MARKER = "active"
+
+
+class Store(Protocol):
+    url: str
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def close(self) -> None: ...
+
+    # sessions
+    async def create_session(self, key: str, state: str, meta: str, ttl: int) -> None:
+        """Write marker, state and meta atomically: all three or none."""
+
+    async def session_exists(self, key: str) -> bool: ...
+
+    async def get_state(self, key: str) -> str | None: ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_state(self, key: str, state: str, ttl: int) -> bool:
+        """Store the state and refresh the session's TTLs; False (nothing written) if it is gone."""
+
+    async def set_meta(self, key: str, meta: str, ttl: int) -> bool: ...
+
+    async def touch(self, key: str, ttl: int) -> bool:
+        """Refresh the TTL of every key of a live session; False if the session is gone."""
+
+    async def delete_session(self, key: str) -> None: ...
+
+    # host lease
+    async def acquire_host(self, key: str, holder: str, lease_ms: int) -> bool: ...
+
+    async def renew_host(self, key: str, holder: str, lease_ms: int) -> bool:
+        """Extend the lease only if `holder` holds it."""
+
+    async def release_host(self, key: str, holder: str) -> bool:
+        """Delete the lease only if `holder` holds it."""
+
+    async def get_host(self, key: str) -> str | None: ...
+
+    # presence
+    async def put_member(self, key: str, member_id: str, data: str, ttl: int) -> None: ...
+
+    async def remove_member(self, key: str, member_id: str) -> None: ...
+
+    async def get_members(self, key: str) -> dict[str, str]: ...
+
+    # events between processes
+    async def publish(self, channel: str, message: str) -> None: ...
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        """Messages published on `channel` from now on, until the context exits."""
+        ...

@@ -1,0 +1,276 @@
+"""The shared store: Redis through redis-py's asyncio client, keys exactly as the Go server's."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redis.asyncio as aioredis
+import redis.exceptions as rexc
+from redis.asyncio.client import PubSub
+from redis.asyncio.sentinel import Sentinel
+
+from .base import (
+    SESSION_MARKER,
+    StoreError,
+    StoreUnavailable,
+    host_key,
+    members_key,
+    meta_key,
+    session_key,
+    state_key,
+)
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Compare-and-act scripts: the lease holder alone may renew or release it.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+# Writes that must never resurrect a deleted or expired session (Go-A did, PROTOCOL.md §2.7.8).
+_TOUCH = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+for i = 1, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end
+return 1
+"""
+_SET_IF_LIVE = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[1])
+for i = 3, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end
+redis.call('expire', KEYS[1], ARGV[1])
+return 1
+"""
+
+_TIMEOUT_S = 2.0
+
+
+def _translate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn redis-py's exceptions into the store's two."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis unreachable: {exc}") from exc
+        except rexc.RedisError as exc:
+            raise StoreError(f"redis refused: {exc}") from exc
+
+    return wrapper
+
+
+def _client_for(url: str) -> aioredis.Redis:
+    options: dict[str, Any] = dict(
+        socket_connect_timeout=_TIMEOUT_S,
+        socket_timeout=_TIMEOUT_S,
+        health_check_interval=15,
+        decode_responses=True,
+    )
+    if not url.startswith("redis+sentinel://"):
+        return aioredis.from_url(url, **options)
+    # redis+sentinel://[:password@]host:port[,host:port]/service[/db]
+    parts = urlsplit(url)
+    hosts = []
+    for hostport in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = hostport.partition(":")
+        hosts.append((host, int(port or 26379)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise ValueError("redis+sentinel:// URL needs a service name: redis+sentinel://host:26379/mymaster")
+    db = int(path[1]) if len(path) > 1 else int(parse_qs(parts.query).get("db", ["0"])[0])
+    password = unquote(parts.password) if parts.password else None
+    sentinel = Sentinel(hosts, sentinel_kwargs={"password": password} if password else None)
+    return sentinel.master_for(path[0], db=db, password=password, **options)
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._redis = _client_for(url)
+        self._renew = self._redis.register_script(_RENEW)
+        self._release = self._redis.register_script(_RELEASE)
+        self._touch = self._redis.register_script(_TOUCH)
+        self._set_if_live = self._redis.register_script(_SET_IF_LIVE)
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._queues: dict[str, set[asyncio.Queue[str]]] = {}
+        self._sub_lock = asyncio.Lock()
+
+    @_translate
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    # -- sessions -----------------------------------------------------------------
+    @_translate
+    async def create_session(self, key: str, state: str, meta: str, ttl: int) -> None:
+        # MULTI/EXEC: a refused write (OOM) aborts the whole transaction, so no partial session.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(session_key(key), SESSION_MARKER, ex=ttl)
+            pipe.set(state_key(key), state, ex=ttl)
+            pipe.set(meta_key(key), meta, ex=ttl)
+            await pipe.execute()
+
+    @_translate
+    async def session_exists(self, key: str) -> bool:
+        return bool(await self._redis.exists(session_key(key)))
+
+    @_translate
+    async def get_state(self, key: str) -> str | None:
+        return await self._redis.get(state_key(key))
+
+    @_translate
+    async def get_meta(self, key: str) -> str | None:
+        return await self._redis.get(meta_key(key))
+
+    def _session_keys(self, key: str) -> list[str]:
+        return [session_key(key), state_key(key), meta_key(key), members_key(key)]
+
+    @_translate
+    async def set_state(self, key: str, state: str, ttl: int) -> bool:
+        keys = [session_key(key), state_key(key), meta_key(key), members_key(key)]
+        return bool(await self._set_if_live(keys=keys, args=[ttl, state]))
+
+    @_translate
+    async def set_meta(self, key: str, meta: str, ttl: int) -> bool:
+        keys = [session_key(key), meta_key(key), state_key(key), members_key(key)]
+        return bool(await self._set_if_live(keys=keys, args=[ttl, meta]))
+
+    @_translate
+    async def touch(self, key: str, ttl: int) -> bool:
+        return bool(await self._touch(keys=self._session_keys(key), args=[ttl]))
+
+    @_translate
+    async def delete_session(self, key: str) -> None:
+        await self._redis.delete(*self._session_keys(key), host_key(key))
+
+    # -- host lease -------------------------------------------------------------------
+    @_translate
+    async def acquire_host(self, key: str, holder: str, lease_ms: int) -> bool:
+        return bool(await self._redis.set(host_key(key), holder, nx=True, px=lease_ms))
+
+    @_translate
+    async def renew_host(self, key: str, holder: str, lease_ms: int) -> bool:
+        return bool(await self._renew(keys=[host_key(key)], args=[holder, lease_ms]))
+
+    @_translate
+    async def release_host(self, key: str, holder: str) -> bool:
+        return bool(await self._release(keys=[host_key(key)], args=[holder]))
+
+    @_translate
+    async def get_host(self, key: str) -> str | None:
+        return await self._redis.get(host_key(key))
+
+    # -- presence -----------------------------------------------------------------------
+    @_translate
+    async def put_member(self, key: str, member_id: str, data: str, ttl: int) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(members_key(key), member_id, data)
+            pipe.expire(members_key(key), ttl)
+            await pipe.execute()
+
+    @_translate
+    async def remove_member(self, key: str, member_id: str) -> None:
+        await self._redis.hdel(members_key(key), member_id)
+
+    @_translate
+    async def get_members(self, key: str) -> dict[str, str]:
+        return await self._redis.hgetall(members_key(key))
+
+    # -- events --------------------------------------------------------------------------
+    @_translate
+    async def publish(self, channel: str, message: str) -> None:
+        await self._redis.publish(channel, message)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        async with self._sub_lock:
+            if self._pubsub is None:
+                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            first = channel not in self._queues
+            self._queues.setdefault(channel, set()).add(queue)
+            if first:
+                await self._subscribe_channel(channel)
+            if self._listener is None or self._listener.done():
+                self._listener = asyncio.create_task(self._listen(), name="redis-pubsub")
+
+        async def messages() -> AsyncIterator[str]:
+            while True:
+                yield await queue.get()
+
+        try:
+            yield messages()
+        finally:
+            async with self._sub_lock:
+                queues = self._queues.get(channel)
+                if queues is not None:
+                    queues.discard(queue)
+                    if not queues:
+                        del self._queues[channel]
+                        await self._unsubscribe_channel(channel)
+
+    async def _subscribe_channel(self, channel: str) -> None:
+        assert self._pubsub is not None
+        try:
+            await self._pubsub.subscribe(channel)
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+            # The listener re-subscribes every channel in self._queues when Redis is back.
+            log.warning("subscribe to %s deferred: redis unreachable (%s)", channel[-8:], exc)
+
+    async def _unsubscribe_channel(self, channel: str) -> None:
+        assert self._pubsub is not None
+        try:
+            await self._pubsub.unsubscribe(channel)
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError):
+            pass  # a reconnect re-subscribes only what is still in self._queues
+
+    async def _listen(self) -> None:
+        """One reader for the whole process; survives Redis restarts by re-subscribing."""
+        assert self._pubsub is not None
+        backoff = 0.1
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    if not self._queues:
+                        await asyncio.sleep(0.05)
+                        continue
+                    await self._pubsub.subscribe(*self._queues)
+                message = await self._pubsub.get_message(timeout=1.0)
+                backoff = 0.1
+            except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
+                log.warning("redis pub/sub lost (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                await self._reset_pubsub()
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            for queue in tuple(self._queues.get(message["channel"], ())):
+                queue.put_nowait(message["data"])
+
+    async def _reset_pubsub(self) -> None:
+        old = self._pubsub
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        if old is not None:
+            try:
+                await old.aclose()
+            except (rexc.RedisError, OSError):
+                pass
