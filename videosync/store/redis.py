@@ -32,7 +32,10 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 # Compare-and-act scripts: the lease holder alone may renew or release it.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 # Writes that must never resurrect a deleted or expired session (Go-A did, PROTOCOL.md §2.7.8).
 _TOUCH = """
