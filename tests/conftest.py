@@ -1,0 +1,114 @@
+"""Shared fixtures: a real redis-server of our own, stores over both backends, a live app."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from tornado.ioloop import IOLoop
+
+from videosync.app import Services, make_app
+from videosync.sessions import SessionService
+from videosync.settings import Settings
+from videosync.store import Store, open_store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A throw-away redis-server on its own port (never the machine's 6379)."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run scripts/test.sh, which installs it")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._cmd = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(workdir), "--loglevel", "warning",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self._cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, decode_responses=True)
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once per backend."""
+    if request.param == "memory":
+        return "memory://"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    server.flush()
+    return server.url
+
+
+@pytest.fixture
+def store(store_url: str, io_loop: IOLoop) -> Iterator[Store]:
+    """A store bound to the test's event loop (pytest-tornado's `io_loop`)."""
+    backend = open_store(store_url)
+    try:
+        yield backend
+    finally:
+        io_loop.run_sync(backend.close)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(media_dir=str(tmp_path / "media"), web_dir=str(tmp_path / "no-web"))
+
+
+@pytest.fixture
+def services(settings: Settings, store: Store) -> Services:
+    return Services(settings=settings, store=store, sessions=SessionService(store, settings.session_ttl))
+
+
+@pytest.fixture
+def app(services: Services):  # type: ignore[no-untyped-def]
+    """pytest-tornado's `http_server`/`http_client` serve this application."""
+    return make_app(services)
