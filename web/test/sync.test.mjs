@@ -1,0 +1,205 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { SyncController, SYNC_DEFAULTS, isNewer, positionAt, rateFor } from "../js/sync.js";
+
+const playing = (over = {}) => ({ paused: false, currentTime: 10, playbackRate: 1, timestamp: 100_000, version: 1, ...over });
+const paused = (over = {}) => ({ ...playing(), paused: true, ...over });
+// What a healthy, playing <video> reports.
+const obs = (serverNow, currentTime, over = {}) => ({ serverNow, currentTime, paused: false, seeking: false, ready: true, duration: 600, ...over });
+
+test("a playing state extrapolates to server-now at its rate", () => {
+  assert.equal(positionAt(playing(), 102_000), 12);
+  assert.equal(positionAt(playing({ playbackRate: 1.5 }), 102_000), 13);
+});
+
+test("a paused state stays where it was paused", () => {
+  assert.equal(positionAt(paused(), 999_999), 10);
+});
+
+test("a play scheduled in the future holds at currentTime until its timestamp", () => {
+  assert.equal(positionAt(playing(), 99_950), 10);
+  const sync = new SyncController();
+  sync.accept(playing());
+  const before = sync.step(obs(99_900, 10, { paused: true }));
+  assert.equal(before.play, false);
+  assert.equal(before.seekTo, null);
+  const after = sync.step(obs(100_000, 10, { paused: true }));
+  assert.equal(after.play, true);
+});
+
+test("the scheduled start is brought forward by the learned play latency", () => {
+  const sync = new SyncController({ initialPlayLatencyMs: 30 });
+  sync.accept(playing());
+  assert.equal(sync.step(obs(99_969, 10, { paused: true })).play, false);
+  assert.equal(sync.step(obs(99_970, 10, { paused: true })).play, true);
+});
+
+test("states are taken only when their version is newer: echoes and stale copies are dropped", () => {
+  const sync = new SyncController();
+  assert.equal(sync.accept(playing({ version: 5 })), true);
+  assert.equal(sync.accept(playing({ version: 5, currentTime: 99 })), false);
+  assert.equal(sync.accept(playing({ version: 4, currentTime: 99 })), false);
+  assert.equal(sync.state.currentTime, 10);
+  assert.equal(sync.accept(playing({ version: 6, currentTime: 20 })), true);
+  assert.equal(sync.state.currentTime, 20);
+});
+
+test("a state without a version (the Go server) is always taken", () => {
+  assert.equal(isNewer({ paused: true }, { paused: false, version: 3 }), true);
+  assert.equal(isNewer({ version: 1 }, null), true);
+});
+
+test("after reset a new server may number versions from the start again", () => {
+  const sync = new SyncController();
+  sync.accept(playing({ version: 40 }));
+  sync.reset();
+  assert.equal(sync.accept(playing({ version: 1 })), true);
+});
+
+test("inside the dead band the commanded rate is used unchanged", () => {
+  assert.equal(rateFor(3.9, 1), 1);
+  assert.equal(rateFor(-3.9, 1.25), 1.25);
+  const sync = new SyncController();
+  sync.accept(playing());
+  const out = sync.step(obs(101_000, 11.003));
+  assert.equal(out.rate, 1);
+  assert.equal(out.seekTo, null);
+});
+
+test("small drift nudges the rate in proportion, towards the target", () => {
+  const behind = rateFor(-20, 1);
+  const further = rateFor(-40, 1);
+  assert.ok(behind > 1 && further > behind);
+  assert.ok(Math.abs(further - 1 - 2 * (behind - 1)) < 1e-12);
+  assert.ok(rateFor(20, 1) < 1);
+  assert.ok(Math.abs(rateFor(20, 2) - 2 * rateFor(20, 1)) < 1e-12, "nudge is relative to the commanded rate");
+});
+
+test("the rate nudge is capped", () => {
+  const cap = SYNC_DEFAULTS.maxRateNudge;
+  assert.equal(rateFor(-299, 1), 1 + cap);
+  assert.equal(rateFor(299, 1), 1 - cap);
+});
+
+test("drift below the seek threshold never seeks, however long it lasts", () => {
+  const sync = new SyncController();
+  sync.accept(playing());
+  for (let i = 0; i < 50; i++) {
+    const now = 101_000 + i * 100;
+    const out = sync.step(obs(now, positionAt(sync.state, now) - 0.25));
+    assert.equal(out.seekTo, null);
+    assert.ok(out.rate > 1);
+  }
+});
+
+test("drift beyond the threshold seeks ahead by the seek latency", () => {
+  const sync = new SyncController({ initialSeekLatencyMs: 80 });
+  sync.accept(playing());
+  const out = sync.step(obs(105_000, 14));
+  assert.ok(Math.abs(out.drift - -1000) < 1e-6);
+  assert.ok(Math.abs(out.seekTo - 15.08) < 1e-9);
+});
+
+test("at 2x the seek aims twice as far ahead", () => {
+  const sync = new SyncController({ initialSeekLatencyMs: 80 });
+  sync.accept(playing({ playbackRate: 2 }));
+  const out = sync.step(obs(105_000, 10));
+  assert.ok(Math.abs(out.seekTo - (20 + 0.16)) < 1e-9);
+});
+
+test("after a drift seek the cooldown lets the nudge work instead of seeking again", () => {
+  const sync = new SyncController({ seekCooldownMs: 1500 });
+  sync.accept(playing());
+  assert.notEqual(sync.step(obs(105_000, 14)).seekTo, null);
+  for (const now of [105_500, 106_000, 106_400]) {
+    const out = sync.step(obs(now, positionAt(sync.state, now) - 0.5));
+    assert.equal(out.seekTo, null, `no seek at ${now}`);
+    assert.ok(out.rate > 1);
+  }
+  assert.notEqual(sync.step(obs(106_600, positionAt(sync.state, 106_600) - 0.5)).seekTo, null);
+});
+
+test("a new host command is followed at once, cooldown or not", () => {
+  const sync = new SyncController();
+  sync.accept(playing());
+  sync.step(obs(105_000, 14));
+  sync.accept(playing({ version: 2, currentTime: 300, timestamp: 105_100 }));
+  const out = sync.step(obs(105_200, 15.2));
+  assert.ok(out.seekTo > 300);
+});
+
+test("one wild reading in steady play does not trigger a seek", () => {
+  const sync = new SyncController();
+  sync.accept(playing());
+  const at = (now, off) => obs(now, positionAt(sync.state, now) + off);
+  sync.step(at(101_000, 0));
+  sync.step(at(101_100, 0.001));
+  assert.equal(sync.step(at(101_200, 5)).seekTo, null);
+  assert.equal(sync.step(at(101_300, 0)).seekTo, null);
+});
+
+test("a measured late landing raises the seek latency used next time", () => {
+  const sync = new SyncController({ initialSeekLatencyMs: 80, learnRate: 0.5, settleSamples: 2 });
+  sync.accept(playing());
+  sync.step(obs(105_000, 14)); // seek
+  sync.step(obs(105_100, 0, { seeking: true }));
+  sync.step(obs(105_200, positionAt(sync.state, 105_200) - 0.04));
+  sync.step(obs(105_300, positionAt(sync.state, 105_300) - 0.04)); // landed 40 ms behind
+  assert.ok(Math.abs(sync.seekLatencyMs - 100) < 1e-6, `learned ${sync.seekLatencyMs}`);
+});
+
+test("while seeking or buffering no correction is attempted", () => {
+  const sync = new SyncController();
+  sync.accept(playing());
+  const seeking = sync.step(obs(105_000, 3, { seeking: true }));
+  assert.equal(seeking.seekTo, null);
+  assert.equal(seeking.drift, null);
+  const stalled = sync.step(obs(105_000, 3, { ready: false }));
+  assert.equal(stalled.seekTo, null);
+  assert.equal(stalled.rate, 1);
+});
+
+test("pause snaps everyone to exactly the paused position", () => {
+  const sync = new SyncController();
+  sync.accept(paused({ currentTime: 42.5 }));
+  const out = sync.step(obs(200_000, 42.513));
+  assert.equal(out.play, false);
+  assert.equal(out.seekTo, 42.5);
+  assert.equal(sync.step(obs(200_100, 42.5, { paused: true })).seekTo, null);
+});
+
+test("a paused element already on the paused frame is left alone", () => {
+  const sync = new SyncController();
+  sync.accept(paused({ currentTime: 7 }));
+  const out = sync.step(obs(200_000, 7.0005, { paused: true }));
+  assert.equal(out.seekTo, null);
+});
+
+test("a late joiner far behind seeks and plays in the same step", () => {
+  const sync = new SyncController({ initialSeekLatencyMs: 100 });
+  sync.accept(playing({ currentTime: 0, timestamp: 100_000 }));
+  const out = sync.step(obs(112_000, 0, { paused: true }));
+  assert.equal(out.play, true);
+  assert.ok(Math.abs(out.seekTo - 12.1) < 1e-9);
+});
+
+test("seeks are clamped to the packaged edge of a video still being packaged", () => {
+  const sync = new SyncController();
+  sync.accept(playing({ currentTime: 0, timestamp: 100_000 }));
+  const out = sync.step(obs(160_000, 0, { paused: true, seekableEnd: 30, duration: NaN }));
+  assert.equal(out.seekTo, 29.9);
+});
+
+test("the target never runs past the end of the media", () => {
+  const sync = new SyncController();
+  sync.accept(playing({ currentTime: 0, timestamp: 0 }));
+  const out = sync.step(obs(100_000, 29.96, { duration: 30 }));
+  assert.equal(out.play, false);
+  assert.ok(out.target <= 30);
+});
+
+test("without any state the controller asks for nothing", () => {
+  const out = new SyncController().step(obs(0, 0));
+  assert.deepEqual(out, { play: false, rate: 1, seekTo: null, drift: null, target: null });
+});
