@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from videosync.app import Services, make_app
+from videosync.app import MAX_BUFFERED_BODY, Services, make_app
 from videosync.sessions import SessionService
 from videosync.settings import Settings
 from videosync.store import Store, open_store
@@ -112,3 +113,15 @@ def services(settings: Settings, store: Store) -> Services:
 def app(services: Services):  # type: ignore[no-untyped-def]
     """pytest-tornado's `http_server`/`http_client` serve this application."""
     return make_app(services)
+
+
+@pytest.fixture
+def http_server(app, io_loop: IOLoop, _unused_port):  # type: ignore[no-untyped-def]
+    """pytest-tornado's server, but asking for `app` statically so backend parametrization applies."""
+    sock, _port = _unused_port
+    server = HTTPServer(app, max_body_size=MAX_BUFFERED_BODY)
+    server.add_socket(sock)
+    yield server
+    server.stop()
+    io_loop.run_sync(server.close_all_connections, timeout=5)
+    sock.close()

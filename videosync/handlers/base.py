@@ -60,7 +60,7 @@ class Problem:
 def problem_for(exc: BaseException) -> Problem | None:
     """Domain errors to HTTP, in one place; services never raise HTTPError."""
     if isinstance(exc, SessionNotFound):
-        return Problem(404, "session not found")
+        return Problem(404, "session_not_found")  # Go-B's error string
     if isinstance(exc, UnknownVideo):
         return Problem(404, "unknown video")
     if isinstance(exc, StoreUnavailable):
@@ -189,8 +189,10 @@ class BaseHandler(RequestHandler):
         else:
             message = httputil.responses.get(status_code, "error").lower()
         self.clear_header("Content-Type")
-        if status_code == 405:
+        if self.get_status() == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))
+            if not self.is_api():
+                return self.finish()  # gorilla/mux's empty 405 outside the API, kept for Go clients
         self.set_header("Content-Type", "application/json")
         self.finish(go_json({"error": message}))
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from ..sessions import SessionService, is_session_key, view_to_public_json
+from tornado.web import HTTPError
+
+from ..sessions import SessionNotFound, SessionService, is_session_key, view_to_public_json
 from .base import BadRequest, BaseHandler
 
 # Go accepted any path segment; beyond this length nothing can be a key and we stop reading.
@@ -42,6 +45,8 @@ class ValidateHandler(BaseHandler):
         self.sessions = sessions
 
     async def get(self, key: str) -> None:
+        if "/" in key:
+            raise HTTPError(404)  # "%2F" names no session; gorilla/mux decoded it and found no route
         valid = len(key) <= MAX_KEY_CHARS and await self.sessions.exists(key)
         self.write_json({"valid": valid})
 
@@ -54,7 +59,10 @@ class SessionHandler(BaseHandler):
 
     async def get(self, key: str) -> None:
         if len(key) > MAX_KEY_CHARS or not is_session_key(key):
-            self.write_json({"error": "session not found"}, status=404)
-            return
+            raise SessionNotFound(key)
         view = await self.sessions.view(key)
-        self.write_json(view_to_public_json(view))
+        body = view_to_public_json(view)
+        # Go-B clients find the video here; ours is served by this server (PROTOCOL.md §1).
+        video_path = f"/api/videos/{quote(view.video)}/file" if view.video else "/api/video"
+        body["streamingUrl"] = f"{self.request.protocol}://{self.request.host}{video_path}"
+        self.write_json(body)
