@@ -1,0 +1,153 @@
+// Home page: create a session (with a library video or a fresh upload), share it, join one.
+
+import { createSession, getVideo, listVideos, parseSessionKey, playerLink, uploadVideo, validateSession } from "./api.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+function showError(message) {
+  const el = $("[data-error]");
+  el.textContent = message ?? "";
+  el.hidden = !message;
+}
+
+/** Packaging progress as a fraction 0..1, or null when the entry does not say. */
+export function packagingProgress(entry) {
+  const p = entry?.progress ?? entry?.packaging?.progress ?? entry?.hlsProgress;
+  if (!Number.isFinite(p)) return null;
+  return p > 1 ? p / 100 : p;
+}
+
+function isPackaged(entry) {
+  const status = entry?.status ?? entry?.hlsStatus ?? entry?.packaging?.status;
+  return !status || ["ready", "done", "complete", "finished"].includes(status);
+}
+
+function isFailed(entry) {
+  const status = entry?.status ?? entry?.hlsStatus ?? entry?.packaging?.status;
+  return ["failed", "error"].includes(status);
+}
+
+async function fillVideoList(selectId) {
+  const select = $("[data-video-list]");
+  let videos = [];
+  try {
+    videos = await listVideos();
+  } catch {
+    return; // the default video still works; an unreachable server shows up on Create
+  }
+  const options = [new Option("(default video)", "")];
+  for (const v of videos) {
+    const o = document.createElement("option");
+    o.value = v.id;
+    o.textContent = v.name ?? v.title ?? v.id; // uploaded file names are user text
+    options.push(o);
+  }
+  select.replaceChildren(...options);
+  if (selectId) select.value = selectId;
+}
+
+function showCreated(key) {
+  const link = playerLink(key);
+  $("[data-session-key]").textContent = key;
+  $("[data-share-link]").value = link;
+  $("[data-open-player]").href = link;
+  $("[data-created]").hidden = false;
+}
+
+async function onCreate(event) {
+  event.preventDefault();
+  showError(null);
+  const button = $("[data-create]");
+  button.disabled = true;
+  try {
+    const video = $("[data-video-list]").value || undefined;
+    const { sessionKey, hostToken } = await createSession(video);
+    // The creator's tab presents this token when it connects, and so becomes (and stays) host.
+    if (hostToken) sessionStorage.setItem(`videosync:hostToken:${sessionKey}`, hostToken);
+    showCreated(sessionKey);
+  } catch (err) {
+    showError(`Could not create a session: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function onJoin(event) {
+  event.preventDefault();
+  showError(null);
+  const key = parseSessionKey($("[data-join-key]").value);
+  if (!key) {
+    showError("Enter a session key or paste a session link.");
+    return;
+  }
+  try {
+    if (await validateSession(key)) {
+      location.href = playerLink(key);
+    } else {
+      showError("No session with this key exists. Check the key, or create a new session.");
+    }
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function onUpload(event) {
+  event.preventDefault();
+  showError(null);
+  const file = $("[data-upload-file]").files[0];
+  if (!file) {
+    showError("Choose a video file to upload first.");
+    return;
+  }
+  const status = $("[data-upload-status]");
+  const label = $("[data-upload-label]");
+  const bar = $("[data-upload-progress]");
+  status.hidden = false;
+  label.textContent = `Uploading ${file.name}…`;
+  bar.value = 0;
+  $("[data-upload]").disabled = true;
+  try {
+    const created = await uploadVideo(file, (f) => { bar.value = f; });
+    const entry = created?.video ?? created;
+    await fillVideoList(entry?.id);
+    await followPackaging(entry, label, bar);
+  } catch (err) {
+    status.hidden = true;
+    showError(`Upload failed: ${err.message}`);
+  } finally {
+    $("[data-upload]").disabled = false;
+  }
+}
+
+/** Poll the new video until it is packaged; it can be watched (and a session created) meanwhile. */
+async function followPackaging(entry, label, bar) {
+  let current = entry;
+  for (;;) {
+    if (!current?.id) return;
+    if (isFailed(current)) throw new Error(current.error ?? "the video could not be packaged");
+    const p = packagingProgress(current);
+    if (isPackaged(current)) {
+      label.textContent = "Ready. Create a session to watch it.";
+      bar.value = 1;
+      return;
+    }
+    label.textContent = `Preparing for streaming${p === null ? "…" : ` ${Math.round(p * 100)} %`} (you can already create a session)`;
+    if (p === null) bar.removeAttribute("value");
+    else bar.value = p;
+    await new Promise((r) => setTimeout(r, 1000));
+    current = await getVideo(current.id);
+  }
+}
+
+$("[data-create-form]").addEventListener("submit", onCreate);
+$("[data-join-form]").addEventListener("submit", onJoin);
+$("[data-upload-form]").addEventListener("submit", onUpload);
+$("[data-copy]").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("[data-share-link]").value);
+  } catch {
+    $("[data-share-link]").select();
+  }
+  $("[data-copied]").hidden = false;
+});
+fillVideoList();

@@ -1,0 +1,93 @@
+// Applies the sync controller's decisions to the <video> element on a fixed tick, and sends the
+// periodic status reports. The only module that both reads and drives the media element.
+
+import { seekableEnd } from "./media-source.js";
+
+export const TICK_MS = 50;
+export const REPORT_MS = 1500;
+const HAVE_METADATA = 1;
+const HAVE_FUTURE_DATA = 3;
+
+export class Playback extends EventTarget {
+  constructor(video, controller, clock, { now, report }) {
+    super();
+    this.video = video;
+    this.controller = controller;
+    this.clock = clock;
+    this.now = now;
+    this.report = report;
+    this.playRequest = null;
+    this.blocked = false; // autoplay with sound refused: wait for a click
+    this.timers = [];
+  }
+
+  start() {
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.timers.push(setInterval(() => this.sendReport(), REPORT_MS));
+  }
+
+  stop() {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  get buffering() {
+    const v = this.video;
+    return !v.paused && v.readyState < HAVE_FUTURE_DATA;
+  }
+
+  observe() {
+    const v = this.video;
+    return {
+      serverNow: this.clock.serverNow(this.now()),
+      currentTime: v.currentTime,
+      paused: v.paused,
+      seeking: v.seeking,
+      ready: v.readyState >= HAVE_FUTURE_DATA,
+      duration: v.duration,
+      seekableEnd: seekableEnd(v),
+    };
+  }
+
+  tick() {
+    const v = this.video;
+    if (v.readyState < HAVE_METADATA || v.error) return;
+    const out = this.controller.step(this.observe());
+    if (out.seekTo !== null) v.currentTime = out.seekTo;
+    if (Math.abs(v.playbackRate - out.rate) > 1e-4) v.playbackRate = out.rate;
+    if (out.play && v.paused) this.play();
+    else if (!out.play && !v.paused) v.pause();
+    this.dispatchEvent(new CustomEvent("tick", { detail: out }));
+  }
+
+  play() {
+    if (this.playRequest || this.blocked) return;
+    this.playRequest = this.video.play().then(
+      () => { this.playRequest = null; },
+      (err) => {
+        this.playRequest = null;
+        if (err?.name === "NotAllowedError") {
+          this.blocked = true;
+          this.dispatchEvent(new Event("autoplayblocked"));
+        }
+      },
+    );
+  }
+
+  /** Called from the overlay's click: a user gesture, so play() is allowed now. */
+  unlock() {
+    this.blocked = false;
+    this.video.play().catch(() => {});
+    this.tick();
+  }
+
+  sendReport() {
+    const drift = this.controller.drift;
+    this.report({
+      type: "report",
+      rtt: this.clock.rtt === null ? null : Math.round(this.clock.rtt * 10) / 10,
+      drift: Number.isFinite(drift) ? Math.round(drift * 10) / 10 : null,
+      buffering: this.buffering,
+    });
+  }
+}

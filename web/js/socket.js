@@ -1,0 +1,131 @@
+// The session WebSocket: connects, reconnects with backoff, keeps the clock estimate fresh with
+// timeSync bursts, and hands every other message on as a "message" event.
+
+import { ClockEstimator } from "./clock.js";
+
+/** Close codes after which reconnecting cannot help (PROTOCOL.md §2.3). */
+export const FINAL_CLOSE_CODES = new Map([
+  [4001, "This session does not exist."],
+  [4004, "This session has ended."],
+  [1008, "The server refused this connection (policy)."],
+]);
+
+export const BACKOFF = Object.freeze({ firstMs: 500, maxMs: 8000, factor: 2, jitter: 0.2 });
+
+/** Delay before reconnect attempt n (0-based): exponential, capped, jittered so a crowd spreads. */
+export function backoffDelay(attempt, random = Math.random, b = BACKOFF) {
+  const base = Math.min(b.maxMs, b.firstMs * b.factor ** attempt);
+  return Math.round(base * (1 + b.jitter * (2 * random() - 1)));
+}
+
+/** Same host and port as the page; wss when the page came over https (never a hard-coded ws://). */
+export function socketUrl(params, loc = globalThis.location) {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) query.set(k, v);
+  return `${scheme}//${loc.host}/ws?${query}`;
+}
+
+export const localNow = () => performance.timeOrigin + performance.now();
+
+export class SyncSocket extends EventTarget {
+  /** params(): the query for the next connect (resume token and host token may change). */
+  constructor({ params, clock = new ClockEstimator(), now = localNow }) {
+    super();
+    this.params = params;
+    this.clock = clock;
+    this.now = now;
+    this.ws = null;
+    this.attempt = 0;
+    this.status = "connecting";
+    this.retryAt = null;
+    this.stopped = false;
+    this.timers = new Set();
+    this.clockTimer = null;
+  }
+
+  connect() {
+    this.stopped = false;
+    this.setStatus("connecting");
+    const ws = new WebSocket(socketUrl(this.params()));
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (ws !== this.ws) return;
+      this.setStatus("open");
+      this.clock.lastBurstAt = -Infinity; // a new path (maybe a new server): measure again
+      this.maybeBurst();
+      this.clockTimer = setInterval(() => this.maybeBurst(), 1000);
+    });
+    ws.addEventListener("message", (event) => {
+      if (ws !== this.ws) return;
+      const received = this.now();
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (msg?.type === "timeSync") {
+        this.clock.addReply(msg, received);
+        this.dispatchEvent(new CustomEvent("clock", { detail: this.clock }));
+        return;
+      }
+      if (msg?.type === "init") this.attempt = 0; // joined: the next drop starts the backoff over
+      this.dispatchEvent(new CustomEvent("message", { detail: msg }));
+    });
+    ws.addEventListener("close", (event) => {
+      if (ws !== this.ws) return;
+      clearInterval(this.clockTimer);
+      this.onClosed(event.code, event.reason);
+    });
+  }
+
+  onClosed(code, reason) {
+    const final = FINAL_CLOSE_CODES.get(code);
+    this.dispatchEvent(new CustomEvent("closed", { detail: { code, reason, final: final ?? null } }));
+    if (final || this.stopped) {
+      this.setStatus("closed");
+      return;
+    }
+    const delay = backoffDelay(this.attempt++);
+    this.retryAt = this.now() + delay;
+    this.setStatus("reconnecting");
+    this.later(() => this.connect(), delay);
+  }
+
+  later(fn, ms) {
+    const id = setTimeout(() => {
+      this.timers.delete(id);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(id);
+  }
+
+  maybeBurst() {
+    const now = this.now();
+    if (!this.clock.burstDue(now)) return;
+    this.clock.burstSent(now);
+    const { burstSize, burstSpacingMs } = this.clock.options;
+    for (let i = 0; i < burstSize; i++) {
+      this.later(() => this.send({ type: "timeSync", t0: this.now() }), i * burstSpacingMs);
+    }
+  }
+
+  send(message) {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.dispatchEvent(new CustomEvent("status", { detail: status }));
+  }
+
+  close() {
+    this.stopped = true;
+    for (const id of this.timers) clearTimeout(id);
+    clearInterval(this.clockTimer);
+    this.ws?.close(1000);
+  }
+}
