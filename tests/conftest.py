@@ -15,6 +15,7 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
 from videosync.app import MAX_BUFFERED_BODY, Services, make_app
+from videosync.media import MediaLibrary
 from videosync.sessions import SessionService
 from videosync.settings import Settings
 from videosync.store import Store, open_store
@@ -105,8 +106,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def services(settings: Settings, store: Store) -> Services:
-    return Services(settings=settings, store=store, sessions=SessionService(store, settings.session_ttl))
+def library(settings: Settings) -> MediaLibrary:
+    return MediaLibrary(settings.media_dir)
+
+
+@pytest.fixture
+def services(settings: Settings, store: Store, library: MediaLibrary) -> Services:
+    sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
+    return Services(settings=settings, store=store, sessions=sessions)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tornado.process import fork_processes
 
 from . import __version__
 from .app import MAX_BUFFERED_BODY, Services, make_app
+from .media import MediaLibrary
 from .sessions import SessionService
 from .settings import Settings, SettingsError, build_parser, from_sources
 from .store import StoreError, open_store
@@ -70,7 +71,8 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
                 await store.ping()
             except StoreError as exc:
                 raise StartupError(f"--redis-url {settings.redis_url}: {exc}") from None
-        sessions = SessionService(store, settings.session_ttl)
+        library = MediaLibrary(settings.media_dir, default_video=settings.video)
+        sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
         services = Services(settings=settings, store=store, sessions=sessions)
         app = make_app(services)
         server = HTTPServer(app, max_body_size=MAX_BUFFERED_BODY, xheaders=True)

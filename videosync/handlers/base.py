@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tornado import httputil
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..sessions import SessionNotFound, UnknownVideo
 from ..store import StoreError, StoreUnavailable
@@ -165,16 +165,6 @@ class BaseHandler(RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(go_json(value))
 
-    def json_body(self, limit: int = MAX_JSON_BODY, optional: bool = False) -> Any:
-        body = self.request.body
-        if len(body) > limit:
-            raise PayloadTooLarge(f"JSON body over {limit} bytes")
-        if optional and not body.strip():
-            return None
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"malformed JSON body: {exc}") from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -208,6 +198,38 @@ class BaseHandler(RequestHandler):
             super().log_exception(typ, value, tb)
         elif problem.status >= 500:
             log.warning("%s %s -> %s: %s", self.request.method, self.request.path, problem.status, value)
+
+
+@stream_request_body
+class JSONBodyHandler(BaseHandler):
+    """A handler that reads a small JSON body, refusing an oversized one before buffering it."""
+
+    body_limit = MAX_JSON_BODY
+
+    def prepare(self) -> None:
+        self._body = bytearray()
+        self._too_large = False
+        declared = self.request.headers.get("Content-Length", "0")
+        if declared.isdigit() and int(declared) > self.body_limit:
+            raise PayloadTooLarge(f"JSON body over {self.body_limit} bytes")
+        # Tornado rejects a larger body itself; the check above answers it with a clear 413 first.
+        self.request.connection.set_max_body_size(4 * self.body_limit)  # type: ignore[attr-defined]
+
+    def data_received(self, chunk: bytes) -> None:
+        # Raising here would only drop the connection; remember it and answer 413 from the verb.
+        self._too_large = self._too_large or len(self._body) + len(chunk) > self.body_limit
+        if not self._too_large:
+            self._body += chunk
+
+    def json_body(self, optional: bool = False) -> Any:
+        if self._too_large:
+            raise PayloadTooLarge(f"JSON body over {self.body_limit} bytes")
+        if optional and not bytes(self._body).strip():
+            return None
+        try:
+            return json.loads(self._body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"malformed JSON body: {exc}") from None
 
 
 class NotFoundHandler(BaseHandler):

@@ -8,13 +8,13 @@ from urllib.parse import quote
 from tornado.web import HTTPError
 
 from ..sessions import SessionNotFound, SessionService, is_session_key, view_to_public_json
-from .base import BadRequest, BaseHandler
+from .base import BadRequest, BaseHandler, JSONBodyHandler
 
 # Go accepted any path segment; beyond this length nothing can be a key and we stop reading.
 MAX_KEY_CHARS = 256
 
 
-class SessionsHandler(BaseHandler):
+class SessionsHandler(JSONBodyHandler):
     """`POST /api/sessions`: Go-A's 200 and `sessionKey`, plus Go-B's `hostToken`."""
 
     def initialize(self, sessions: SessionService) -> None:
