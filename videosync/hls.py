@@ -1,0 +1,260 @@
+"""Packaging one video to HLS: probe, decide copy/transcode, run ffmpeg, keep a status file.
+
+Output for video ID lives in `<media>/.hls/ID/`: `status.json` and one folder per source revision
+REV (from the source's size and mtime, so a replaced source never reuses the URL of a segment
+that was served as immutable) holding `index.m3u8` + `seg_NNNNN.ts`, or, with a ladder,
+`master.m3u8` + `vN/index.m3u8` + `vN/seg_NNNNN.ts`. Playlists are EVENT playlists that
+grow while ffmpeg runs (ffmpeg renames each new playlist into place) and segments appear by
+rename (`-hls_flags temp_file`), so a reader never sees half a file. `ready` is written only after
+ffmpeg exited cleanly and the playlist ends with `#EXT-X-ENDLIST`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import ffmpeg as ffmpeg_python
+
+from .ffmpeg import FfmpegFailed, FfmpegMissing, ProbeError, ProbeInfo, Progress, Tools, probe, run_ffmpeg
+
+log = logging.getLogger(__name__)
+
+SEGMENT_SECONDS = 2
+STATUS_FILE = "status.json"
+PLAYLIST = "index.m3u8"
+MASTER = "master.m3u8"
+# (height, video bitrate) of the --ladder renditions; those taller than the source are dropped
+LADDER = ((360, "800k"), (720, "2800k"), (1080, "5000k"))
+QUEUED, PACKAGING, READY, FAILED = "queued", "packaging", "ready", "failed"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    status: str
+    progress: float = 0.0  # 0..1 of the source duration
+    message: str = ""
+    mode: str | None = None  # copy | copy-video | transcode | ladder
+    duration: float | None = None
+    speed: float | None = None  # x realtime
+    source_size: int | None = None
+    source_mtime: float | None = None
+    pid: int | None = None  # the process packaging it (a CLI run and a server may share a dir)
+    rev: str | None = None  # the output folder of this source revision
+    updated: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> JobStatus:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)  # type: ignore[arg-type]
+
+
+def read_status(hls_dir: Path) -> JobStatus | None:
+    try:
+        return JobStatus.from_json(json.loads((hls_dir / STATUS_FILE).read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("unreadable %s: %s", hls_dir / STATUS_FILE, exc)
+        return None
+
+
+def write_status(hls_dir: Path, status: JobStatus) -> None:
+    """Write status.json atomically (temp + rename); a full disk is logged, never raised."""
+    tmp = hls_dir / f".{STATUS_FILE}.{os.getpid()}.tmp"
+    try:
+        hls_dir.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(status.to_json()))
+        os.replace(tmp, hls_dir / STATUS_FILE)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", hls_dir / STATUS_FILE, exc)
+        tmp.unlink(missing_ok=True)
+
+
+def source_rev(size: int, mtime: float) -> str:
+    return f"{size:x}-{int(mtime * 1000):x}"
+
+
+def rev_dir(hls_dir: Path, job: JobStatus | None) -> Path | None:
+    return hls_dir / job.rev if job is not None and job.rev else None
+
+
+def main_playlist(out_dir: Path) -> Path | None:
+    """The playlist a player opens: master when there is a ladder, else index."""
+    for name in (MASTER, PLAYLIST):
+        if (out_dir / name).is_file():
+            return out_dir / name
+    return None
+
+
+def media_playlist(out_dir: Path) -> Path:
+    """The first rendition's media playlist (the one whose length is the packaged edge)."""
+    return out_dir / "v0" / PLAYLIST if (out_dir / "v0").is_dir() else out_dir / PLAYLIST
+
+
+@dataclass(frozen=True)
+class PlaylistInfo:
+    segments: int
+    seconds: float
+    ended: bool
+
+
+def parse_playlist(text: str) -> PlaylistInfo:
+    segments, seconds, ended = 0, 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#EXTINF:"):
+            try:
+                seconds += float(line[8:].split(",", 1)[0])
+                segments += 1
+            except ValueError:
+                continue
+        elif line.strip() == "#EXT-X-ENDLIST":
+            ended = True
+    return PlaylistInfo(segments, seconds, ended)
+
+
+def playlist_info(out_dir: Path) -> PlaylistInfo | None:
+    try:
+        return parse_playlist(media_playlist(out_dir).read_text("utf-8", "replace"))
+    except OSError:
+        return None
+
+
+# -- deciding and building the ffmpeg command -------------------------------------------------
+
+
+def decide_mode(info: ProbeInfo, ladder: bool) -> str:
+    if info.video_codec is None:
+        raise ProbeError("no video stream")
+    if ladder:
+        return "ladder"
+    # 4:2:0 8-bit H.264 plays in every browser; anything else (HEVC, VP9, 10-bit) is transcoded
+    video_ok = info.video_codec == "h264" and info.pix_fmt in (None, "yuv420p", "yuvj420p")
+    if not video_ok:
+        return "transcode"
+    return "copy" if info.audio_codec in (None, "aac") else "copy-video"
+
+
+def ladder_rungs(height: int | None) -> list[tuple[int, str]]:
+    """The renditions for a source of this height: never upscaled, always at least two."""
+    rungs = [r for r in LADDER if height is None or r[0] <= height]
+    if len(rungs) >= 2:
+        return rungs
+    top = height - height % 2 if height else LADDER[0][0]
+    half = max(2, (top // 2) - (top // 2) % 2)
+    return [(half, "400k"), (top, "800k")] if not rungs else [(half, "400k"), rungs[0]]
+
+
+def _x264(preset: str) -> dict[str, object]:
+    return {
+        "c:v": "libx264", "preset": preset, "pix_fmt": "yuv420p",
+        # a keyframe every 2 s so every segment starts with one and seeking lands on time
+        "force_key_frames": f"expr:gte(t,n_forced*{SEGMENT_SECONDS})", "sc_threshold": 0,
+    }
+
+
+def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: Tools,
+               preset: str = "veryfast") -> list[str]:
+    inp = ffmpeg_python.input(str(source))
+    has_audio = info.audio_codec is not None
+    hls = {
+        "format": "hls", "hls_time": SEGMENT_SECONDS, "hls_playlist_type": "event",
+        "hls_flags": "temp_file+independent_segments", "hls_segment_type": "mpegts",
+    }
+    audio = {"c:a": "aac", "b:a": "128k", "ac": 2} if has_audio else {}
+    if mode == "ladder":
+        rungs = ladder_rungs(info.height)
+        split = inp["v:0"].filter_multi_output("split", len(rungs))
+        videos = [split[i].filter("scale", -2, h) for i, (h, _) in enumerate(rungs)]
+        streams = videos + ([inp["a:0"]] * len(rungs) if has_audio else [])
+        stream_map = " ".join(
+            f"v:{i},a:{i}" if has_audio else f"v:{i}" for i in range(len(rungs))
+        )
+        bitrates = {f"b:v:{i}": rate for i, (_, rate) in enumerate(rungs)}
+        out = ffmpeg_python.output(
+            *streams, str(out_dir / "v%v" / PLAYLIST),
+            hls_segment_filename=str(out_dir / "v%v" / "seg_%05d.ts"),
+            var_stream_map=stream_map, master_pl_name=MASTER,
+            **hls, **_x264(preset), **bitrates, **audio,
+        )
+    else:
+        streams = [inp["v:0"]] + ([inp["a:0"]] if has_audio else [])
+        codecs: dict[str, object] = {"c:v": "copy"} if mode in ("copy", "copy-video") else _x264(preset)
+        if mode == "copy" and has_audio:
+            audio = {"c:a": "copy"}
+        out = ffmpeg_python.output(
+            *streams, str(out_dir / PLAYLIST),
+            hls_segment_filename=str(out_dir / "seg_%05d.ts"), **hls, **codecs, **audio,
+        )
+    out = out.global_args("-hide_banner", "-nostdin", "-loglevel", "error",
+                          "-progress", "pipe:1", "-nostats")
+    return out.overwrite_output().compile(cmd=tools.ffmpeg)
+
+
+# -- one packaging run ------------------------------------------------------------------------
+
+
+async def package_video(
+    source: Path,
+    hls_dir: Path,
+    tools: Tools | None,
+    *,
+    ladder: bool = False,
+    on_status: Callable[[JobStatus], None] | None = None,
+    stall_timeout: float = 120.0,
+) -> JobStatus:
+    """Package `source` into `hls_dir`/REV, reporting each status change; never raises for a bad
+    input, a missing ffmpeg or a full disk: those end as a `failed` status with a message."""
+    st = source.stat()
+    rev = source_rev(st.st_size, st.st_mtime)
+    out_dir = hls_dir / rev
+    status = JobStatus(PACKAGING, source_size=st.st_size, source_mtime=st.st_mtime,
+                       pid=os.getpid(), rev=rev)
+
+    def publish(new: JobStatus) -> None:
+        nonlocal status
+        status = new
+        write_status(hls_dir, new)
+        if on_status is not None:
+            on_status(new)
+
+    shutil.rmtree(hls_dir, ignore_errors=True)  # never mix segments of two runs or revisions
+    publish(status)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if tools is None:
+            raise FfmpegMissing("ffmpeg is not available")
+        info = await probe(source, tools)
+        mode = decide_mode(info, ladder)
+        publish(replace(status, mode=mode, duration=info.duration, updated=time.time()))
+        args = build_args(source, out_dir, info, mode, tools)
+        log.info("packaging %s (%s): %s", source.name, mode, " ".join(args))
+        last = [0.0]
+
+        def progress(p: Progress) -> None:
+            now = time.monotonic()
+            if not p.done and now - last[0] < 0.5:
+                return  # a status write and a fan-out per 0.5 s is plenty
+            last[0] = now
+            fraction = min(1.0, p.seconds / info.duration) if info.duration else 0.0
+            publish(replace(status, progress=round(fraction, 4), speed=p.speed, updated=time.time()))
+
+        await run_ffmpeg(args, progress, stall_timeout)
+        final = playlist_info(out_dir)
+        if final is None or not final.ended or final.segments == 0:
+            raise FfmpegFailed("ffmpeg finished without a complete playlist")
+        publish(replace(status, status=READY, progress=1.0, message="", updated=time.time()))
+    except (ProbeError, FfmpegFailed, FfmpegMissing, OSError) as exc:
+        message = str(exc) or type(exc).__name__
+        log.warning("packaging %s failed: %s", source.name, message)
+        publish(replace(status, status=FAILED, message=message, updated=time.time()))
+    return status

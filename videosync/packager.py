@@ -1,0 +1,206 @@
+"""The packaging job runner: queues videos of the library, runs one ffmpeg at a time, reports.
+
+Start it with `await packager.start()` at server start-up and stop it with `await
+packager.close()`. `subscribe(callback)` registers `callback(video_id, hls_status_dict)`, called on
+every status change (at most every 0.5 s while packaging) — the hub uses it to tell sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from .ffmpeg import Tools
+from .hls import (
+    FAILED, PACKAGING, QUEUED, READY, JobStatus, main_playlist, package_video, playlist_info,
+    read_status, rev_dir, write_status,
+)
+from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, dict[str, object]], None]
+HLS_URL_PREFIX = "/media/hls"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Packager:
+    def __init__(
+        self,
+        library: MediaLibrary,
+        tools: Tools | None,
+        *,
+        ladder: bool = False,
+        rescan_interval: float | None = 10.0,
+        settle_seconds: float = 2.0,
+        stall_timeout: float = 120.0,
+    ) -> None:
+        self.library = library
+        self.tools = tools
+        self.ladder = ladder
+        self.rescan_interval = rescan_interval
+        self.settle_seconds = settle_seconds  # a file still being copied in is left for later
+        self.stall_timeout = stall_timeout
+        self._statuses: dict[str, JobStatus] = {}
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self._subscribers: list[ProgressCallback] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- observing --------------------------------------------------------------------------
+    def subscribe(self, callback: ProgressCallback) -> Callable[[], None]:
+        """Call `callback(video_id, status_dict)` on every change; returns the unsubscribe."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def status(self, video_id: str) -> dict[str, object]:
+        """The `hls` object of the media API: status, progress, edge, playlist URL, message."""
+        job = self._statuses.get(video_id)
+        hls_dir = self.library.hls_dir(video_id)
+        if job is None or job.pid not in (None, os.getpid()):
+            job = read_status(hls_dir) or job  # a CLI run may be packaging it right now
+        if job is None:
+            return {"status": "none", "progress": 0.0, "edge": 0.0, "playlist": None,
+                    "message": "", "mode": None, "speed": None}
+        out_dir = rev_dir(hls_dir, job)
+        playlist = main_playlist(out_dir) if out_dir and job.status in (PACKAGING, READY) else None
+        info = playlist_info(out_dir) if out_dir and playlist is not None else None
+        return {
+            "status": job.status,
+            "progress": job.progress,
+            "edge": round(info.seconds, 3) if info else 0.0,
+            "playlist": f"{HLS_URL_PREFIX}/{video_id}/{job.rev}/{playlist.name}" if playlist else None,
+            "message": job.message,
+            "mode": job.mode,
+            "speed": job.speed,
+        }
+
+    def edge(self, video_id: str) -> float | None:
+        """Seconds a viewer may seek to, or None when the whole video is available."""
+        view = self.status(video_id)
+        return None if view["status"] in (READY, "none", FAILED) else float(view["edge"])  # type: ignore[arg-type]
+
+    def _changed(self, video_id: str, job: JobStatus) -> None:
+        self._statuses[video_id] = job
+        if not self._subscribers:
+            return
+        view = self.status(video_id)
+        for callback in list(self._subscribers):
+            try:
+                callback(video_id, view)
+            except Exception:  # a subscriber's bug must not stop packaging
+                log.exception("packaging progress subscriber failed")
+
+    # -- queueing ---------------------------------------------------------------------------
+    def enqueue(self, video_id: str) -> None:
+        if video_id in self._pending:
+            return
+        self._pending.add(video_id)
+        try:
+            video = self.library.get(video_id)
+        except (InvalidVideoId, VideoNotFound):
+            self._pending.discard(video_id)
+            return
+        job = JobStatus(QUEUED, source_size=video.size, source_mtime=video.mtime, pid=os.getpid())
+        write_status(self.library.hls_dir(video_id), job)
+        self._changed(video_id, job)
+        self._queue.put_nowait(video_id)
+
+    def reconcile(self, video: VideoFile, now: float | None = None) -> None:
+        """Queue a video unless its packaged output is current or someone else is on it."""
+        if video.id in self._pending:
+            return
+        now = time.time() if now is None else now
+        if now - video.mtime < self.settle_seconds:
+            return
+        job = read_status(self.library.hls_dir(video.id))
+        if job is not None and (job.source_size, job.source_mtime) == (video.size, video.mtime):
+            out_dir = rev_dir(self.library.hls_dir(video.id), job)
+            if job.status == READY and out_dir and (info := playlist_info(out_dir)) and info.ended:
+                self._statuses[video.id] = job
+                return
+            if job.status == FAILED:
+                self._statuses[video.id] = job
+                return
+            other = job.pid not in (None, os.getpid()) and _pid_alive(job.pid)
+            if job.status in (QUEUED, PACKAGING) and other \
+                    and now - job.updated < self.stall_timeout:
+                self._statuses[video.id] = job
+                return
+        # never packaged, stale, half-packaged by a process that died: (re)package
+        self.enqueue(video.id)
+
+    async def rescan(self) -> None:
+        videos = await asyncio.to_thread(self.library.scan)
+        for video in videos:
+            self.reconcile(video)
+
+    # -- running ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.rescan()
+        self._tasks.append(asyncio.create_task(self._work(), name="packager-worker"))
+        if self.rescan_interval:
+            self._tasks.append(asyncio.create_task(self._rescan_loop(), name="packager-rescan"))
+
+    async def close(self) -> None:
+        """Stop the runner; a running ffmpeg is killed (its job is redone on the next start)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def join(self) -> None:
+        """Wait until the queue is empty and nothing is packaging (for tests and the CLI)."""
+        await self._queue.join()
+
+    async def _rescan_loop(self) -> None:
+        assert self.rescan_interval
+        while True:
+            await asyncio.sleep(self.rescan_interval)
+            try:
+                await self.rescan()
+            except OSError as exc:
+                log.warning("media rescan failed: %s", exc)
+
+    async def _work(self) -> None:
+        while True:
+            video_id = await self._queue.get()
+            try:
+                await self._package(video_id)
+            except Exception:  # keep the runner alive whatever one job does
+                log.exception("packaging %s crashed", video_id)
+                job = self._statuses.get(video_id) or JobStatus(PACKAGING)
+                failed = replace(job, status=FAILED, message="internal error", updated=time.time())
+                write_status(self.library.hls_dir(video_id), failed)
+                self._changed(video_id, failed)
+            finally:
+                self._pending.discard(video_id)
+                self._queue.task_done()
+
+    async def _package(self, video_id: str) -> None:
+        try:
+            video = self.library.get(video_id)
+        except VideoNotFound:
+            return
+        await package_video(
+            video.path, self.library.hls_dir(video_id), self.tools, ladder=self.ladder,
+            on_status=lambda job: self._changed(video_id, job), stall_timeout=self.stall_timeout,
+        )
