@@ -74,6 +74,7 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
         library = MediaLibrary(settings.media_dir, default_video=settings.video)
         sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
         services = Services(settings=settings, store=store, sessions=sessions)
+        services.hub.start()
         app = make_app(services)
         server = HTTPServer(app, max_body_size=MAX_BUFFERED_BODY, xheaders=True)
         server.add_sockets(sockets)
@@ -82,7 +83,11 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
         await wait_for_shutdown()
         log.info("shutting down")
         server.stop()
-        await asyncio.wait_for(server.close_all_connections(), timeout=5)
+        await services.hub.shutdown(timeout=2.0)  # sockets get 1001 and reconnect elsewhere
+        try:
+            await asyncio.wait_for(server.close_all_connections(), timeout=2)
+        except TimeoutError:
+            log.warning("some connections did not close in time")
     finally:
         await store.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from tornado.web import Application, RequestHandler, StaticFileHandler
 from .handlers.base import NotFoundHandler
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
 from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
+from .handlers.ws import SyncSocket
+from .hub import Hub
 from .sessions import SessionService
 from .settings import Settings
 from .store import Store
@@ -35,7 +37,12 @@ class Services:
     settings: Settings
     store: Store
     sessions: SessionService
+    hub: Hub = field(default=None)  # type: ignore[assignment]  # built from the others when absent
     extra_routes: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.hub is None:
+            self.hub = Hub(self.sessions, self.settings)
 
 
 class WebFileHandler(StaticFileHandler):
@@ -83,6 +90,7 @@ def make_app(services: Services) -> Application:
         (r"/api/sessions", SessionsHandler, sessions),
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
         (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
+        (r"/ws", SyncSocket, {"hub": services.hub, "sessions": services.sessions, "settings": settings}),
         *services.extra_routes,
     ]
     if web_dir.is_dir():

@@ -100,6 +100,9 @@ class SessionService:
     def now(self) -> int:
         return self._clock()
 
+    def video_exists(self, video: str) -> bool:
+        return self._video_exists(video)
+
     async def create(self, video: str | None = None) -> CreatedSession:
         if video is not None and not self._video_exists(video):
             raise UnknownVideo(video)

@@ -114,6 +114,14 @@ class Settings:
         3.0, "seconds a departed host may reconnect before someone else is promoted",
         _positive_float, ["VIDEOSYNC_HOST_GRACE"],
     )
+    presence_interval: float = _opt(
+        3.0, "seconds between presence heartbeats, host lease renewals and session checks",
+        _positive_float, ["VIDEOSYNC_PRESENCE_INTERVAL"],
+    )
+    play_lead_ms: int = _opt(
+        120, "milliseconds ahead a play command is scheduled so everyone starts together",
+        _positive_int, ["VIDEOSYNC_PLAY_LEAD_MS"],
+    )
     max_upload_bytes: int = _opt(
         4 * 1024**3, "largest video upload accepted", _positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
     )

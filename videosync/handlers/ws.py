@@ -1,0 +1,176 @@
+"""`/ws?sessionKey=K`: a thin WebSocket handler; the hub does the work (PROTOCOL.md §2).
+
+Go-A behaviour kept: the upgrade succeeds first and a missing or unknown key is then refused with
+close 4001 and Go's reasons; the server pings every `ping_interval` s. Added: origin allow-list,
+message size cap (1009), per-socket rate limit (1008), a pong deadline of three ping intervals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..hub import Hub
+from ..outbox import Outbox
+from ..protocol import clean_name
+from ..ratelimit import TokenBucket
+from ..sessions import SessionService, short_key
+from ..settings import Settings
+from ..store import StoreError
+
+log = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_INVALID_SESSION = 4001
+MISSING_KEY = "Missing session key"  # Go-A's reasons, byte for byte
+INVALID_KEY = "Invalid session key"
+PONG_DEADLINE_PINGS = 3
+
+
+class SyncSocket(WebSocketHandler):
+    outbox: Outbox  # set once the key is known; absent on refused sockets
+
+    def initialize(self, hub: Hub, sessions: SessionService, settings: Settings) -> None:
+        self.hub = hub
+        self.sessions = sessions
+        self.config = settings
+        self.key = ""
+        self.member_id = ""  # given by the hub on join
+        self.joined = False
+        self.gone = False
+        self._bucket = TokenBucket(settings.rate_limit, settings.rate_burst, time.monotonic())
+        self._ping_handle: Any = None
+        self._last_pong = time.monotonic()
+
+    # -- Tornado knobs ----------------------------------------------------------------------
+    def check_origin(self, origin: str) -> bool:
+        return True  # checked after the upgrade, so a browser sees close 1008 instead of a bare 403
+
+    @property
+    def max_message_size(self) -> int:
+        return self.config.max_message_bytes
+
+    @property
+    def ping_interval(self) -> float | None:
+        return None  # our own pinger (below): one timer per socket, no task, a lenient deadline
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return None  # Go negotiated no permessage-deflate; broadcasts are shared pre-built frames
+
+    # -- life cycle -------------------------------------------------------------------------
+    def _origin_allowed(self) -> bool:
+        origin = self.request.headers.get("Origin")
+        allowed = self.config.allowed_origins
+        return origin is None or "*" in allowed or origin.rstrip("/") in allowed
+
+    async def open(self) -> None:
+        if not self._origin_allowed():
+            self.close_now(CLOSE_POLICY, "Origin not allowed")
+            return
+        keys = self.get_query_arguments("sessionKey")
+        self.key = keys[0] if keys else ""  # Go read the first value
+        if not self.key:
+            self.close_now(CLOSE_INVALID_SESSION, MISSING_KEY)
+            return
+        try:
+            valid = await self.sessions.exists(self.key)
+        except StoreError:
+            valid = False  # Go-A: a store error reads as an unknown key
+        if not valid:
+            self.close_now(CLOSE_INVALID_SESSION, INVALID_KEY)
+            return
+        assert self.ws_connection is not None
+        self.outbox = Outbox(self.ws_connection, self.config.send_queue_limit, self._overflowed)
+        name = self.get_query_argument("name", "")
+        try:
+            await self.hub.join(
+                self,
+                name=clean_name(name) if name else "",
+                host_token=self.get_query_argument("hostToken", None),
+                resume=self.get_query_argument("resume", None),
+            )
+        except StoreError as exc:
+            log.warning("session %s: join failed: %s", short_key(self.key), exc)
+            self.disconnect(CLOSE_INTERNAL_ERROR, "session store unavailable")
+            await self.hub.leave(self)
+            return
+        self.joined = True
+        if self.gone:
+            await self.hub.leave(self)
+            return
+        self._schedule_ping()
+
+    async def on_message(self, message: str | bytes) -> None:
+        received = time.time() * 1000.0
+        if not self.joined:
+            return
+        if not self._bucket.take(time.monotonic()):
+            log.info("session %s: member %s over the rate limit", short_key(self.key), self.member_id)
+            self.disconnect(CLOSE_POLICY, "Rate limit exceeded")
+            return
+        await self.hub.handle(self, message, received)
+
+    def on_close(self) -> None:
+        self.gone = True
+        if self._ping_handle is not None:
+            self._ping_handle.cancel()
+            self._ping_handle = None
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.close()
+            self.hub.spawn(self.hub.leave(self), "leave")
+
+    # -- the hub's side of a peer ---------------------------------------------------------------
+    def disconnect(self, code: int, reason: str) -> None:
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.close()
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self.close(code, reason)
+
+    def _overflowed(self) -> None:
+        log.warning("session %s: member %s too slow; dropped", short_key(self.key), self.member_id)
+        self.disconnect(CLOSE_TRY_AGAIN_LATER, "Send queue overflow")
+        self.hub.spawn(self.hub.leave(self), "leave")
+
+    def close_now(self, code: int, reason: str) -> None:
+        """Close frame, then TCP close at once without awaiting the reply (as Go did)."""
+        self.close(code, reason)
+        conn = self.ws_connection
+        stream = getattr(conn, "stream", None)
+        if stream is None:
+            return
+        try:
+            stream.write(b"").add_done_callback(lambda _f: stream.close())
+        except StreamClosedError:
+            pass
+
+    # -- pings ------------------------------------------------------------------------------------
+    def _schedule_ping(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._ping_handle = loop.call_later(self.config.ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        self._ping_handle = None
+        if self.gone:
+            return
+        deadline = PONG_DEADLINE_PINGS * self.config.ping_interval + 1.0
+        if time.monotonic() - self._last_pong > deadline:
+            self.disconnect(CLOSE_GOING_AWAY, "Ping timeout")
+            return
+        try:
+            self.ping(b"")
+        except WebSocketClosedError:
+            return
+        self._schedule_ping()
+
+    def on_pong(self, data: bytes) -> None:
+        self._last_pong = time.monotonic()

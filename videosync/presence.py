@@ -1,0 +1,160 @@
+"""Members of a session across every process: who is here, since when, and how they are doing.
+
+The store's `session:{K}:members` hash holds one field per member (its JSON) and one `proc:{id}`
+field per server process with a member there, refreshed every presence tick. A member whose
+process stopped refreshing (a crashed or killed server) is stale: it is no longer a candidate for
+the host role and is pruned by any other process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .store import Store
+
+PROC_PREFIX = "proc:"
+
+
+def new_member_id() -> str:
+    return secrets.token_hex(6)
+
+
+def new_process_id() -> str:
+    return secrets.token_hex(6)
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    joined_at: int
+    proc: str
+    rtt: float | None = None
+    drift: float | None = None
+    buffering: bool = False
+
+    def to_store(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_store(cls, text: str) -> Member | None:
+        try:
+            data = json.loads(text)
+            return cls(
+                id=str(data["id"]),
+                name=str(data.get("name", "")),
+                joined_at=int(data["joined_at"]),
+                proc=str(data.get("proc", "")),
+                rtt=data.get("rtt"),
+                drift=data.get("drift"),
+                buffering=bool(data.get("buffering", False)),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def public(self, host_id: str | None) -> dict[str, Any]:
+        """The member object of PROTOCOL.md §2.1."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": "host" if self.id == host_id else "participant",
+            "joinedAt": self.joined_at,
+            "rtt": self.rtt,
+            "drift": self.drift,
+            "buffering": self.buffering,
+        }
+
+    def with_report(self, rtt: float | None, drift: float | None, buffering: bool | None) -> Member:
+        return replace(
+            self, rtt=rtt, drift=drift, buffering=self.buffering if buffering is None else buffering
+        )
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A snapshot of the members hash, split into live members and stale ones."""
+
+    live: tuple[Member, ...]
+    stale: tuple[Member, ...]
+
+    def get(self, member_id: str) -> Member | None:
+        return next((m for m in self.live if m.id == member_id), None)
+
+
+def split_roster(fields: dict[str, str], now_ms: int, stale_after_ms: int) -> Roster:
+    """Pure: which members belong to a process that is still refreshing its heartbeat."""
+    seen: dict[str, int] = {}
+    members: list[Member] = []
+    for name, value in fields.items():
+        if name.startswith(PROC_PREFIX):
+            try:
+                seen[name[len(PROC_PREFIX):]] = int(json.loads(value)["seen"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        else:
+            member = Member.from_store(value)
+            if member is not None:
+                members.append(member)
+    live: list[Member] = []
+    stale: list[Member] = []
+    for member in sorted(members, key=lambda m: (m.joined_at, m.id)):
+        fresh = now_ms - seen.get(member.proc, -(10**15)) <= stale_after_ms
+        (live if fresh else stale).append(member)
+    return Roster(tuple(live), tuple(stale))
+
+
+def host_candidate(roster: Roster, exclude: str | None = None) -> Member | None:
+    """The longest-present live member: the same answer in every process."""
+    return next((m for m in roster.live if m.id != exclude), None)
+
+
+def resume_token(secret: str, member_id: str) -> str:
+    """`{memberId}.{mac}`: proves the bearer had this member's init; the session's secret signs it."""
+    return f"{member_id}.{_mac(secret, member_id)}"
+
+
+def member_from_resume(secret: str, token: str) -> str | None:
+    member_id, dot, mac = token.partition(".")
+    if not dot or not member_id or len(member_id) > 64:
+        return None
+    return member_id if hmac.compare_digest(mac, _mac(secret, member_id)) else None
+
+
+def _mac(secret: str, member_id: str) -> str:
+    return hmac.new(secret.encode(), b"resume:" + member_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class Presence:
+    """The members hash of the store, as this process sees it."""
+
+    def __init__(
+        self, store: Store, ttl: int, proc_id: str, stale_after_ms: int, clock: Callable[[], int]
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.proc_id = proc_id
+        self.stale_after_ms = stale_after_ms
+        self._clock = clock
+
+    async def heartbeat(self, key: str) -> None:
+        seen = json.dumps({"seen": self._clock()})
+        await self.store.put_member(key, PROC_PREFIX + self.proc_id, seen, self.ttl)
+
+    async def put(self, key: str, member: Member) -> None:
+        await self.store.put_member(key, member.id, member.to_store(), self.ttl)
+
+    async def remove(self, key: str, member_id: str) -> None:
+        await self.store.remove_member(key, member_id)
+
+    async def remove_process(self, key: str) -> None:
+        await self.store.remove_member(key, PROC_PREFIX + self.proc_id)
+
+    async def roster(self, key: str) -> Roster:
+        fields = await self.store.get_members(key)
+        return split_roster(fields, self._clock(), self.stale_after_ms)

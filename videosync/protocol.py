@@ -1,0 +1,239 @@
+"""WebSocket messages: parsing and validation of what clients send, encoding of what we send.
+
+Pure functions, no I/O. Parsing keeps Go-A's leniencies that harm nobody (case-insensitive keys,
+last duplicate key wins, unknown fields ignored, ints for floats, Go-B's `state_update` name) and
+drops its bugs: an invalid command is rejected with an error (Go silently ignored it, or zeroed
+fields that were missing). See PROTOCOL.md §2.2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .state import MAX_RATE, MIN_RATE
+
+MAX_NAME_CHARS = 40
+MAX_VIDEO_CHARS = 200
+MAX_MEMBER_ID_CHARS = 64
+
+# error codes (PROTOCOL.md §2.1)
+BAD_JSON = "bad_json"
+INVALID_STATE = "invalid_state"
+INVALID_MESSAGE = "invalid_message"
+NOT_HOST = "not_host"
+UNKNOWN_TYPE = "unknown_type"
+UNKNOWN_MEMBER = "unknown_member"
+UNKNOWN_VIDEO = "unknown_video"
+UNAVAILABLE = "unavailable"
+
+
+class ProtocolError(ValueError):
+    """A message we refuse; `code` is the error frame's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StateCommand:
+    """A host's playback command; None means "keep the current value"."""
+
+    paused: bool | None = None
+    current_time: float | None = None
+    playback_rate: float | None = None
+    video: str | None = None
+
+
+@dataclass(frozen=True)
+class TimeSyncRequest:
+    t0: float
+
+
+@dataclass(frozen=True)
+class Report:
+    rtt: float | None
+    drift: float | None
+    buffering: bool | None
+
+
+@dataclass(frozen=True)
+class SetName:
+    name: str
+
+
+@dataclass(frozen=True)
+class TransferHost:
+    member_id: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A message we accept and do nothing with (the Go frontend's heartbeatAck)."""
+
+
+Command = StateCommand | TimeSyncRequest | Report | SetName | TransferHost | Ignored
+
+
+def _lower_keys(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    # Go's encoding/json matched struct fields case-insensitively; the last duplicate wins.
+    return {key.lower(): value for key, value in pairs}
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode(raw: str | bytes) -> dict[str, Any]:
+    """The message as an object with lower-cased keys (nested objects too); ProtocolError if not."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(BAD_JSON, "message is not UTF-8") from None
+    try:
+        data = json.loads(raw, object_pairs_hook=_lower_keys, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise ProtocolError(BAD_JSON, "message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(BAD_JSON, "message must be a JSON object")
+    return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value: Any, field: str, code: str) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise ProtocolError(code, f"{field} must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ProtocolError(code, f"{field} must be finite")
+    return number
+
+
+def _bool(value: Any, field: str, code: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ProtocolError(code, f"{field} must be a boolean")
+
+
+def parse_state(value: Any) -> StateCommand:
+    if value is None:
+        return StateCommand()
+    if not isinstance(value, dict):
+        raise ProtocolError(INVALID_STATE, "state must be an object")
+    paused = _bool(value.get("paused"), "paused", INVALID_STATE)
+    current = _finite(value.get("currenttime"), "currentTime", INVALID_STATE)
+    if current is not None and current < 0:
+        raise ProtocolError(INVALID_STATE, "currentTime must be >= 0")
+    rate = _finite(value.get("playbackrate"), "playbackRate", INVALID_STATE)
+    if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+        raise ProtocolError(INVALID_STATE, f"playbackRate must be between {MIN_RATE} and {MAX_RATE:g}")
+    video = value.get("video")
+    if video is not None and (not isinstance(video, str) or not 0 < len(video) <= MAX_VIDEO_CHARS):
+        raise ProtocolError(INVALID_STATE, "video must be a non-empty string")
+    return StateCommand(paused, current, rate, video)
+
+
+def clean_name(value: Any) -> str:
+    """A display name: printable, trimmed, at most MAX_NAME_CHARS characters."""
+    if not isinstance(value, str):
+        raise ProtocolError(INVALID_MESSAGE, "name must be a string")
+    text = "".join(ch for ch in value if ch.isprintable()).strip()
+    return text[:MAX_NAME_CHARS]
+
+
+def parse_command(raw: str | bytes) -> Command:
+    data = decode(raw)
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(UNKNOWN_TYPE, "type must be a string")
+    if kind in ("stateUpdate", "state_update"):
+        return parse_state(data.get("state"))
+    if kind == "timeSync":
+        t0 = _finite(data.get("t0"), "t0", INVALID_MESSAGE)
+        if t0 is None:
+            raise ProtocolError(INVALID_MESSAGE, "t0 is required")
+        return TimeSyncRequest(t0)
+    if kind == "report":
+        return Report(
+            rtt=_finite(data.get("rtt"), "rtt", INVALID_MESSAGE),
+            drift=_finite(data.get("drift"), "drift", INVALID_MESSAGE),
+            buffering=_bool(data.get("buffering"), "buffering", INVALID_MESSAGE),
+        )
+    if kind == "setName":
+        return SetName(clean_name(data.get("name")))
+    if kind == "transferHost":
+        target = data.get("memberid")
+        if not isinstance(target, str) or not 0 < len(target) <= MAX_MEMBER_ID_CHARS:
+            raise ProtocolError(INVALID_MESSAGE, "memberId must be a member id")
+        return TransferHost(target)
+    if kind == "heartbeatAck":
+        return Ignored()
+    raise ProtocolError(UNKNOWN_TYPE, "unknown message type")
+
+
+# -- what the server sends ------------------------------------------------------------------
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_init(
+    is_host: bool,
+    state_json: str,
+    now_ms: int,
+    extensions: dict[str, Any],
+) -> str:
+    """Go-A's init, byte for byte in its key order, our fields after it, then Go's newline."""
+    host = "true" if is_host else "false"
+    head = f'{{"isHost":{host},"state":{state_json},"timestamp":{now_ms},"type":"init"'
+    tail = "".join(f",{_json(k)}:{_json(v)}" for k, v in extensions.items())
+    return head + tail + "}\n"
+
+
+def encode_state_update(state_json: str, now_ms: int, by: str | None) -> str:
+    """Go-A's broadcast shape (no newline), then the sender's member id."""
+    return f'{{"type":"stateUpdate","state":{state_json},"timestamp":{now_ms},"by":{_json(by)}}}'
+
+
+def encode_time_sync(t0: float, t1: float, t2: float) -> str:
+    return _json({"type": "timeSync", "t0": t0, "t1": t1, "t2": t2})
+
+
+def encode_error(code: str, message: str) -> str:
+    return _json({"type": "error", "code": code, "message": message})
+
+
+def encode_member_joined(member: dict[str, Any]) -> str:
+    return _json({"type": "memberJoined", "member": member})
+
+
+def encode_member_left(member_id: str) -> str:
+    return _json({"type": "memberLeft", "memberId": member_id})
+
+
+def encode_member_updated(member: dict[str, Any]) -> str:
+    return _json({"type": "memberUpdated", "member": member})
+
+
+def encode_host_changed(host_id: str | None, reason: str) -> str:
+    return _json({"type": "hostChanged", "hostId": host_id, "reason": reason})
+
+
+def encode_ended(reason: str) -> str:
+    return _json({"type": "ended", "reason": reason})
+
+
+def encode_media_status(video: str, status: dict[str, Any]) -> str:
+    return _json({"type": "mediaStatus", "video": video, "status": status})
