@@ -10,22 +10,13 @@ function showError(message) {
   el.hidden = !message;
 }
 
-/** Packaging progress as a fraction 0..1, or null when the entry does not say. */
-export function packagingProgress(entry) {
-  const p = entry?.progress ?? entry?.packaging?.progress ?? entry?.hlsProgress;
-  if (!Number.isFinite(p)) return null;
-  return p > 1 ? p / 100 : p;
+/** Packaging progress 0..1 of a media API entry (`hls.progress`), or null when it does not say. */
+function packagingProgress(entry) {
+  const p = entry?.hls?.progress;
+  return Number.isFinite(p) ? p : null;
 }
 
-function isPackaged(entry) {
-  const status = entry?.status ?? entry?.hlsStatus ?? entry?.packaging?.status;
-  return !status || ["ready", "done", "complete", "finished"].includes(status);
-}
-
-function isFailed(entry) {
-  const status = entry?.status ?? entry?.hlsStatus ?? entry?.packaging?.status;
-  return ["failed", "error"].includes(status);
-}
+const packagingStatus = (entry) => entry?.hls?.status ?? "none";
 
 async function fillVideoList(selectId) {
   const select = $("[data-video-list]");
@@ -39,7 +30,7 @@ async function fillVideoList(selectId) {
   for (const v of videos) {
     const o = document.createElement("option");
     o.value = v.id;
-    o.textContent = v.name ?? v.title ?? v.id; // uploaded file names are user text
+    o.textContent = v.title ?? v.name ?? v.id; // uploaded file names are user text
     options.push(o);
   }
   select.replaceChildren(...options);
@@ -124,14 +115,16 @@ async function followPackaging(entry, label, bar) {
   let current = entry;
   for (;;) {
     if (!current?.id) return;
-    if (isFailed(current)) throw new Error(current.error ?? "the video could not be packaged");
+    const status = packagingStatus(current);
+    if (status === "failed") throw new Error(current.hls?.message || "the video could not be packaged");
     const p = packagingProgress(current);
-    if (isPackaged(current)) {
+    if (status === "ready" || status === "none") {
       label.textContent = "Ready. Create a session to watch it.";
       bar.value = 1;
       return;
     }
-    label.textContent = `Preparing for streaming${p === null ? "…" : ` ${Math.round(p * 100)} %`} (you can already create a session)`;
+    const what = status === "queued" ? "Waiting to be prepared for streaming" : "Preparing for streaming";
+    label.textContent = `${what}${p === null ? "…" : ` ${Math.round(p * 100)} %`} (you can already create a session)`;
     if (p === null) bar.removeAttribute("value");
     else bar.value = p;
     await new Promise((r) => setTimeout(r, 1000));

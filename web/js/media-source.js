@@ -4,18 +4,19 @@
 const HLS_MODULE = "/vendor/hls/hls.min.mjs"; // hls.js from npm, served by our server (no CDN)
 const HLS_MIME = "application/vnd.apple.mpegurl";
 
-/** The URLs of one library entry (or of the Go-compatible default video when entry is null). */
+/** Packaging states of the media API's `hls.status` (PROTOCOL.md §4). */
+export const PACKAGING_STATES = Object.freeze(["queued", "packaging"]);
+
+/**
+ * The URLs of one library entry of `GET /api/videos` (or of the Go-compatible default video when
+ * entry is null): {mp4, hls, live}; `live` means the HLS playlist is still growing.
+ */
 export function sourcesFor(entry) {
   if (!entry) return { mp4: "/api/video", hls: null, live: false };
-  const id = encodeURIComponent(entry.id);
-  const pick = (...names) => names.map((n) => n.split(".").reduce((o, k) => o?.[k], entry)).find((v) => typeof v === "string" && v);
-  const hls = pick("hls", "hlsUrl", "playlist", "urls.hls") ?? null;
-  const mp4 = pick("file", "fileUrl", "url", "urls.file", "mp4") ?? `/api/videos/${id}/file`;
-  const status = entry.status ?? entry.hlsStatus ?? entry.packaging?.status;
-  const live = status ? !["ready", "done", "complete", "finished"].includes(status) : false;
-  // A file the browser cannot decode (say MKV) is only playable through its HLS packaging.
-  const mp4Playable = entry.playable ?? entry.browserPlayable ?? true;
-  return { mp4: mp4Playable ? mp4 : null, hls, live };
+  const hls = entry.hls && typeof entry.hls === "object" ? entry.hls : null;
+  const playlist = typeof entry.hls === "string" ? entry.hls : hls?.playlist ?? null;
+  const mp4 = entry.file ?? `/api/videos/${encodeURIComponent(entry.id)}/file`;
+  return { mp4, hls: playlist, live: PACKAGING_STATES.includes(hls?.status) };
 }
 
 let hlsModule = null;

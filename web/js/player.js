@@ -115,10 +115,10 @@ async function main() {
     const conn = $("[data-connection]");
     conn.dataset.state = store.connection;
     conn.textContent = CONNECTION_TEXT[store.connection] ?? store.connection;
-    const role = $("[data-role]");
+    const role = $("[data-role-badge]");
     role.textContent = store.memberId || store.isHost ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
-    document.body.dataset.role = role.dataset.role;
+    document.body.dataset.viewer = role.dataset.role;
     $("[data-host-only]").hidden = !store.isHost;
     renderMembers($("[data-members]"), $("[data-member-count]"), store, (id) => socket.send({ type: "transferHost", memberId: id }));
     controls.render(controller.state, store);
@@ -192,7 +192,7 @@ function createMediaSwitcher(video, store) {
       const options = library.map((v) => {
         const o = document.createElement("option");
         o.value = v.id;
-        o.textContent = v.name ?? v.title ?? v.id; // file names come from uploaders: text only
+        o.textContent = v.title ?? v.name ?? v.id; // file names come from uploaders: text only
         return o;
       });
       if (selected === null) {
