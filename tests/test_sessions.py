@@ -1,0 +1,72 @@
+"""The session service over both stores: keys, host tokens, versions, gone sessions."""
+
+from __future__ import annotations
+
+import pytest
+
+from videosync.sessions import SessionNotFound, SessionService, UnknownVideo, is_session_key
+from videosync.state import PlaybackState
+from videosync.store import Store
+
+
+def service(store: Store, videos: set[str] = frozenset()) -> SessionService:  # type: ignore[assignment]
+    return SessionService(store, ttl=60, video_exists=videos.__contains__, clock=lambda: 1_000_000)
+
+
+@pytest.mark.gen_test
+async def test_created_keys_are_canonical_uuids_and_exist(store: Store) -> None:
+    sessions = service(store)
+    created = await sessions.create()
+    assert is_session_key(created.key)
+    assert await sessions.exists(created.key)
+    assert not await sessions.exists(created.key + ":state")
+
+
+@pytest.mark.gen_test
+async def test_the_host_token_is_checked_in_constant_time_and_trimmed(store: Store) -> None:
+    sessions = service(store)
+    created = await sessions.create()
+    assert await sessions.check_host_token(created.key, created.host_token)
+    assert await sessions.check_host_token(created.key, f"  {created.host_token} ")
+    assert not await sessions.check_host_token(created.key, "wrong")
+    assert not await sessions.check_host_token(created.key, None)
+
+
+@pytest.mark.gen_test
+async def test_a_session_may_name_a_known_video_only(store: Store) -> None:
+    sessions = service(store, {"intro"})
+    created = await sessions.create("intro")
+    assert (await sessions.state(created.key)).video == "intro"
+    assert (await sessions.view(created.key)).video == "intro"
+    with pytest.raises(UnknownVideo):
+        await sessions.create("missing")
+
+
+@pytest.mark.gen_test
+async def test_each_saved_state_is_the_next_version(store: Store) -> None:
+    sessions = service(store)
+    key = (await sessions.create()).key
+    first = await sessions.save_state(key, PlaybackState(paused=False, timestamp=5))
+    second = await sessions.save_state(key, PlaybackState(paused=True, current_time=3.0, timestamp=6))
+    assert (first.version, second.version) == (1, 2)
+    assert await sessions.state(key) == second
+
+
+@pytest.mark.gen_test
+async def test_saving_into_a_deleted_session_fails_and_does_not_revive_it(store: Store) -> None:
+    sessions = service(store)
+    key = (await sessions.create()).key
+    await store.delete_session(key)
+    with pytest.raises(SessionNotFound):
+        await sessions.save_state(key, PlaybackState(paused=False))
+    assert not await sessions.exists(key)
+
+
+@pytest.mark.gen_test
+async def test_the_public_view_extrapolates_a_playing_state(store: Store) -> None:
+    sessions = service(store)
+    key = (await sessions.create()).key
+    await sessions.save_state(key, PlaybackState(paused=False, current_time=10.0, timestamp=990_000))
+    view = await sessions.view(key)
+    assert view.state.current_time == pytest.approx(20.0)
+    assert view.state.timestamp == 1_000_000

@@ -1,0 +1,62 @@
+"""Settings come from flags, then VIDEOSYNC_* variables, then defaults; bad values are refused."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from videosync.settings import Settings, SettingsError, build_parser, from_sources
+
+
+def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
+    args = build_parser(argparse.ArgumentParser()).parse_args(argv)
+    return from_sources(args, env or {})
+
+
+def test_defaults_match_the_go_server() -> None:
+    settings = parse([])
+    assert (settings.host, settings.port, settings.session_ttl) == ("0.0.0.0", 8080, 86400)
+    assert settings.store_url == "memory://" and not settings.uses_redis
+    assert settings.allowed_origins == ("*",)
+
+
+def test_flags_win_over_environment_which_wins_over_defaults() -> None:
+    env = {"VIDEOSYNC_PORT": "9000", "VIDEOSYNC_SESSION_TTL": "60"}
+    settings = parse(["--port", "9100"], env)
+    assert settings.port == 9100
+    assert settings.session_ttl == 60
+
+
+def test_redis_url_falls_back_to_the_conventional_variable() -> None:
+    assert parse([], {"REDIS_URL": "redis://r:6379/0"}).redis_url == "redis://r:6379/0"
+    both = {"REDIS_URL": "redis://a/0", "VIDEOSYNC_REDIS_URL": "redis://b/0"}
+    assert parse([], both).redis_url == "redis://b/0"
+
+
+def test_allowed_origins_is_a_comma_list() -> None:
+    settings = parse(["--allowed-origins", "https://a.example, https://b.example/"])
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--port", "abc"],
+        ["--port", "70000"],
+        ["--session-ttl", "0"],
+        ["--session-ttl", "-5"],
+        ["--log-level", "loud"],
+        ["--ping-interval", "nan"],
+        ["--allowed-origins", " , "],
+        ["--workers", "2"],
+    ],
+)
+def test_bad_values_are_refused_with_the_flag_named(argv: list[str]) -> None:
+    with pytest.raises(SettingsError, match=argv[0]):
+        parse(argv)
+
+
+def test_bad_environment_values_name_the_variable() -> None:
+    with pytest.raises(SettingsError, match="VIDEOSYNC_PORT"):
+        parse([], {"VIDEOSYNC_PORT": "eighty"})
