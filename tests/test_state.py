@@ -33,7 +33,9 @@ def test_initial_state_encodes_exactly_as_go_a_wrote_it() -> None:
 
 
 def test_encoding_keeps_go_a_field_order_then_extensions() -> None:
-    state = PlaybackState(paused=False, current_time=12.25, playback_rate=1.5, timestamp=17, version=3, video="a")
+    state = PlaybackState(
+        paused=False, current_time=12.25, playback_rate=1.5, timestamp=17, version=3, video="a"
+    )
     assert state.to_json() == (
         '{"paused":false,"currentTime":12.25,"playbackRate":1.5,"timestamp":17,"version":3,"video":"a"}'
     )

@@ -20,7 +20,10 @@ GOLDEN = Path(__file__).parent / "golden"
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SHAPES = {
     "HTTP_DATE": r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT",
-    "GO_TIME": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})? [+-]\d{4} [A-Za-z0-9+-]+(?: m=[+-]\d+\.\d{9})?",
+    "GO_TIME": (
+        r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,9})? [+-]\d{4} [A-Za-z0-9+-]+"
+        r"(?: m=[+-]\d+\.\d{9})?"
+    ),
     "LEN": r"\d+",
     "MS": r"1\d{12}",
     "TOKEN": r"[A-Za-z0-9_-]{32}",

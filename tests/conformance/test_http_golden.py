@@ -101,13 +101,17 @@ async def _replay(port: int, case: dict[str, Any]) -> None:
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("case", _cases("http"))
-async def test_http_exchange_matches_the_go_server(http_server: object, http_port: int, case: dict[str, Any]) -> None:
+async def test_http_exchange_matches_the_go_server(
+    http_server: object, http_port: int, case: dict[str, Any]
+) -> None:
     await _replay(http_port, case)
 
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("case", _cases("cors"))
-async def test_cors_exchange_matches_the_go_server(http_server: object, http_port: int, case: dict[str, Any]) -> None:
+async def test_cors_exchange_matches_the_go_server(
+    http_server: object, http_port: int, case: dict[str, Any]
+) -> None:
     await _replay(http_port, case)
 
 
