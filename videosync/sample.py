@@ -35,6 +35,7 @@ def clip_args(
     video_codec: str = "libx264",
     audio_codec: str | None = "aac",
     keyframe_seconds: float = 2.0,
+    faststart: bool = True,
 ) -> list[str]:
     scale = 2 if width >= 320 and height >= 180 else 1
     video = (
@@ -51,7 +52,7 @@ def clip_args(
         codecs.update({"preset": "veryfast", "pix_fmt": "yuv420p"})
     if audio_codec:
         codecs["c:a"] = audio_codec
-    if out.suffix == ".mp4":
+    if out.suffix == ".mp4" and faststart:
         codecs["movflags"] = "+faststart"  # moov first: progressive playback starts at once
     return (
         ffmpeg_python.output(*streams, str(out), **codecs)
@@ -67,7 +68,9 @@ def make_clip(out: Path, tools: Tools, **options: object) -> Path:
     return out
 
 
-def ensure_sample(media_dir: str | Path, tools: Tools | None = None) -> Path | None:
+def ensure_sample(
+    media_dir: str | Path, tools: Tools | None = None, seconds: float = SAMPLE_SECONDS
+) -> Path | None:
     """Generate media_dir/sample.mp4 when the media dir has no video; the path, or None when
     nothing was generated (videos exist, or ffmpeg is missing or failed: logged, not raised)."""
     library = MediaLibrary(media_dir)
@@ -80,9 +83,9 @@ def ensure_sample(media_dir: str | Path, tools: Tools | None = None) -> Path | N
         return None
     target = library.root / SAMPLE_NAME
     partial = library.root / f".{SAMPLE_NAME}.partial.mp4"  # hidden: never listed half-written
-    log.info("media dir %s is empty: generating a %d s sample video", library.root, SAMPLE_SECONDS)
+    log.info("media dir %s is empty: generating a %g s sample video", library.root, seconds)
     try:
-        make_clip(partial, tools)
+        make_clip(partial, tools, seconds=seconds)
         os.replace(partial, target)
     except (subprocess.CalledProcessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""

@@ -16,7 +16,13 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..ffmpeg import ProbeError, probe
 from ..media import (
-    UPLOAD_DIRNAME, VIDEO_EXTENSIONS, InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound, slugify,
+    UPLOAD_DIRNAME,
+    VIDEO_EXTENSIONS,
+    InvalidVideoId,
+    MediaLibrary,
+    VideoFile,
+    VideoNotFound,
+    slugify,
 )
 from ..packager import HLS_URL_PREFIX, Packager
 from ..settings import Settings
@@ -109,6 +115,7 @@ class VideosHandler(BaseHandler):
         self._file: IO[bytes] | None = None
         self._tmp: Path | None = None
         self._received = 0
+        self._error: HTTPError | None = None
 
     async def get(self) -> None:
         videos = await asyncio.to_thread(self.library.scan)
@@ -130,19 +137,23 @@ class VideosHandler(BaseHandler):
         self._file = await asyncio.to_thread(open, self._tmp, "xb")
 
     async def data_received(self, chunk: bytes) -> None:
-        if self._file is None:
+        # Raising here would only drop the connection: remember the problem, answer from post()
+        if self._file is None or self._error is not None:
             return
         self._received += len(chunk)
         if self._received > self.max_upload_bytes:
+            self._error = HTTPError(413, f"upload larger than {self.max_upload_bytes} bytes")
+        else:
+            try:
+                await asyncio.to_thread(self._file.write, chunk)
+            except OSError as exc:
+                self._error = HTTPError(507, f"cannot store the upload: {exc.strerror}")
+        if self._error is not None:
             self._discard()
-            raise HTTPError(413, f"upload larger than {self.max_upload_bytes} bytes")
-        try:
-            await asyncio.to_thread(self._file.write, chunk)
-        except OSError as exc:
-            self._discard()
-            raise HTTPError(507, f"cannot store the upload: {exc.strerror}") from None
 
     async def post(self) -> None:
+        if self._error is not None:
+            raise self._error
         assert self._file is not None and self._tmp is not None
         try:
             await asyncio.to_thread(self._file.close)

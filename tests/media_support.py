@@ -1,0 +1,55 @@
+"""Clips for the media tests, generated once per run with the real ffmpeg (never committed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from videosync.ffmpeg import Tools, find_tools
+from videosync.sample import make_clip
+
+SMALL = {"width": 320, "height": 180, "fps": 25}
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is not installed: run scripts/test.sh, which installs it")
+    return find_tools()
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory, tools: Tools) -> dict[str, Path]:
+    """name -> clip: `h264_aac` (copy), `h264_mp2` (copy video, re-encode audio), `mpeg4`
+    (transcode), `silent` (no audio), `long` (30 s, to watch a transcode while it runs),
+    `moov_last` (index at the end, so half of it is unreadable)."""
+    root = tmp_path_factory.mktemp("clips")
+    return {
+        "h264_aac": make_clip(root / "h264_aac.mp4", tools, seconds=10, **SMALL),
+        "h264_mp2": make_clip(root / "h264_mp2.mkv", tools, seconds=10, audio_codec="mp2", **SMALL),
+        "mpeg4": make_clip(root / "mpeg4.mkv", tools, seconds=10, video_codec="mpeg4", **SMALL),
+        "silent": make_clip(root / "silent.mp4", tools, seconds=10, audio_codec=None, **SMALL),
+        "long": make_clip(root / "long.mkv", tools, seconds=30, video_codec="mpeg4", **SMALL),
+        "moov_last": make_clip(root / "moov_last.mp4", tools, seconds=10, faststart=False, **SMALL),
+    }
+
+
+def ffprobe_streams(path: Path) -> list[dict[str, object]]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", str(path)],
+        check=True, capture_output=True,
+    )
+    return list(json.loads(out.stdout)["streams"])
+
+
+def fake_ffmpeg(directory: Path, script: str) -> str:
+    """An executable standing in for ffmpeg (a full disk, a hang), so failures are reproducible."""
+    path = directory / "fake-ffmpeg"
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)

@@ -1,0 +1,282 @@
+"""The HLS packager: decisions, playlists and segments checked with ffprobe, failures, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from videosync.ffmpeg import ProbeError, ProbeInfo, Tools
+from videosync.hls import (
+    FAILED, PACKAGING, QUEUED, READY, JobStatus, decide_mode, ladder_rungs, package_video,
+    parse_playlist, read_status, write_status,
+)
+from videosync.media import MediaLibrary
+from videosync.packager import Packager
+
+from .media_support import clips, fake_ffmpeg, ffprobe_streams, tools  # noqa: F401 (fixtures)
+
+
+@pytest.mark.parametrize(
+    ("video", "audio", "pix_fmt", "ladder", "mode"),
+    [
+        ("h264", "aac", "yuv420p", False, "copy"),
+        ("h264", None, "yuv420p", False, "copy"),
+        ("h264", "mp3", "yuv420p", False, "copy-video"),
+        ("h264", "opus", None, False, "copy-video"),
+        ("h264", "aac", "yuv444p", False, "transcode"),  # browsers cannot decode 4:4:4 H.264
+        ("hevc", "aac", "yuv420p", False, "transcode"),
+        ("mpeg4", "mp2", "yuv420p", False, "transcode"),
+        ("h264", "aac", "yuv420p", True, "ladder"),
+    ],
+)
+def test_mode_is_decided_by_codecs(video, audio, pix_fmt, ladder, mode) -> None:
+    info = ProbeInfo(10.0, video, audio, 320, 180, pix_fmt=pix_fmt)
+    assert decide_mode(info, ladder) == mode
+
+
+def test_audio_only_input_is_refused() -> None:
+    with pytest.raises(ProbeError):
+        decide_mode(ProbeInfo(10.0, None, "aac"), ladder=False)
+
+
+@pytest.mark.parametrize(
+    ("height", "heights"),
+    [(180, [90, 180]), (360, [180, 360]), (720, [360, 720]), (1080, [360, 720, 1080]),
+     (2160, [360, 720, 1080])],
+)
+def test_ladder_never_upscales_and_has_two_rungs(height, heights) -> None:
+    assert [h for h, _ in ladder_rungs(height)] == heights
+
+
+def test_playlist_parsing_counts_segments_and_end() -> None:
+    text = "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:2.0,\na.ts\n#EXTINF:1.5,\nb.ts\n"
+    info = parse_playlist(text)
+    assert (info.segments, info.seconds, info.ended) == (2, 3.5, False)
+    assert parse_playlist(text + "#EXT-X-ENDLIST\n").ended
+
+
+def _playlist(out: Path, name: str = "index.m3u8") -> str:
+    return (out / name).read_text()
+
+
+def _rev_dir(hls_dir: Path) -> Path:
+    status = read_status(hls_dir)
+    assert status is not None and status.rev
+    return hls_dir / status.rev
+
+
+async def _package(source: Path, hls_dir: Path, tools: Tools, **kw) -> JobStatus:  # noqa: F811
+    return await package_video(source, hls_dir, tools, **kw)
+
+
+@pytest.mark.ffmpeg
+def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", tools))
+    assert (status.status, status.mode, status.progress) == (READY, "copy", 1.0)
+    out = _rev_dir(tmp_path / "hls")
+    text = _playlist(out)
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in text
+    info = parse_playlist(text)
+    assert info.ended and info.segments >= 4
+    assert info.seconds == pytest.approx(10.0, abs=0.2)
+    assert not list(out.glob("*.tmp")), "no temporary segment left behind"
+    codecs = {s["codec_type"]: s["codec_name"] for s in ffprobe_streams(out / "seg_00000.ts")}
+    assert codecs == {"video": "h264", "audio": "aac"}
+    assert read_status(tmp_path / "hls").status == READY
+
+
+@pytest.mark.ffmpeg
+def test_incompatible_audio_is_reencoded_while_video_is_copied(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = asyncio.run(_package(clips["h264_mp2"], tmp_path / "hls", tools))
+    assert (status.status, status.mode) == (READY, "copy-video")
+    seg = _rev_dir(tmp_path / "hls") / "seg_00000.ts"
+    assert {s["codec_type"]: s["codec_name"] for s in ffprobe_streams(seg)} == {"video": "h264", "audio": "aac"}
+
+
+@pytest.mark.ffmpeg
+def test_silent_video_is_copied_without_audio(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = asyncio.run(_package(clips["silent"], tmp_path / "hls", tools))
+    assert (status.status, status.mode) == (READY, "copy")
+    seg = _rev_dir(tmp_path / "hls") / "seg_00000.ts"
+    assert [s["codec_type"] for s in ffprobe_streams(seg)] == ["video"]
+
+
+@pytest.mark.ffmpeg
+def test_other_video_is_transcoded_with_two_second_segments(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = asyncio.run(_package(clips["mpeg4"], tmp_path / "hls", tools))
+    assert (status.status, status.mode) == (READY, "transcode")
+    out = _rev_dir(tmp_path / "hls")
+    durations = [float(line[8:].split(",")[0]) for line in _playlist(out).splitlines()
+                 if line.startswith("#EXTINF:")]
+    assert durations[:-1] == pytest.approx([2.0] * (len(durations) - 1), abs=0.05)
+    assert {s["codec_type"]: s["codec_name"] for s in ffprobe_streams(out / "seg_00001.ts")} == {
+        "video": "h264", "audio": "aac"}
+
+
+@pytest.mark.ffmpeg
+def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", tools, ladder=True))
+    assert (status.status, status.mode) == (READY, "ladder")
+    out = _rev_dir(tmp_path / "hls")
+    master = _playlist(out, "master.m3u8")
+    assert master.count("#EXT-X-STREAM-INF") == 2
+    assert "RESOLUTION=160x90" in master and "RESOLUTION=320x180" in master
+    for rendition, height in (("v0", 90), ("v1", 180)):
+        assert parse_playlist(_playlist(out / rendition)).ended
+        video = [s for s in ffprobe_streams(out / rendition / "seg_00000.ts") if s["codec_type"] == "video"]
+        assert video[0]["height"] == height
+
+
+@pytest.mark.ffmpeg
+def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) -> None:  # noqa: F811
+    """Watch while packaging: segments and a growing EVENT playlist exist before #EXT-X-ENDLIST."""
+    hls_dir = tmp_path / "hls"
+    seen: list[tuple[int, bool]] = []
+
+    async def watch(job: asyncio.Task[JobStatus]) -> None:
+        while not job.done():
+            status = read_status(hls_dir)
+            if status and status.rev and (hls_dir / status.rev / "index.m3u8").exists():
+                info = parse_playlist((hls_dir / status.rev / "index.m3u8").read_text())
+                seen.append((info.segments, info.ended))
+            await asyncio.sleep(0.02)
+
+    async def run() -> JobStatus:
+        job = asyncio.create_task(_package(clips["long"], hls_dir, tools))
+        await watch(job)
+        return await job
+
+    assert asyncio.run(run()).status == READY
+    growing = [n for n, ended in seen if not ended and n > 0]
+    assert growing, "never saw a playable playlist while packaging"
+    assert len(set(growing)) > 1, "the playlist did not grow"
+
+
+@pytest.mark.ffmpeg
+def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:  # noqa: F811
+    source = tmp_path / "junk.mp4"
+    source.write_bytes(b"this is not a video" * 1000)
+    status = asyncio.run(_package(source, tmp_path / "hls", tools))
+    assert status.status == FAILED and status.message
+    assert read_status(tmp_path / "hls").status == FAILED
+
+
+@pytest.mark.ffmpeg
+def test_truncated_input_fails_and_is_never_ready(clips, tools, tmp_path) -> None:  # noqa: F811
+    data = clips["moov_last"].read_bytes()
+    source = tmp_path / "cut.mp4"
+    source.write_bytes(data[: len(data) // 2])  # the index (moov) was at the end: gone
+    status = asyncio.run(_package(source, tmp_path / "hls", tools))
+    assert status.status == FAILED and status.message
+
+
+def test_missing_ffmpeg_fails_the_job(tmp_path) -> None:
+    source = tmp_path / "a.mp4"
+    source.write_bytes(b"x")
+    missing = Tools(str(tmp_path / "no-such-ffmpeg"), None)
+    status = asyncio.run(_package(source, tmp_path / "hls", missing))
+    assert status.status == FAILED and "ffmpeg" in status.message
+
+
+@pytest.mark.ffmpeg
+def test_a_full_disk_fails_the_job_with_ffmpegs_reason(clips, tmp_path) -> None:  # noqa: F811
+    ffmpeg = fake_ffmpeg(tmp_path, "echo 'seg_00003.ts: No space left on device' >&2; exit 1")
+    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", Tools(ffmpeg, shutil.which("ffprobe"))))
+    assert status.status == FAILED
+    assert "No space left on device" in status.message
+
+
+@pytest.mark.ffmpeg
+def test_a_hung_ffmpeg_is_killed_and_the_job_fails(clips, tmp_path) -> None:  # noqa: F811
+    ffmpeg = fake_ffmpeg(tmp_path, "exec sleep 60")
+    tools_ = Tools(ffmpeg, shutil.which("ffprobe"))
+    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", tools_, stall_timeout=0.5))
+    assert status.status == FAILED and "no progress" in status.message
+
+
+# -- the job runner ---------------------------------------------------------------------------
+
+
+def _library(tmp_path: Path, source: Path, tools: Tools) -> MediaLibrary:  # noqa: F811
+    media = tmp_path / "media"
+    media.mkdir(exist_ok=True)
+    shutil.copy(source, media / "clip.mp4")
+    os.utime(media / "clip.mp4", (1_700_000_000, 1_700_000_000))  # settled long ago
+    return MediaLibrary(media, tools)
+
+
+async def _run_packager(packager: Packager) -> None:
+    await packager.start()
+    try:
+        await asyncio.wait_for(packager.join(), 60)
+    finally:
+        await packager.close()
+
+
+@pytest.mark.ffmpeg
+def test_runner_packages_new_files_and_reports_each_state(clips, tools, tmp_path) -> None:  # noqa: F811
+    library = _library(tmp_path, clips["h264_aac"], tools)
+    packager = Packager(library, tools, rescan_interval=None)
+    events: list[tuple[str, dict[str, object]]] = []
+    packager.subscribe(lambda vid, status: events.append((vid, status)))
+    asyncio.run(_run_packager(packager))
+    states = [status["status"] for _, status in events]
+    assert states[0] == QUEUED and PACKAGING in states and states[-1] == READY
+    assert {vid for vid, _ in events} == {"clip"}
+    final = packager.status("clip")
+    assert final["edge"] == pytest.approx(10.0, abs=0.2)
+    assert str(final["playlist"]).startswith("/media/hls/clip/") and packager.edge("clip") is None
+
+
+@pytest.mark.ffmpeg
+def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) -> None:  # noqa: F811
+    library = _library(tmp_path, clips["h264_aac"], tools)
+    video = library.scan()[0]
+    hls_dir = library.hls_dir("clip")
+    dead_pid = 2**22 + 12345  # above pid_max on Linux: no such process
+    write_status(hls_dir, JobStatus(PACKAGING, 0.4, source_size=video.size, source_mtime=video.mtime,
+                                    pid=dead_pid, rev="0-0"))
+    (hls_dir / "0-0").mkdir()
+    (hls_dir / "0-0" / "index.m3u8").write_text("#EXTM3U\n#EXTINF:2.0,\nseg_00000.ts\n")
+    packager = Packager(library, tools, rescan_interval=None)
+    assert packager.status("clip")["status"] == PACKAGING
+    asyncio.run(_run_packager(packager))
+    status = read_status(hls_dir)
+    assert status.status == READY and status.rev != "0-0"
+    assert not (hls_dir / "0-0").exists()
+
+
+@pytest.mark.ffmpeg
+def test_ready_output_is_kept_across_restarts_and_redone_when_the_source_changes(
+    clips, tools, tmp_path  # noqa: F811
+) -> None:
+    library = _library(tmp_path, clips["h264_aac"], tools)
+    asyncio.run(_run_packager(Packager(library, tools, rescan_interval=None)))
+    first = read_status(library.hls_dir("clip"))
+    again = Packager(library, tools, rescan_interval=None)
+    events: list[object] = []
+    again.subscribe(lambda vid, status: events.append(status))
+    asyncio.run(_run_packager(again))
+    assert events == [] and read_status(library.hls_dir("clip")) == first
+    os.utime(library.root / "clip.mp4", (1_700_000_100, 1_700_000_100))
+    asyncio.run(_run_packager(Packager(library, tools, rescan_interval=None)))
+    assert read_status(library.hls_dir("clip")).rev != first.rev
+
+
+def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "a.mp4").write_bytes(b"junk")
+    os.utime(media / "a.mp4", (1_700_000_000, 1_700_000_000))
+    packager = Packager(MediaLibrary(media), None, rescan_interval=None)
+
+    def broken(video_id: str, status: dict[str, object]) -> None:
+        raise RuntimeError("subscriber bug")
+
+    packager.subscribe(broken)
+    asyncio.run(_run_packager(packager))
+    assert packager.status("a")["status"] == FAILED
