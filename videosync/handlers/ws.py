@@ -75,8 +75,7 @@ class SyncSocket(WebSocketHandler):
         if not self._origin_allowed():
             self.close_now(CLOSE_POLICY, "Origin not allowed")
             return
-        keys = self.get_query_arguments("sessionKey")
-        self.key = keys[0] if keys else ""  # Go read the first value
+        self.key = self._arg("sessionKey") or ""
         if not self.key:
             self.close_now(CLOSE_INVALID_SESSION, MISSING_KEY)
             return
@@ -89,13 +88,12 @@ class SyncSocket(WebSocketHandler):
             return
         assert self.ws_connection is not None
         self.outbox = Outbox(self.ws_connection, self.config.send_queue_limit, self._overflowed)
-        name = self.get_query_argument("name", "")
         try:
             await self.hub.join(
                 self,
-                name=clean_name(name) if name else "",
-                host_token=self.get_query_argument("hostToken", None),
-                resume=self.get_query_argument("resume", None),
+                name=clean_name(self._arg("name") or ""),
+                host_token=self._arg("hostToken"),
+                resume=self._arg("resume"),
             )
         except StoreError as exc:
             log.warning("session %s: join failed: %s", short_key(self.key), exc)
@@ -107,6 +105,11 @@ class SyncSocket(WebSocketHandler):
             await self.hub.leave(self)
             return
         self._schedule_ping()
+
+    def _arg(self, name: str) -> str | None:
+        """The first value (as Go read it); undecodable bytes never fail the request (Go took them)."""
+        values = self.request.query_arguments.get(name)
+        return values[0].decode("utf-8", "replace") if values else None
 
     async def on_message(self, message: str | bytes) -> None:
         received = time.time() * 1000.0

@@ -1,0 +1,425 @@
+"""`/ws` against a real in-process server, over the memory store and a real redis-server.
+
+Go-A's behaviour that we keep (PROTOCOL.md §2.7 of the shared spec), the extensions of our
+PROTOCOL.md §2, and the hardening of issue 3: every test states one behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.ioloop import IOLoop
+
+from tests.wsclient import Client
+from videosync.app import Services
+from videosync.settings import Settings
+from videosync.state import PlaybackState
+
+Connect = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    """Settings for one test: parametrize `overrides` to change them."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, overrides: dict[str, Any]) -> Settings:
+    base: dict[str, Any] = {"presence_interval": 0.2, "host_grace": 0.3, "host_lease": 2.0}
+    base.update(overrides)
+    return Settings(media_dir=str(tmp_path / "media"), web_dir=str(tmp_path / "no-web"), **base)
+
+
+@pytest.fixture(autouse=True)
+def _stop_hub(services: Services, io_loop: IOLoop):  # type: ignore[no-untyped-def]
+    yield
+    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
+
+
+@pytest.fixture
+def connect(http_server: Any, http_port: int, io_loop: IOLoop):  # type: ignore[no-untyped-def]
+    clients: list[Client] = []
+
+    async def _connect(query: str = "", **kw: Any) -> Client:
+        client = await Client.connect(http_port, query, **kw)
+        clients.append(client)
+        return client
+
+    yield _connect
+
+    async def close_all() -> None:
+        await asyncio.gather(*(c.close() for c in clients))
+
+    io_loop.run_sync(close_all, timeout=10)
+
+
+async def new_session(services: Services) -> str:
+    return (await services.sessions.create()).key
+
+
+async def stored(services: Services, key: str) -> PlaybackState:
+    return await services.sessions.state(key)
+
+
+# -- Go-A behaviour kept -------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize(
+    "query, reason",
+    [("", "Missing session key"), ("?sessionKey=", "Missing session key"),
+     ("?sessionKey=0b6f8f9e-8d4e-4c1e-9a59-5bb2f1e6c0d1", "Invalid session key"),
+     ("?sessionKey=%00%ff%20x", "Invalid session key")],
+)
+async def test_bad_keys_upgrade_then_close_4001_with_go_reasons(connect: Connect, query: str, reason: str) -> None:
+    client = await connect(query, expect_init=False)
+    closed = await client.closed()
+    assert (closed.code, closed.reason) == (4001, reason)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_pseudo_session_keys_are_refused(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    for suffix in (":state", ":host"):
+        client = await connect(f"?sessionKey={key}{suffix}", expect_init=False)
+        assert (await client.closed()).code == 4001
+    assert host.init["isHost"] is True
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_first_connector_is_host_and_init_is_go_a_shaped(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    for client, is_host in ((host, True), (guest, False)):
+        raw = client.raw[0]
+        assert raw.startswith(
+            '{"isHost":%s,"state":{"paused":true,"currentTime":0,"playbackRate":1},"timestamp":'
+            % ("true" if is_host else "false")
+        )
+        assert raw.endswith("}\n")
+        assert list(json.loads(raw))[:4] == ["isHost", "state", "timestamp", "type"]
+        assert client.init["hostId"] == host.member_id
+    assert [m["id"] for m in guest.init["members"]] == [host.member_id, guest.member_id]
+    assert await services.store.get_host(key) == host.member_id
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_host_update_is_stored_and_broadcast_to_everyone_including_host(
+    connect: Connect, services: Services
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    await host.send('{"type":"stateUpdate","state":{"paused":true,"currentTime":12.5,"playbackRate":1.5,"timestamp":1}}')
+    for client in (host, guest):
+        message = await client.recv_type("stateUpdate")
+        assert list(message) == ["type", "state", "timestamp", "by"]
+        assert list(message["state"])[:4] == ["paused", "currentTime", "playbackRate", "timestamp"]
+        assert message["state"]["currentTime"] == 12.5 and message["state"]["playbackRate"] == 1.5
+        assert message["state"]["timestamp"] == message["timestamp"] != 1
+        assert message["state"]["version"] == 1 and message["by"] == host.member_id
+    state = await stored(services, key)
+    assert (state.paused, state.current_time, state.playback_rate, state.version) == (True, 12.5, 1.5, 1)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_go_b_state_update_alias_from_host(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    await host.send({"type": "state_update", "state": {"paused": True, "currentTime": 3, "playbackRate": 1}})
+    assert (await host.recv_type("stateUpdate"))["state"]["currentTime"] == 3
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_participant_update_is_rejected_and_changes_nothing(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    await guest.update(paused=False, currentTime=99, playbackRate=2)
+    error = await guest.recv_type("error")
+    assert error["code"] == "not_host"
+    assert (await stored(services, key)).version == 0
+    assert [m for m in await host.nothing() if m["type"] == "stateUpdate"] == []
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ('{"type":"stateUpdate","state":{"paused":"yes"}}', "invalid_state"),
+        ('{"type":"stateUpdate","state":{"currentTime":-1}}', "invalid_state"),
+        ('{"type":"stateUpdate","state":{"currentTime":1e400}}', "invalid_state"),
+        ('{"type":"stateUpdate","state":{"playbackRate":0}}', "invalid_state"),
+        ('{"type":"stateUpdate","state":{"playbackRate":17}}', "invalid_state"),
+        ('{"type":"stateUpdate","state":"x"}', "invalid_state"),
+        ("not json", "bad_json"),
+        ("[1]", "bad_json"),
+        ('{"type":"play"}', "unknown_type"),
+    ],
+)
+async def test_invalid_host_messages_get_an_error_frame_and_change_nothing(
+    connect: Connect, services: Services, payload: str, code: str
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    await host.update(paused=True, currentTime=5, playbackRate=1.25)
+    await host.recv_type("stateUpdate")
+    await host.send(payload)
+    assert (await host.recv_type("error"))["code"] == code
+    state = await stored(services, key)
+    assert (state.current_time, state.playback_rate, state.version) == (5.0, 1.25, 1)
+    await host.update(currentTime=6)  # the socket is still usable
+    assert (await host.recv_type("stateUpdate"))["state"]["currentTime"] == 6
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_missing_fields_keep_current_values(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    await host.update(paused=True, currentTime=5, playbackRate=2)
+    await host.recv_type("stateUpdate")
+    await host.update(currentTime=7)
+    state = (await host.recv_type("stateUpdate"))["state"]
+    assert (state["paused"], state["currentTime"], state["playbackRate"], state["version"]) == (True, 7, 2, 2)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_play_is_scheduled_slightly_ahead(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    await host.update(paused=False, currentTime=1, playbackRate=1)
+    message = await host.recv_type("stateUpdate")
+    assert message["state"]["timestamp"] - message["timestamp"] == services.settings.play_lead_ms
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_late_joiner_gets_the_position_extrapolated_to_now(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    await services.sessions.save_state(
+        key, PlaybackState(paused=False, current_time=10.0, playback_rate=2.0, timestamp=services.sessions.now() - 3000)
+    )
+    late = await connect(f"?sessionKey={key}")
+    state = late.init["state"]
+    assert state["timestamp"] == late.init["timestamp"]
+    assert 15.9 <= state["currentTime"] <= 16.5  # 10 s + 3 s × 2 (plus the time to connect)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_heartbeat_ack_is_ignored(connect: Connect, services: Services) -> None:
+    host = await connect(f"?sessionKey={await new_session(services)}")
+    await host.send('{"type":"heartbeatAck"}')
+    assert await host.nothing() == []
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_sessions_are_isolated(connect: Connect, services: Services) -> None:
+    h1 = await connect(f"?sessionKey={await new_session(services)}")
+    h2 = await connect(f"?sessionKey={await new_session(services)}")
+    assert h1.init["isHost"] and h2.init["isHost"]
+    await h1.update(currentTime=1)
+    await h1.recv_type("stateUpdate")
+    assert await h2.nothing() == []
+
+
+# -- extensions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_time_sync_echoes_t0_with_server_times(connect: Connect, services: Services) -> None:
+    client = await connect(f"?sessionKey={await new_session(services)}")
+    await client.send({"type": "timeSync", "t0": 1234.5})
+    reply = await client.recv_type("timeSync")
+    assert reply["t0"] == 1234.5
+    assert reply["t1"] <= reply["t2"]
+    assert abs(reply["t1"] - client.init["serverTime"]) < 5000
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_presence_join_report_name_and_leave(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}&name=Ann")
+    guest = await connect(f"?sessionKey={key}&name=Bob")
+    joined = await host.recv_type("memberJoined")
+    assert joined["member"]["name"] == "Bob" and joined["member"]["role"] == "participant"
+    await guest.send({"type": "report", "rtt": 12.5, "drift": -3, "buffering": True})
+    updated = await host.recv_type("memberUpdated")
+    assert updated["member"] == {**joined["member"], "rtt": 12.5, "drift": -3, "buffering": True}
+    await guest.send({"type": "setName", "name": "Bobby"})
+    assert (await host.recv_type("memberUpdated"))["member"]["name"] == "Bobby"
+    await guest.close()
+    assert (await host.recv_type("memberLeft"))["memberId"] == guest.member_id
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_host_leaves_and_longest_present_member_is_promoted_after_grace(
+    connect: Connect, services: Services
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    first = await connect(f"?sessionKey={key}")
+    second = await connect(f"?sessionKey={key}")
+    await host.close()
+    assert (await first.recv_type("hostChanged"))["hostId"] is None
+    promoted = await first.recv_type("hostChanged", timeout=5)
+    assert promoted == {"type": "hostChanged", "hostId": first.member_id, "reason": "promoted"}
+    init = await first.recv_type("init")
+    assert init["isHost"] is True and init["raw" if False else "type"] == "init"
+    assert (await second.recv_type("hostChanged", timeout=5))["hostId"] is None
+    assert (await second.recv_type("hostChanged", timeout=5))["hostId"] == first.member_id
+    await first.update(currentTime=42)
+    assert (await second.recv_type("stateUpdate"))["state"]["currentTime"] == 42
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("overrides", [{"host_grace": 2.0}])
+async def test_host_reload_with_resume_token_reclaims_within_grace(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    await host.close()
+    await guest.recv_type("memberLeft")
+    again = await connect(f"?sessionKey={key}&resume={host.init['resumeToken']}")
+    assert again.init["isHost"] is True and again.member_id == host.member_id
+    assert (await guest.recv_type("hostChanged"))["hostId"] is None
+    assert await guest.recv_type("hostChanged") == {
+        "type": "hostChanged", "hostId": host.member_id, "reason": "reclaimed",
+    }
+    await asyncio.sleep(2.3)  # past the grace: nobody was promoted behind the host's back
+    assert await services.store.get_host(key) == host.member_id
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_forged_resume_token_gets_a_new_identity(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    other = await connect(f"?sessionKey={key}&resume={host.member_id}.deadbeef")
+    assert other.member_id != host.member_id and other.init["isHost"] is False
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_host_token_claims_the_host_role(connect: Connect, services: Services) -> None:
+    created = await services.sessions.create()
+    first = await connect(f"?sessionKey={created.key}")
+    owner = await connect(f"?sessionKey={created.key}&hostToken={created.host_token}")
+    assert owner.init["isHost"] is True and owner.init["hostId"] == owner.member_id
+    changed = await first.recv_type("hostChanged")
+    assert changed == {"type": "hostChanged", "hostId": owner.member_id, "reason": "claimed"}
+    demoted = await first.recv_type("init")
+    assert demoted["isHost"] is False
+    await first.update(currentTime=3)
+    assert (await first.recv_type("error"))["code"] == "not_host"
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_wrong_host_token_is_a_participant(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    await connect(f"?sessionKey={key}")
+    other = await connect(f"?sessionKey={key}&hostToken=wrong")
+    assert other.init["isHost"] is False
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_host_transfers_the_role_to_a_named_member(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    await host.send({"type": "transferHost", "memberId": "nobody"})
+    assert (await host.recv_type("error"))["code"] == "unknown_member"
+    await guest.send({"type": "transferHost", "memberId": guest.member_id})
+    assert (await guest.recv_type("error"))["code"] == "not_host"
+    await host.send({"type": "transferHost", "memberId": guest.member_id})
+    assert (await guest.recv_type("hostChanged"))["reason"] == "transferred"
+    assert (await guest.recv_type("init"))["isHost"] is True
+    assert (await host.recv_type("init"))["isHost"] is False
+    await guest.update(currentTime=8)
+    assert (await host.recv_type("stateUpdate"))["by"] == guest.member_id
+    assert await services.store.get_host(key) == guest.member_id
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_deleted_session_ends_with_message_and_4004(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    await services.store.delete_session(key)
+    for client in (host, guest):
+        assert (await client.recv_type("ended", timeout=5))["reason"] == "deleted"
+        assert (await client.closed()).code == 4004
+    assert not await services.store.session_exists(key)
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("overrides", [{"presence_interval": 30.0}])
+async def test_update_to_a_deleted_session_ends_it_and_does_not_resurrect(
+    connect: Connect, services: Services
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    await services.store.delete_session(key)
+    await host.update(currentTime=5)
+    assert (await host.recv_type("ended"))["type"] == "ended"
+    assert (await host.closed()).code == 4004
+    assert not await services.store.session_exists(key)
+    assert await services.store.get_state(key) is None
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_activity_refreshes_the_session_ttl(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    await connect(f"?sessionKey={key}")
+    # shorten the TTL behind the server's back; the presence tick must extend it again
+    await services.store.touch(key, 5)
+    await asyncio.sleep(0.6)
+    assert await services.store.session_exists(key)
+    assert await services.store.touch(key, services.settings.session_ttl)
+
+
+# -- hardening -----------------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("overrides", [{"max_message_bytes": 1024}])
+async def test_message_over_the_size_cap_closes_1009(connect: Connect, services: Services) -> None:
+    host = await connect(f"?sessionKey={await new_session(services)}")
+    await host.send(json.dumps({"type": "setName", "name": "x" * 2000}))
+    assert (await host.closed()).code == 1009
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_default_size_cap_is_64_kib(connect: Connect, services: Services) -> None:
+    host = await connect(f"?sessionKey={await new_session(services)}")
+    await host.send(json.dumps({"type": "heartbeatAck", "pad": "x" * 60000}))
+    assert await host.nothing() == []
+    await host.send(json.dumps({"type": "heartbeatAck", "pad": "x" * 70000}))
+    assert (await host.closed()).code == 1009
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("overrides", [{"rate_limit": 1.0, "rate_burst": 5}])
+async def test_rate_limit_closes_1008_with_a_reason(connect: Connect, services: Services) -> None:
+    host = await connect(f"?sessionKey={await new_session(services)}")
+    for _ in range(10):
+        await host.send('{"type":"heartbeatAck"}')
+    closed = await host.closed()
+    assert (closed.code, closed.reason) == (1008, "Rate limit exceeded")
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("overrides", [{"allowed_origins": ("https://watch.example",)}])
+async def test_origin_allow_list_applies_to_the_handshake(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    stranger = await connect(f"?sessionKey={key}", origin="https://evil.example", expect_init=False)
+    closed = await stranger.closed()
+    assert (closed.code, closed.reason) == (1008, "Origin not allowed")
+    friend = await connect(f"?sessionKey={key}", origin="https://watch.example")
+    assert friend.init["isHost"] is True
+    no_origin = await connect(f"?sessionKey={key}")  # non-browser clients send none
+    assert no_origin.init["type"] == "init"

@@ -1,0 +1,212 @@
+"""The hub's parts that need no sockets: outboxes (order, batching, bounds), events, presence, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from videosync.events import Event
+from videosync.outbox import Outbox, text_frame
+from videosync.presence import (
+    PROC_PREFIX,
+    Member,
+    host_candidate,
+    member_from_resume,
+    resume_token,
+    split_roster,
+)
+
+
+class FakeStream:
+    """Accepts writes; completes them only when the test says so (a reader that stops reading)."""
+
+    def __init__(self, instant: bool = True) -> None:
+        self.instant = instant
+        self.written: list[bytes] = []
+        self.pending: list[asyncio.Future[None]] = []
+
+    def write(self, data: bytes) -> asyncio.Future[None]:
+        self.written.append(data)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.instant:
+            future.set_result(None)
+        else:
+            self.pending.append(future)
+        return future
+
+    def complete(self) -> None:
+        pending, self.pending = self.pending, []
+        for future in pending:
+            future.set_result(None)
+
+
+class FakeConnection:
+    def __init__(self, stream: FakeStream) -> None:
+        self.stream = stream
+        self.closing = False
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+def frames(data: list[bytes]) -> list[bytes]:
+    """Split written bytes back into text-frame payloads (small frames only)."""
+    out, blob = [], b"".join(data)
+    while blob:
+        assert blob[0] == 0x81
+        size = blob[1]
+        assert size < 126
+        out.append(blob[2 : 2 + size])
+        blob = blob[2 + size :]
+    return out
+
+
+def test_text_frame_lengths() -> None:
+    assert text_frame(b"hi") == b"\x81\x02hi"
+    assert text_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert text_frame(b"x" * 70000)[:2] == b"\x81\x7f"
+
+
+async def _run(coro: Any) -> Any:
+    return await coro
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_outbox_holds_until_init_then_sends_init_first() -> None:
+    async def scenario() -> list[bytes]:
+        stream = FakeStream()
+        box = Outbox(FakeConnection(stream), limit=10, on_overflow=lambda: None)
+        box.send(text_frame(b"a"))
+        box.send(text_frame(b"b"))
+        assert stream.written == []
+        box.open_with(text_frame(b"init"))
+        box.send(text_frame(b"c"))
+        await asyncio.sleep(0)
+        return frames(stream.written)
+
+    assert run(scenario()) == [b"init", b"a", b"b", b"c"]
+
+
+def test_outbox_serialises_and_batches_while_a_write_is_in_flight() -> None:
+    async def scenario() -> tuple[int, list[bytes]]:
+        stream = FakeStream(instant=False)
+        box = Outbox(FakeConnection(stream), limit=100, on_overflow=lambda: None, held=False)
+        for i in range(20):
+            box.send(text_frame(str(i).encode()))
+        writes_before = len(stream.written)
+        stream.complete()
+        await asyncio.sleep(0)
+        return writes_before, frames(stream.written)
+
+    writes_before, payloads = run(scenario())
+    assert writes_before == 1  # one write in flight, the rest queued
+    assert payloads == [str(i).encode() for i in range(20)]
+
+
+def test_outbox_overflow_drops_the_socket_once_and_stops_writing() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        stream = FakeStream(instant=False)
+        calls: list[str] = []
+        box = Outbox(FakeConnection(stream), limit=5, on_overflow=lambda: calls.append("overflow"), held=False)
+        for i in range(50):
+            box.send(text_frame(str(i).encode()))
+        stream.complete()
+        await asyncio.sleep(0)
+        return calls, len(stream.written)
+
+    calls, writes = run(scenario())
+    assert calls == ["overflow"]
+    assert writes == 1  # nothing more after the drop
+
+
+def test_outbox_close_when_drained_flushes_first() -> None:
+    async def scenario() -> tuple[list[bytes], list[str]]:
+        stream = FakeStream(instant=False)
+        done: list[str] = []
+        box = Outbox(FakeConnection(stream), limit=10, on_overflow=lambda: None, held=False)
+        box.send(text_frame(b"1"))
+        box.send(text_frame(b"ended"))
+        box.close_when_drained(lambda: done.append("close"))
+        box.send(text_frame(b"late"))
+        assert done == []
+        stream.complete()
+        await asyncio.sleep(0)
+        stream.complete()
+        await asyncio.sleep(0)
+        return frames(stream.written), done
+
+    payloads, done = run(scenario())
+    assert payloads == [b"1", b"ended"]
+    assert done == ["close"]
+
+
+def test_outbox_stops_on_closing_connection() -> None:
+    async def scenario() -> int:
+        stream = FakeStream()
+        conn = FakeConnection(stream)
+        box = Outbox(conn, limit=10, on_overflow=lambda: None, held=False)
+        conn.closing = True
+        box.send(text_frame(b"x"))
+        return len(stream.written)
+
+    assert run(scenario()) == 0
+
+
+def test_event_round_trip_keeps_wire_text_verbatim() -> None:
+    wire = '{"type":"stateUpdate","state":{"paused":true}}\n'
+    event = Event("state", {"video": "a\nb"}, wire)
+    assert Event.decode(event.encode()) == event
+    assert Event.decode("garbage") is None
+
+
+def _fields(now: int, members: list[Member], procs: dict[str, int]) -> dict[str, str]:
+    fields = {m.id: m.to_store() for m in members}
+    fields.update({PROC_PREFIX + p: json.dumps({"seen": seen}) for p, seen in procs.items()})
+    return fields
+
+
+def test_roster_splits_stale_processes_and_orders_by_join_time() -> None:
+    a = Member("a", "A", joined_at=300, proc="p1")
+    b = Member("b", "B", joined_at=100, proc="p2")  # its process stopped refreshing
+    c = Member("c", "C", joined_at=200, proc="p1")
+    roster = split_roster(_fields(10_000, [a, b, c], {"p1": 9_500, "p2": 1_000}), 10_000, 5_000)
+    assert [m.id for m in roster.live] == ["c", "a"]
+    assert [m.id for m in roster.stale] == ["b"]
+    assert host_candidate(roster) == c
+    assert host_candidate(roster, exclude="c") == a
+
+
+def test_candidate_ties_break_by_id_deterministically() -> None:
+    x = Member("x", "X", joined_at=100, proc="p")
+    y = Member("y", "Y", joined_at=100, proc="p")
+    r1 = split_roster(_fields(0, [y, x], {"p": 0}), 0, 5_000)
+    r2 = split_roster(_fields(0, [x, y], {"p": 0}), 0, 5_000)
+    assert host_candidate(r1) == host_candidate(r2) == x
+
+
+def test_resume_token_is_bound_to_member_and_session_secret() -> None:
+    token = resume_token("secret-1", "m1")
+    assert member_from_resume("secret-1", token) == "m1"
+    assert member_from_resume("secret-2", token) is None
+    assert member_from_resume("secret-1", "m2." + token.split(".")[1]) is None
+    assert member_from_resume("secret-1", "nodot") is None
+
+
+def test_member_public_shape() -> None:
+    member = Member("m1", "Ann", 5, "p", rtt=12.0, drift=None, buffering=True)
+    assert member.public("m1") == {
+        "id": "m1", "name": "Ann", "role": "host", "joinedAt": 5, "rtt": 12.0, "drift": None, "buffering": True,
+    }
+    assert member.public("other")["role"] == "participant"
+    assert Member.from_store(member.to_store()) == member
+
+
+@pytest.mark.parametrize("text", ["", "{}", "[1]", '{"id":"x"}'])
+def test_member_from_bad_store_text(text: str) -> None:
+    assert Member.from_store(text) is None
