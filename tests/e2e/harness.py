@@ -1,0 +1,287 @@
+"""Real parts for the browser tests and the sync benchmark: a `python -m videosync` process, a
+`redis-server`, ffmpeg-made media, Debian's Chromium through Playwright, and the skew arithmetic.
+
+Skew is measured the way the issue prescribes: every page samples
+`(performance.timeOrigin + performance.now(), video.currentTime)` every few ms; per page and window
+the median of `rate * wall/1000 - currentTime` is that page's offset; the difference between two
+pages' offsets is their skew. Windows whose spread shows a stall (or a seek) are rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+Sample = tuple[float, float, int, int, int]  # wall ms, currentTime s, paused, seeking, readyState
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.1)
+
+
+def make_clip(path: Path, seconds: int = 30, size: str = "320x240", fps: int = 30) -> Path:
+    """A short H.264/AAC MP4 with a keyframe every second (cheap seeks) and the moov up front."""
+    if path.exists():
+        return path
+    cmd = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-g", str(fps), "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", str(path),
+    ]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+@dataclass
+class RedisProcess:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def start_redis() -> RedisProcess:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return RedisProcess(port, proc)
+        time.sleep(0.05)
+    proc.kill()
+    raise TimeoutError("redis-server did not start")
+
+
+@dataclass
+class ServerProcess:
+    """`python -m videosync` on a fixed port; stop() and start() again keep the port."""
+
+    media_dir: Path
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    redis_url: str | None = None
+    extra_args: Sequence[str] = ()
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
+            "--media-dir", str(self.media_dir), *self.extra_args,
+        ]
+        if self.redis_url:
+            cmd += ["--redis-url", self.redis_url]
+        log.info("starting %s", " ".join(cmd))
+        out = self.log_path.open("ab")
+        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+        out.close()
+        try:
+            wait_http(self.base_url + "/health")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"server did not start; log:\n{self.log_path.read_text()[-3000:]}") from None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@contextmanager
+def running_server(media_dir: Path, log_path: Path, **kwargs: Any) -> Iterator[ServerProcess]:
+    server = ServerProcess(media_dir=media_dir, log_path=log_path, **kwargs)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def have_tools() -> list[str]:
+    """What the browser tests need and this machine lacks (empty: all there)."""
+    missing = [t for t in ("ffmpeg",) if shutil.which(t) is None]
+    if not Path(CHROMIUM).exists():
+        missing.append(CHROMIUM)
+    if not (REPO / "web" / "node_modules" / "hls.js" / "dist").is_dir():
+        missing.append("web/node_modules/hls.js (run: npm ci --prefix web)")
+    return missing
+
+
+# --- sampling in the page -------------------------------------------------------------------------
+
+SAMPLER_JS = """() => {
+  if (window.__sampler) return;
+  const samples = [];
+  window.__samples = samples;
+  window.__sampler = setInterval(() => {
+    const v = document.querySelector('video');
+    if (!v) return;
+    samples.push([performance.timeOrigin + performance.now(), v.currentTime,
+                  v.paused ? 1 : 0, v.seeking ? 1 : 0, v.readyState]);
+    if (samples.length > 60000) samples.splice(0, 10000);
+  }, 4);
+}"""
+
+READ_SAMPLES_JS = "(since) => window.__samples.filter((s) => s[0] >= since)"
+WALL_NOW_JS = "() => performance.timeOrigin + performance.now()"
+
+
+def install_sampler(page: Any) -> None:
+    page.evaluate(SAMPLER_JS)
+
+
+def read_samples(page: Any, since_ms: float) -> list[Sample]:
+    return [tuple(s) for s in page.evaluate(READ_SAMPLES_JS, since_ms)]  # type: ignore[misc]
+
+
+def wall_now(page: Any) -> float:
+    return float(page.evaluate(WALL_NOW_JS))
+
+
+# --- skew arithmetic (pure) ----------------------------------------------------------------------
+
+STALL_SPREAD_S = 0.025  # p5..p95 spread of a page's offset inside one window above this: a stall
+
+
+def page_offset(
+    samples: Sequence[Sample], start: float, end: float, rate: float = 1.0,
+    min_samples: int = 20, stall_spread: float = STALL_SPREAD_S,
+) -> float | None:
+    """Median of `rate*wall/1000 - currentTime` in [start, end) ms; None if the window is unusable."""
+    values = sorted(
+        rate * w / 1000.0 - ct for (w, ct, paused, seeking, ready) in samples
+        if start <= w < end and not paused and not seeking and ready >= 3
+    )
+    if len(values) < min_samples:
+        return None
+    lo, hi = values[len(values) * 5 // 100], values[(len(values) * 95) // 100 - 1]
+    if hi - lo > stall_spread:
+        return None
+    return statistics.median(values)
+
+
+def window_skews(
+    pages: Sequence[Sequence[Sample]], start: float, end: float, window_ms: float = 500.0,
+    rate: float = 1.0, stall_spread: float = STALL_SPREAD_S,
+) -> list[float]:
+    """Pairwise skews (ms, absolute) over consecutive windows where every page was steady."""
+    skews: list[float] = []
+    t = start
+    while t + window_ms <= end:
+        offsets = [page_offset(p, t, t + window_ms, rate, stall_spread=stall_spread) for p in pages]
+        if all(o is not None for o in offsets):
+            for a, b in combinations(offsets, 2):
+                skews.append(abs(a - b) * 1000.0)  # type: ignore[operator]
+        t += window_ms
+    return skews
+
+
+def max_pair_skew_series(
+    pages: Sequence[Sequence[Sample]], start: float, end: float, window_ms: float = 100.0,
+    rate: float = 1.0,
+) -> list[tuple[float, float | None]]:
+    """(window end, worst pairwise skew in ms or None when a page was seeking/stalled) per window."""
+    series: list[tuple[float, float | None]] = []
+    t = start
+    while t + window_ms <= end:
+        offsets = [page_offset(p, t, t + window_ms, rate, min_samples=8, stall_spread=0.2) for p in pages]
+        if all(o is not None for o in offsets):
+            worst = max(abs(a - b) for a, b in combinations(offsets, 2)) * 1000.0  # type: ignore[operator]
+            series.append((t + window_ms, worst))
+        else:
+            series.append((t + window_ms, None))
+        t += window_ms
+    return series
+
+
+def convergence_time(
+    series: Sequence[tuple[float, float | None]], since: float, bound_ms: float = 50.0,
+    hold_ms: float = 1000.0,
+) -> float | None:
+    """Seconds from `since` until the worst skew stays within bound for hold_ms; None if never."""
+    candidate: float | None = None
+    for end, worst in series:
+        if worst is not None and worst <= bound_ms:
+            if candidate is None:
+                candidate = end
+            if end - candidate >= hold_ms:
+                return (candidate - since) / 1000.0
+        else:
+            candidate = None
+    return None
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    k = (len(ordered) - 1) * p / 100.0
+    f = int(k)
+    c = min(f + 1, len(ordered) - 1)
+    return ordered[f] + (ordered[c] - ordered[f]) * (k - f)
