@@ -8,7 +8,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -100,6 +100,15 @@ async def wait_for_shutdown() -> None:
     await stop.wait()
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed (about twice the request rate of the stock loop), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -108,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sockets = listen(settings)
         if settings.workers > 1:
             fork_processes(settings.workers)  # each child runs its own event loop on the shared port
-        asyncio.run(serve(settings, sockets))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(settings, sockets))
     except (SettingsError, StartupError) as exc:
         print(f"videosync: {exc}", file=sys.stderr)
         return 2

@@ -43,6 +43,13 @@ if redis.call('exists', KEYS[1]) == 0 then return 0 end
 for i = 1, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end
 return 1
 """
+# One round trip, all or nothing: a write refused for memory (OOM) fails the first SET, before any key.
+_CREATE = """
+redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[4])
+redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[4])
+redis.call('set', KEYS[3], ARGV[3], 'EX', ARGV[4])
+return 1
+"""
 _SET_IF_LIVE = """
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[1])
@@ -101,6 +108,7 @@ class RedisStore:
         self._release = self._redis.register_script(_RELEASE)
         self._touch = self._redis.register_script(_TOUCH)
         self._set_if_live = self._redis.register_script(_SET_IF_LIVE)
+        self._create = self._redis.register_script(_CREATE)
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
@@ -124,12 +132,8 @@ class RedisStore:
     # -- sessions -----------------------------------------------------------------
     @_translate
     async def create_session(self, key: str, state: str, meta: str, ttl: int) -> None:
-        # MULTI/EXEC: a refused write (OOM) aborts the whole transaction, so no partial session.
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(session_key(key), SESSION_MARKER, ex=ttl)
-            pipe.set(state_key(key), state, ex=ttl)
-            pipe.set(meta_key(key), meta, ex=ttl)
-            await pipe.execute()
+        keys = [session_key(key), state_key(key), meta_key(key)]
+        await self._create(keys=keys, args=[SESSION_MARKER, state, meta, ttl])
 
     @_translate
     async def session_exists(self, key: str) -> bool:

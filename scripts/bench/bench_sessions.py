@@ -1,0 +1,123 @@
+"""Session-creation throughput: wrk, 50 connections, 10 s, against a real server per store.
+
+    python scripts/bench/bench_sessions.py [--duration 10] [--connections 50] [--workers 1 2]
+
+Starts its own redis-server on a free port and one `python -m videosync` per configuration, then
+prints requests/s and latency percentiles as wrk reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = ""\n'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@dataclass
+class Result:
+    label: str
+    rps: float
+    p50: str
+    p99: str
+    errors: str
+
+
+def run_wrk(url: str, duration: int, connections: int, script: Path) -> tuple[float, str, str, str]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p50, p99, errors.group(1) if errors else "0"
+
+
+def bench(label: str, extra: list[str], args: argparse.Namespace, script: Path, media: str) -> Result:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--media-dir", media, *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health")
+        rps, p50, p99, errors = run_wrk(
+            f"http://127.0.0.1:{port}/api/sessions", args.duration, args.connections, script
+        )
+        return Result(label, rps, p50, p99, errors)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(POST_SCRIPT)
+        media = os.path.join(tmp, "media")
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.5)
+            results = [bench("memory, 1 process", [], args, script, media)]
+            for workers in args.workers:
+                subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"], capture_output=True)
+                results.append(bench(
+                    f"redis, {workers} process{'es' if workers > 1 else ''}",
+                    ["--redis-url", f"redis://127.0.0.1:{redis_port}/0", "--workers", str(workers)],
+                    args, script, media,
+                ))
+        finally:
+            redis.terminate()
+            redis.wait(10)
+    print(f"POST /api/sessions, wrk -t2 -c{args.connections} -d{args.duration}s")
+    print(f"{'store':<22}{'req/s':>10}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
+    for r in results:
+        print(f"{r.label:<22}{r.rps:>10.0f}{r.p50:>10}{r.p99:>10}{r.errors:>9}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
