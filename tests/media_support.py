@@ -53,3 +53,28 @@ def fake_ffmpeg(directory: Path, script: str) -> str:
     path.write_text("#!/bin/sh\n" + script + "\n")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return str(path)
+
+
+GOLDEN_MTIME = 1744724728  # Tue, 15 Apr 2025 13:45:28 GMT: the Last-Modified in the Go transcripts
+
+
+def media_services(media_dir: Path, tools: Tools, tmp_path: Path, **settings: object):  # type: ignore[no-untyped-def]
+    """Services for make_app with the media routes, on the memory store; also the packager."""
+    from videosync.app import Services
+    from videosync.handlers.media import media_routes
+    from videosync.media import MediaLibrary
+    from videosync.packager import Packager
+    from videosync.sessions import SessionService
+    from videosync.settings import Settings
+    from videosync.store import open_store
+
+    config = Settings(media_dir=str(media_dir), web_dir=str(tmp_path / "no-web"), **settings)  # type: ignore[arg-type]
+    library = MediaLibrary(media_dir, tools, config.video)
+    packager = Packager(library, tools, rescan_interval=None, settle_seconds=0)
+    store = open_store("memory://")
+    services = Services(
+        settings=config, store=store,
+        sessions=SessionService(store, config.session_ttl, video_exists=library.has),
+        extra_routes=tuple(media_routes(library, packager, config)),
+    )
+    return services, library, packager

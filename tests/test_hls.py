@@ -11,8 +11,17 @@ import pytest
 
 from videosync.ffmpeg import ProbeError, ProbeInfo, Tools
 from videosync.hls import (
-    FAILED, PACKAGING, QUEUED, READY, JobStatus, decide_mode, ladder_rungs, package_video,
-    parse_playlist, read_status, write_status,
+    FAILED,
+    PACKAGING,
+    QUEUED,
+    READY,
+    JobStatus,
+    decide_mode,
+    ladder_rungs,
+    package_video,
+    parse_playlist,
+    read_status,
+    write_status,
 )
 from videosync.media import MediaLibrary
 from videosync.packager import Packager
@@ -74,8 +83,9 @@ async def _package(source: Path, hls_dir: Path, tools: Tools, **kw) -> JobStatus
 
 
 @pytest.mark.ffmpeg
-def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, tools, tmp_path) -> None:  # noqa: F811
-    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", tools))
+@pytest.mark.gen_test(timeout=60)
+async def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = await _package(clips["h264_aac"], tmp_path / "hls", tools)
     assert (status.status, status.mode, status.progress) == (READY, "copy", 1.0)
     out = _rev_dir(tmp_path / "hls")
     text = _playlist(out)
@@ -90,24 +100,28 @@ def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, tools, tm
 
 
 @pytest.mark.ffmpeg
-def test_incompatible_audio_is_reencoded_while_video_is_copied(clips, tools, tmp_path) -> None:  # noqa: F811
-    status = asyncio.run(_package(clips["h264_mp2"], tmp_path / "hls", tools))
+@pytest.mark.gen_test(timeout=60)
+async def test_incompatible_audio_is_reencoded_while_video_is_copied(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = await _package(clips["h264_mp2"], tmp_path / "hls", tools)
     assert (status.status, status.mode) == (READY, "copy-video")
     seg = _rev_dir(tmp_path / "hls") / "seg_00000.ts"
-    assert {s["codec_type"]: s["codec_name"] for s in ffprobe_streams(seg)} == {"video": "h264", "audio": "aac"}
+    codecs = {s["codec_type"]: s["codec_name"] for s in ffprobe_streams(seg)}
+    assert codecs == {"video": "h264", "audio": "aac"}
 
 
 @pytest.mark.ffmpeg
-def test_silent_video_is_copied_without_audio(clips, tools, tmp_path) -> None:  # noqa: F811
-    status = asyncio.run(_package(clips["silent"], tmp_path / "hls", tools))
+@pytest.mark.gen_test(timeout=60)
+async def test_silent_video_is_copied_without_audio(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = await _package(clips["silent"], tmp_path / "hls", tools)
     assert (status.status, status.mode) == (READY, "copy")
     seg = _rev_dir(tmp_path / "hls") / "seg_00000.ts"
     assert [s["codec_type"] for s in ffprobe_streams(seg)] == ["video"]
 
 
 @pytest.mark.ffmpeg
-def test_other_video_is_transcoded_with_two_second_segments(clips, tools, tmp_path) -> None:  # noqa: F811
-    status = asyncio.run(_package(clips["mpeg4"], tmp_path / "hls", tools))
+@pytest.mark.gen_test(timeout=60)
+async def test_other_video_is_transcoded_with_two_second_segments(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = await _package(clips["mpeg4"], tmp_path / "hls", tools)
     assert (status.status, status.mode) == (READY, "transcode")
     out = _rev_dir(tmp_path / "hls")
     durations = [float(line[8:].split(",")[0]) for line in _playlist(out).splitlines()
@@ -118,8 +132,9 @@ def test_other_video_is_transcoded_with_two_second_segments(clips, tools, tmp_pa
 
 
 @pytest.mark.ffmpeg
-def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp_path) -> None:  # noqa: F811
-    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", tools, ladder=True))
+@pytest.mark.gen_test(timeout=60)
+async def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp_path) -> None:  # noqa: F811
+    status = await _package(clips["h264_aac"], tmp_path / "hls", tools, ladder=True)
     assert (status.status, status.mode) == (READY, "ladder")
     out = _rev_dir(tmp_path / "hls")
     master = _playlist(out, "master.m3u8")
@@ -132,7 +147,8 @@ def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp_path)
 
 
 @pytest.mark.ffmpeg
-def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) -> None:  # noqa: F811
     """Watch while packaging: segments and a growing EVENT playlist exist before #EXT-X-ENDLIST."""
     hls_dir = tmp_path / "hls"
     seen: list[tuple[int, bool]] = []
@@ -150,51 +166,56 @@ def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) -> None:
         await watch(job)
         return await job
 
-    assert asyncio.run(run()).status == READY
+    assert (await run()).status == READY
     growing = [n for n, ended in seen if not ended and n > 0]
     assert growing, "never saw a playable playlist while packaging"
     assert len(set(growing)) > 1, "the playlist did not grow"
 
 
 @pytest.mark.ffmpeg
-def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:  # noqa: F811
     source = tmp_path / "junk.mp4"
     source.write_bytes(b"this is not a video" * 1000)
-    status = asyncio.run(_package(source, tmp_path / "hls", tools))
+    status = await _package(source, tmp_path / "hls", tools)
     assert status.status == FAILED and status.message
     assert read_status(tmp_path / "hls").status == FAILED
 
 
 @pytest.mark.ffmpeg
-def test_truncated_input_fails_and_is_never_ready(clips, tools, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_truncated_input_fails_and_is_never_ready(clips, tools, tmp_path) -> None:  # noqa: F811
     data = clips["moov_last"].read_bytes()
     source = tmp_path / "cut.mp4"
     source.write_bytes(data[: len(data) // 2])  # the index (moov) was at the end: gone
-    status = asyncio.run(_package(source, tmp_path / "hls", tools))
+    status = await _package(source, tmp_path / "hls", tools)
     assert status.status == FAILED and status.message
 
 
-def test_missing_ffmpeg_fails_the_job(tmp_path) -> None:
+@pytest.mark.gen_test(timeout=60)
+async def test_missing_ffmpeg_fails_the_job(tmp_path) -> None:
     source = tmp_path / "a.mp4"
     source.write_bytes(b"x")
     missing = Tools(str(tmp_path / "no-such-ffmpeg"), None)
-    status = asyncio.run(_package(source, tmp_path / "hls", missing))
+    status = await _package(source, tmp_path / "hls", missing)
     assert status.status == FAILED and "ffmpeg" in status.message
 
 
 @pytest.mark.ffmpeg
-def test_a_full_disk_fails_the_job_with_ffmpegs_reason(clips, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_a_full_disk_fails_the_job_with_ffmpegs_reason(clips, tmp_path) -> None:  # noqa: F811
     ffmpeg = fake_ffmpeg(tmp_path, "echo 'seg_00003.ts: No space left on device' >&2; exit 1")
-    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", Tools(ffmpeg, shutil.which("ffprobe"))))
+    status = await _package(clips["h264_aac"], tmp_path / "hls", Tools(ffmpeg, shutil.which("ffprobe")))
     assert status.status == FAILED
     assert "No space left on device" in status.message
 
 
 @pytest.mark.ffmpeg
-def test_a_hung_ffmpeg_is_killed_and_the_job_fails(clips, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_a_hung_ffmpeg_is_killed_and_the_job_fails(clips, tmp_path) -> None:  # noqa: F811
     ffmpeg = fake_ffmpeg(tmp_path, "exec sleep 60")
     tools_ = Tools(ffmpeg, shutil.which("ffprobe"))
-    status = asyncio.run(_package(clips["h264_aac"], tmp_path / "hls", tools_, stall_timeout=0.5))
+    status = await _package(clips["h264_aac"], tmp_path / "hls", tools_, stall_timeout=0.5)
     assert status.status == FAILED and "no progress" in status.message
 
 
@@ -218,12 +239,13 @@ async def _run_packager(packager: Packager) -> None:
 
 
 @pytest.mark.ffmpeg
-def test_runner_packages_new_files_and_reports_each_state(clips, tools, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_runner_packages_new_files_and_reports_each_state(clips, tools, tmp_path) -> None:  # noqa: F811
     library = _library(tmp_path, clips["h264_aac"], tools)
     packager = Packager(library, tools, rescan_interval=None)
     events: list[tuple[str, dict[str, object]]] = []
     packager.subscribe(lambda vid, status: events.append((vid, status)))
-    asyncio.run(_run_packager(packager))
+    await _run_packager(packager)
     states = [status["status"] for _, status in events]
     assert states[0] == QUEUED and PACKAGING in states and states[-1] == READY
     assert {vid for vid, _ in events} == {"clip"}
@@ -233,7 +255,8 @@ def test_runner_packages_new_files_and_reports_each_state(clips, tools, tmp_path
 
 
 @pytest.mark.ffmpeg
-def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) -> None:  # noqa: F811
     library = _library(tmp_path, clips["h264_aac"], tools)
     video = library.scan()[0]
     hls_dir = library.hls_dir("clip")
@@ -244,30 +267,32 @@ def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) -> Non
     (hls_dir / "0-0" / "index.m3u8").write_text("#EXTM3U\n#EXTINF:2.0,\nseg_00000.ts\n")
     packager = Packager(library, tools, rescan_interval=None)
     assert packager.status("clip")["status"] == PACKAGING
-    asyncio.run(_run_packager(packager))
+    await _run_packager(packager)
     status = read_status(hls_dir)
     assert status.status == READY and status.rev != "0-0"
     assert not (hls_dir / "0-0").exists()
 
 
 @pytest.mark.ffmpeg
-def test_ready_output_is_kept_across_restarts_and_redone_when_the_source_changes(
+@pytest.mark.gen_test(timeout=60)
+async def test_ready_output_is_kept_across_restarts_and_redone_when_the_source_changes(
     clips, tools, tmp_path  # noqa: F811
 ) -> None:
     library = _library(tmp_path, clips["h264_aac"], tools)
-    asyncio.run(_run_packager(Packager(library, tools, rescan_interval=None)))
+    await _run_packager(Packager(library, tools, rescan_interval=None))
     first = read_status(library.hls_dir("clip"))
     again = Packager(library, tools, rescan_interval=None)
     events: list[object] = []
     again.subscribe(lambda vid, status: events.append(status))
-    asyncio.run(_run_packager(again))
+    await _run_packager(again)
     assert events == [] and read_status(library.hls_dir("clip")) == first
     os.utime(library.root / "clip.mp4", (1_700_000_100, 1_700_000_100))
-    asyncio.run(_run_packager(Packager(library, tools, rescan_interval=None)))
+    await _run_packager(Packager(library, tools, rescan_interval=None))
     assert read_status(library.hls_dir("clip")).rev != first.rev
 
 
-def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> None:
+@pytest.mark.gen_test(timeout=60)
+async def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> None:
     media = tmp_path / "media"
     media.mkdir()
     (media / "a.mp4").write_bytes(b"junk")
@@ -278,5 +303,5 @@ def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> None:
         raise RuntimeError("subscriber bug")
 
     packager.subscribe(broken)
-    asyncio.run(_run_packager(packager))
+    await _run_packager(packager)
     assert packager.status("a")["status"] == FAILED

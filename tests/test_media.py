@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -129,24 +128,26 @@ def test_progress_lines_become_one_report_per_block() -> None:
 
 @pytest.mark.ffmpeg
 @pytest.mark.parametrize("with_ffprobe", [True, False], ids=["ffprobe", "ffmpeg-only"])
-def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ffprobe) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ffprobe) -> None:  # noqa: F811
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(clips["h264_mp2"], media / "clip.mkv")
     library = MediaLibrary(media, tools if with_ffprobe else Tools(tools.ffmpeg, None))
-    info, error = asyncio.run(library.probe(library.scan()[0]))
+    info, error = await library.probe(library.scan()[0])
     assert error is None and info is not None
     assert (info.video_codec, info.audio_codec, info.height) == ("h264", "mp2", 180)
     assert info.duration == pytest.approx(10.0, abs=0.1)
 
 
 @pytest.mark.ffmpeg
-def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:  # noqa: F811
+@pytest.mark.gen_test(timeout=60)
+async def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:  # noqa: F811
     media = tmp_path / "media"
     media.mkdir()
     (media / "junk.mp4").write_bytes(os.urandom(4096))
     library = MediaLibrary(media, tools)
-    info, error = asyncio.run(library.probe(library.scan()[0]))
+    info, error = await library.probe(library.scan()[0])
     assert info is None and error
 
 

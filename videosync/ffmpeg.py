@@ -149,9 +149,11 @@ async def probe(path: Path | str, tools: Tools) -> ProbeInfo:
     try:
         out, err = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT_S)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
         raise ProbeError("probing timed out") from None
+    finally:
+        if proc.returncode is None:  # timed out or cancelled (server shutting down)
+            proc.kill()
+            await proc.wait()
     stderr = err.decode("utf-8", "replace")
     if not tools.ffprobe:
         return parse_ffmpeg_banner(stderr)

@@ -17,8 +17,17 @@ from dataclasses import replace
 
 from .ffmpeg import Tools
 from .hls import (
-    FAILED, PACKAGING, QUEUED, READY, JobStatus, main_playlist, package_video, playlist_info,
-    read_status, rev_dir, write_status,
+    FAILED,
+    PACKAGING,
+    QUEUED,
+    READY,
+    JobStatus,
+    main_playlist,
+    package_video,
+    playlist_info,
+    read_status,
+    rev_dir,
+    write_status,
 )
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
 

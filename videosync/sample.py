@@ -39,7 +39,9 @@ def clip_args(
 ) -> list[str]:
     scale = 2 if width >= 320 and height >= 180 else 1
     video = (
-        ffmpeg_python.input(f"testsrc2=size={width // scale}x{height // scale}:rate={fps}", f="lavfi", t=seconds)
+        ffmpeg_python.input(
+            f"testsrc2=size={width // scale}x{height // scale}:rate={fps}", f="lavfi", t=seconds
+        )
         .filter("scale", width, height, flags="neighbor")
     )
     streams = [video]

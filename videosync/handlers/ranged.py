@@ -19,8 +19,16 @@ from tornado.iostream import StreamClosedError
 
 from ..media import VideoFile
 from ..ranges import (
-    ByteRange, InvalidRange, NoOverlap, Outcome, check_preconditions, closing_delimiter,
-    format_http_date, multipart_length, part_header, ranges_to_serve,
+    ByteRange,
+    InvalidRange,
+    NoOverlap,
+    Outcome,
+    check_preconditions,
+    closing_delimiter,
+    format_http_date,
+    multipart_length,
+    part_header,
+    ranges_to_serve,
 )
 from .base import CORS_EXPOSE_MEDIA, BaseHandler
 
