@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# ruff: noqa: F811  (pytest fixtures imported from media_support are redefined as arguments)
 import asyncio
 import os
 import shutil
@@ -78,13 +79,13 @@ def _rev_dir(hls_dir: Path) -> Path:
     return hls_dir / status.rev
 
 
-async def _package(source: Path, hls_dir: Path, tools: Tools, **kw) -> JobStatus:  # noqa: F811
+async def _package(source: Path, hls_dir: Path, tools: Tools, **kw) -> JobStatus:
     return await package_video(source, hls_dir, tools, **kw)
 
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, tools, tmp_path) -> None:
     status = await _package(clips["h264_aac"], tmp_path / "hls", tools)
     assert (status.status, status.mode, status.progress) == (READY, "copy", 1.0)
     out = _rev_dir(tmp_path / "hls")
@@ -101,7 +102,7 @@ async def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, too
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_incompatible_audio_is_reencoded_while_video_is_copied(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_incompatible_audio_is_reencoded_while_video_is_copied(clips, tools, tmp_path) -> None:
     status = await _package(clips["h264_mp2"], tmp_path / "hls", tools)
     assert (status.status, status.mode) == (READY, "copy-video")
     seg = _rev_dir(tmp_path / "hls") / "seg_00000.ts"
@@ -111,7 +112,7 @@ async def test_incompatible_audio_is_reencoded_while_video_is_copied(clips, tool
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_silent_video_is_copied_without_audio(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_silent_video_is_copied_without_audio(clips, tools, tmp_path) -> None:
     status = await _package(clips["silent"], tmp_path / "hls", tools)
     assert (status.status, status.mode) == (READY, "copy")
     seg = _rev_dir(tmp_path / "hls") / "seg_00000.ts"
@@ -120,7 +121,7 @@ async def test_silent_video_is_copied_without_audio(clips, tools, tmp_path) -> N
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_other_video_is_transcoded_with_two_second_segments(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_other_video_is_transcoded_with_two_second_segments(clips, tools, tmp_path) -> None:
     status = await _package(clips["mpeg4"], tmp_path / "hls", tools)
     assert (status.status, status.mode) == (READY, "transcode")
     out = _rev_dir(tmp_path / "hls")
@@ -133,7 +134,7 @@ async def test_other_video_is_transcoded_with_two_second_segments(clips, tools, 
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp_path) -> None:
     status = await _package(clips["h264_aac"], tmp_path / "hls", tools, ladder=True)
     assert (status.status, status.mode) == (READY, "ladder")
     out = _rev_dir(tmp_path / "hls")
@@ -148,7 +149,7 @@ async def test_ladder_writes_a_master_playlist_over_renditions(clips, tools, tmp
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) -> None:
     """Watch while packaging: segments and a growing EVENT playlist exist before #EXT-X-ENDLIST."""
     hls_dir = tmp_path / "hls"
     seen: list[tuple[int, bool]] = []
@@ -174,7 +175,7 @@ async def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) ->
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:  # noqa: F811
+async def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:
     source = tmp_path / "junk.mp4"
     source.write_bytes(b"this is not a video" * 1000)
     status = await _package(source, tmp_path / "hls", tools)
@@ -184,7 +185,7 @@ async def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:  # n
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_truncated_input_fails_and_is_never_ready(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_truncated_input_fails_and_is_never_ready(clips, tools, tmp_path) -> None:
     data = clips["moov_last"].read_bytes()
     source = tmp_path / "cut.mp4"
     source.write_bytes(data[: len(data) // 2])  # the index (moov) was at the end: gone
@@ -203,7 +204,7 @@ async def test_missing_ffmpeg_fails_the_job(tmp_path) -> None:
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_a_full_disk_fails_the_job_with_ffmpegs_reason(clips, tmp_path) -> None:  # noqa: F811
+async def test_a_full_disk_fails_the_job_with_ffmpegs_reason(clips, tmp_path) -> None:
     ffmpeg = fake_ffmpeg(tmp_path, "echo 'seg_00003.ts: No space left on device' >&2; exit 1")
     status = await _package(clips["h264_aac"], tmp_path / "hls", Tools(ffmpeg, shutil.which("ffprobe")))
     assert status.status == FAILED
@@ -212,7 +213,7 @@ async def test_a_full_disk_fails_the_job_with_ffmpegs_reason(clips, tmp_path) ->
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_a_hung_ffmpeg_is_killed_and_the_job_fails(clips, tmp_path) -> None:  # noqa: F811
+async def test_a_hung_ffmpeg_is_killed_and_the_job_fails(clips, tmp_path) -> None:
     ffmpeg = fake_ffmpeg(tmp_path, "exec sleep 60")
     tools_ = Tools(ffmpeg, shutil.which("ffprobe"))
     status = await _package(clips["h264_aac"], tmp_path / "hls", tools_, stall_timeout=0.5)
@@ -222,7 +223,7 @@ async def test_a_hung_ffmpeg_is_killed_and_the_job_fails(clips, tmp_path) -> Non
 # -- the job runner ---------------------------------------------------------------------------
 
 
-def _library(tmp_path: Path, source: Path, tools: Tools) -> MediaLibrary:  # noqa: F811
+def _library(tmp_path: Path, source: Path, tools: Tools) -> MediaLibrary:
     media = tmp_path / "media"
     media.mkdir(exist_ok=True)
     shutil.copy(source, media / "clip.mp4")
@@ -240,7 +241,7 @@ async def _run_packager(packager: Packager) -> None:
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_runner_packages_new_files_and_reports_each_state(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_runner_packages_new_files_and_reports_each_state(clips, tools, tmp_path) -> None:
     library = _library(tmp_path, clips["h264_aac"], tools)
     packager = Packager(library, tools, rescan_interval=None)
     events: list[tuple[str, dict[str, object]]] = []
@@ -256,7 +257,7 @@ async def test_runner_packages_new_files_and_reports_each_state(clips, tools, tm
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) -> None:  # noqa: F811
+async def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) -> None:
     library = _library(tmp_path, clips["h264_aac"], tools)
     video = library.scan()[0]
     hls_dir = library.hls_dir("clip")
@@ -276,7 +277,7 @@ async def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
 async def test_ready_output_is_kept_across_restarts_and_redone_when_the_source_changes(
-    clips, tools, tmp_path  # noqa: F811
+    clips, tools, tmp_path
 ) -> None:
     library = _library(tmp_path, clips["h264_aac"], tools)
     await _run_packager(Packager(library, tools, rescan_interval=None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# ruff: noqa: F811  (pytest fixtures imported from media_support are redefined as arguments)
 import os
 import shutil
 from pathlib import Path
@@ -129,7 +130,7 @@ def test_progress_lines_become_one_report_per_block() -> None:
 @pytest.mark.ffmpeg
 @pytest.mark.parametrize("with_ffprobe", [True, False], ids=["ffprobe", "ffmpeg-only"])
 @pytest.mark.gen_test(timeout=60)
-async def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ffprobe) -> None:  # noqa: F811
+async def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ffprobe) -> None:
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(clips["h264_mp2"], media / "clip.mkv")
@@ -142,7 +143,7 @@ async def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ff
 
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
-async def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:  # noqa: F811
+async def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:
     media = tmp_path / "media"
     media.mkdir()
     (media / "junk.mp4").write_bytes(os.urandom(4096))
@@ -152,7 +153,7 @@ async def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:  # noq
 
 
 @pytest.mark.ffmpeg
-def test_an_empty_media_dir_gets_a_sample_with_picture_and_sound(tools, tmp_path) -> None:  # noqa: F811
+def test_an_empty_media_dir_gets_a_sample_with_picture_and_sound(tools, tmp_path) -> None:
     sample = ensure_sample(tmp_path / "media", tools, seconds=3)
     assert sample == (tmp_path / "media" / "sample.mp4").resolve()
     streams = {s["codec_type"]: s for s in ffprobe_streams(sample)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# ruff: noqa: F811  (pytest fixtures imported from media_support are redefined as arguments)
 import asyncio
 import json
 import os
@@ -25,7 +26,7 @@ UPLOAD_CAP = 3_000_000
 
 
 @pytest.fixture
-def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:  # noqa: F811
+def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(clips["h264_aac"], media / "clip.mp4")
@@ -34,7 +35,7 @@ def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:  # noqa: F811
 
 
 @pytest.fixture
-def media(media_dir: Path, tools, tmp_path: Path, io_loop, monkeypatch):  # type: ignore[no-untyped-def]  # noqa: F811
+def media(media_dir: Path, tools, tmp_path: Path, io_loop, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ranged, "CHUNK", 64 * 1024)  # the 10 s clip then spans many chunks
     services, library, packager = media_services(media_dir, tools, tmp_path, max_upload_bytes=UPLOAD_CAP)
     yield services, library, packager
@@ -272,7 +273,7 @@ def _leftovers(media_dir: Path) -> list[str]:
 @pytest.mark.gen_test(timeout=60)
 async def test_an_upload_is_stored_listed_and_queued_for_packaging(
     http_client, base_url, media, clips
-) -> None:  # noqa: F811
+) -> None:
     _, library, packager = media
     body = clips["h264_mp2"].read_bytes()
     got = await call(http_client, base_url, "/api/videos?filename=My%20Trip.mkv", method="POST", body=body)
@@ -317,7 +318,7 @@ async def test_an_upload_ffmpeg_cannot_read_is_415_and_leaves_nothing(
 @pytest.mark.gen_test
 async def test_an_audio_only_upload_is_422(
     http_client, base_url, media_dir, tools, tmp_path
-) -> None:  # noqa: F811
+) -> None:
     audio = tmp_path / "beep.m4a"
     subprocess.run([tools.ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac",
                     str(audio)], check=True)
