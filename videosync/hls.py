@@ -227,9 +227,9 @@ async def package_video(
         if on_status is not None:
             on_status(new)
 
-    shutil.rmtree(hls_dir, ignore_errors=True)  # never mix segments of two runs or revisions
-    publish(status)
+    publish(status)  # first: a status file always says who owns this folder
     try:
+        _clear_outputs(hls_dir)  # never mix segments of two runs or revisions
         out_dir.mkdir(parents=True, exist_ok=True)
         if tools is None:
             raise FfmpegMissing("ffmpeg is not available")
@@ -258,3 +258,15 @@ async def package_video(
         log.warning("packaging %s failed: %s", source.name, message)
         publish(replace(status, status=FAILED, message=message, updated=time.time()))
     return status
+
+
+def _clear_outputs(hls_dir: Path) -> None:
+    if not hls_dir.is_dir():
+        return
+    for child in hls_dir.iterdir():
+        if child.name == STATUS_FILE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)

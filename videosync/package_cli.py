@@ -1,0 +1,138 @@
+"""`python -m videosync package INPUT [--id ID] [--ladder] [--media-dir DIR]`.
+
+Puts INPUT into the media dir (a hard link when possible, else a copy) and packages it there with
+the server's packager, showing a progress bar on a terminal and plain lines otherwise. A server
+running on the same media dir sees the job (status.json names this process) and leaves it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from .ffmpeg import FfmpegMissing, find_tools
+from .hls import QUEUED, READY, JobStatus, package_video, source_rev, write_status
+from .media import VIDEO_EXTENSIONS, InvalidVideoId, MediaLibrary, check_id, is_inside, slugify
+
+BAR_WIDTH = 30
+PLAIN_EVERY_S = 2.0
+
+
+def add_package_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "package", help="package one video to HLS in the media dir",
+        description="Put a video into the media dir and package it to HLS (progress on stderr).",
+    )
+    parser.add_argument("input", help="the video file")
+    parser.add_argument("--id", help="the video's id in the library (default: from the file name)")
+    parser.add_argument("--ladder", action="store_true", help="several renditions + a master playlist")
+    parser.add_argument(
+        "--media-dir", default=None,
+        help="the library (env VIDEOSYNC_MEDIA_DIR; default ./media)",
+    )
+    return parser
+
+
+class ProgressReport:
+    """A bar redrawn in place on a terminal; a line every few seconds in a log."""
+
+    def __init__(self, name: str, stream: TextIO, tty: bool, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+        self.name = name
+        self.stream = stream
+        self.tty = tty
+        self.clock = clock
+        self._last_line = 0.0
+        self._last_state = ""
+
+    def __call__(self, status: JobStatus) -> None:
+        line = describe(status)
+        if self.tty:
+            fill = int(BAR_WIDTH * status.progress)
+            self.stream.write(f"\r{self.name} [{'#' * fill}{'.' * (BAR_WIDTH - fill)}] {line}\x1b[K")
+            if status.status not in (QUEUED, "packaging"):
+                self.stream.write("\n")
+        elif status.status != self._last_state or self.clock() - self._last_line >= PLAIN_EVERY_S:
+            self.stream.write(f"{self.name}: {line}\n")
+            self._last_line = self.clock()
+        self._last_state = status.status
+        self.stream.flush()
+
+
+def describe(status: JobStatus) -> str:
+    """`42.0%  190.5x realtime  ETA 0:12  (copy)`, or the final state."""
+    if status.status == READY:
+        return f"ready ({status.mode})"
+    if status.status == "failed":
+        return f"failed: {status.message}"
+    parts = [f"{100 * status.progress:5.1f}%"]
+    if status.speed:
+        parts.append(f"{status.speed:.1f}x realtime")
+        if status.duration:
+            eta = status.duration * (1 - status.progress) / status.speed
+            parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+    if status.mode:
+        parts.append(f"({status.mode})")
+    return "  ".join(parts)
+
+
+def place_in_library(library: MediaLibrary, source: Path, video_id: str | None) -> tuple[str, Path]:
+    """(id, path in the media dir) for INPUT; links or copies it in under ID.ext if needed."""
+    real = Path(os.path.realpath(source))
+    if is_inside(real, library.root):
+        found = next((v for v in library.scan() if v.path == real), None)
+        if found is None:
+            raise ValueError(f"{source} is in the media dir but not a video file it lists")
+        if video_id and video_id != found.id:
+            raise ValueError(f"{source} is already in the library as {found.id!r}; drop --id or rename it")
+        return found.id, real
+    vid = check_id(video_id) if video_id else slugify(source.stem)
+    suffix = source.suffix.lower() if source.suffix.lower() in VIDEO_EXTENSIONS else ".mp4"
+    target = library.root / f"{vid}{suffix}"
+    if target.exists():
+        raise ValueError(f"{target} already exists; pass another --id")
+    st = real.stat()
+    # claim the id before the file appears, so a running server's rescan leaves the job to us
+    write_status(library.hls_dir(vid), JobStatus(
+        QUEUED, source_size=st.st_size, source_mtime=st.st_mtime, pid=os.getpid(),
+        rev=source_rev(st.st_size, st.st_mtime)))
+    partial = library.root / f".{vid}{suffix}.partial"  # hidden from scans until complete
+    try:
+        os.link(real, partial)
+    except OSError:
+        shutil.copy2(real, partial)  # keeps the mtime, which the status above names
+    os.replace(partial, target)
+    return vid, target
+
+
+def run_package(args: argparse.Namespace) -> int:
+    source = Path(args.input)
+    if not source.is_file():
+        print(f"videosync package: {source}: no such file", file=sys.stderr)
+        return 2
+    media_dir = args.media_dir or os.environ.get("VIDEOSYNC_MEDIA_DIR") or "./media"
+    try:
+        tools = find_tools()
+    except FfmpegMissing as exc:
+        print(f"videosync package: {exc}", file=sys.stderr)
+        return 1
+    library = MediaLibrary(media_dir, tools)
+    try:
+        library.root.mkdir(parents=True, exist_ok=True)
+        video_id, path = place_in_library(library, source, args.id)
+    except (ValueError, InvalidVideoId, OSError) as exc:
+        print(f"videosync package: {exc}", file=sys.stderr)
+        return 2
+    report = ProgressReport(video_id, sys.stderr, sys.stderr.isatty())
+    final = asyncio.run(package_video(path, library.hls_dir(video_id), tools,
+                                      ladder=args.ladder, on_status=report))
+    if final.status != READY:
+        return 1
+    playlist = "master.m3u8" if args.ladder else "index.m3u8"
+    print(f"/media/hls/{video_id}/{final.rev}/{playlist}")
+    return 0
