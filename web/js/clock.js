@@ -18,6 +18,9 @@ export const CLOCK_DEFAULTS = Object.freeze({
   burstSize: 8, // pings sent at join and on every refresh
   burstSpacingMs: 40, // spread so one scheduling hiccup does not spoil the whole burst
   refreshMs: 30_000, // a new burst this often
+  trickleMs: 1_000, // and one ping this often between bursts: a page still loading its video
+  // answers the join burst late, so its best sample can be 30 ms off; a steady trickle soon finds
+  // a quiet moment whose round trip is near the true one
   keepMs: 95_000, // samples older than ~3 bursts are forgotten (route or clock may have changed)
 });
 
@@ -31,6 +34,7 @@ export class ClockEstimator {
     this.options = { ...CLOCK_DEFAULTS, ...options };
     this.samples = [];
     this.lastBurstAt = -Infinity;
+    this.lastPingAt = -Infinity;
   }
 
   /** Record a reply; returns the sample, or null when it was unusable. */
@@ -80,5 +84,21 @@ export class ClockEstimator {
 
   burstSent(now) {
     this.lastBurstAt = now;
+    this.lastPingAt = now;
+  }
+
+  /** True when a single trickle ping is due (no burst is); the caller sends it and calls pingSent. */
+  pingDue(now) {
+    return !this.burstDue(now) && now - this.lastPingAt >= this.options.trickleMs;
+  }
+
+  pingSent(now) {
+    this.lastPingAt = now;
+  }
+
+  /** Start over on a new connection (maybe to another server): forget the timing history. */
+  restart() {
+    this.lastBurstAt = -Infinity;
+    this.lastPingAt = -Infinity;
   }
 }

@@ -53,6 +53,12 @@ export class Playback extends EventTarget {
     const v = this.video;
     if (v.readyState < HAVE_METADATA || v.error) return;
     const out = this.controller.step(this.observe());
+    // Chromium time-stretches (WSOLA) to preserve pitch, and every switch in or out of it shifts
+    // the media clock by ~20 ms (measured), more than the skew we aim for. Resampling shifts it by
+    // ~1 ms. So the small correction nudges around 1× resample (a brief pitch change of a few
+    // percent); a speed the host chose keeps its pitch.
+    const keepPitch = Math.abs((this.controller.state?.playbackRate ?? 1) - 1) > 1e-9;
+    if (v.preservesPitch !== keepPitch) v.preservesPitch = keepPitch;
     if (out.seekTo !== null) v.currentTime = out.seekTo;
     if (Math.abs(v.playbackRate - out.rate) > 1e-4) v.playbackRate = out.rate;
     if (out.play && v.paused) this.play();

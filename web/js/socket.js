@@ -52,9 +52,9 @@ export class SyncSocket extends EventTarget {
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
       this.setStatus("open");
-      this.clock.lastBurstAt = -Infinity; // a new path (maybe a new server): measure again
+      this.clock.restart(); // a new path (maybe a new server): measure again
       this.maybeBurst();
-      this.clockTimer = setInterval(() => this.maybeBurst(), 1000);
+      this.clockTimer = setInterval(() => this.maybeBurst(), 250);
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
@@ -103,6 +103,11 @@ export class SyncSocket extends EventTarget {
 
   maybeBurst() {
     const now = this.now();
+    if (this.clock.pingDue(now)) {
+      this.clock.pingSent(now);
+      this.send({ type: "timeSync", t0: now });
+      return;
+    }
     if (!this.clock.burstDue(now)) return;
     this.clock.burstSent(now);
     const { burstSize, burstSpacingMs } = this.clock.options;

@@ -7,7 +7,7 @@
 // Small drift is absorbed by nudging playbackRate; only large drift is worth a seek.
 
 export const SYNC_DEFAULTS = Object.freeze({
-  deadBandMs: 4, // |drift| below this: play at exactly the commanded rate
+  deadBandMs: 2, // |drift| below this: play at exactly the commanded rate
   rateGainPerSec: 2, // nudge = drift(s) × gain: 10 ms behind → 2 % faster, gone in ~0.5 s
   maxRateNudge: 0.1, // never more than ±10 % off the commanded rate (pitch is preserved)
   seekThresholdMs: 300, // beyond this a seek is cheaper than waiting for the nudge

@@ -72,3 +72,22 @@ test("a burst is due at start and again after the refresh interval", () => {
   assert.equal(clock.burstDue(29_999), false);
   assert.equal(clock.burstDue(30_000), true);
 });
+
+test("between bursts a single ping trickles out, so a quiet moment is found after a busy join", () => {
+  const clock = new ClockEstimator({ refreshMs: 30_000, trickleMs: 1_000 });
+  assert.equal(clock.pingDue(0), false, "the join burst comes first");
+  clock.burstSent(0);
+  assert.equal(clock.pingDue(999), false);
+  assert.equal(clock.pingDue(1_000), true);
+  clock.pingSent(1_000);
+  assert.equal(clock.pingDue(1_500), false);
+  assert.equal(clock.pingDue(30_000), false, "a burst is due instead");
+  assert.equal(clock.burstDue(30_000), true);
+});
+
+test("restart makes a burst due at once on a new connection", () => {
+  const clock = new ClockEstimator();
+  clock.burstSent(1_000);
+  clock.restart();
+  assert.equal(clock.burstDue(1_001), true);
+});

@@ -58,11 +58,13 @@ test("after reset a new server may number versions from the start again", () => 
 });
 
 test("inside the dead band the commanded rate is used unchanged", () => {
-  assert.equal(rateFor(3.9, 1), 1);
-  assert.equal(rateFor(-3.9, 1.25), 1.25);
+  const band = SYNC_DEFAULTS.deadBandMs;
+  assert.equal(rateFor(band - 0.1, 1), 1);
+  assert.equal(rateFor(-(band - 0.1), 1.25), 1.25);
+  assert.notEqual(rateFor(band + 0.1, 1), 1);
   const sync = new SyncController();
   sync.accept(playing());
-  const out = sync.step(obs(101_000, 11.003));
+  const out = sync.step(obs(101_000, 11 + (band - 0.5) / 1000));
   assert.equal(out.rate, 1);
   assert.equal(out.seekTo, null);
 });

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Measure how closely browsers play together: steady-state skew, convergence after a host seek
+and a host play, a late joiner's convergence, and pause alignment.
+
+Real parts only: a `python -m videosync` process, an ffmpeg-made clip, Debian's Chromium driven by
+Playwright, one browser context per viewer. Skew is measured as the issue prescribes (see
+tests/e2e/harness.py): per page the median of `wall/1000 - currentTime` over 500 ms windows, the
+difference between pages' medians, windows with a stall rejected.
+
+    python scripts/bench/bench_sync.py                       # 2, 3 and 4 viewers
+    python scripts/bench/bench_sync.py --viewers 2 --steady 20 --out docs/benchmarks-sync.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+import harness  # noqa: E402  (lives with the browser tests; shared on purpose)
+
+log = logging.getLogger("bench_sync")
+
+BOUND_MS = 50.0  # "everyone within 50 ms"
+HOLD_MS = 1000.0  # ... and staying there for a second
+
+
+@dataclass
+class Result:
+    viewers: int
+    steady: list[float] = field(default_factory=list)  # pairwise window skews, ms
+    seek: list[float | None] = field(default_factory=list)  # s until within BOUND_MS
+    play: list[float | None] = field(default_factory=list)
+    late: list[float | None] = field(default_factory=list)
+    pause_frames: list[float] = field(default_factory=list)  # worst currentTime spread when paused, ms
+
+
+def open_page(browser: Any, url: str) -> Any:
+    context = browser.new_context(viewport={"width": 800, "height": 600})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: log.warning("page error: %s", exc))
+    page.goto(url)
+    return page
+
+
+def wait_video(page: Any, predicate: str, timeout: float = 15_000) -> None:
+    page.wait_for_function(f"() => {{ const v = document.querySelector('video'); return {predicate}; }}", timeout=timeout)
+
+
+def create_host(browser: Any, base: str) -> tuple[Any, str]:
+    page = open_page(browser, base + "/")
+    page.click("[data-create]")
+    page.wait_for_selector("[data-created]:not([hidden])")
+    link = page.input_value("[data-share-link]")
+    page.click("[data-open-player]")
+    page.wait_for_selector('[data-role-badge][data-role="host"]')
+    return page, link
+
+
+def join(browser: Any, link: str) -> Any:
+    page = open_page(browser, link)
+    page.wait_for_selector('[data-role-badge][data-role="participant"]')
+    return page
+
+
+def sample_for(pages: list[Any], seconds: float) -> tuple[list[list[harness.Sample]], float, float]:
+    start = harness.wall_now(pages[0])
+    time.sleep(seconds)
+    samples = [harness.read_samples(p, start - 2000) for p in pages]
+    end = min(s[-1][0] for s in samples if s)
+    return samples, start, end
+
+
+def convergence(pages: list[Any], command_at: float, seconds: float = 5.0) -> float | None:
+    time.sleep(seconds)
+    samples = [harness.read_samples(p, command_at) for p in pages]
+    end = min(s[-1][0] for s in samples if s)
+    series = harness.max_pair_skew_series(samples, command_at, end, window_ms=100.0)
+    return harness.convergence_time(series, command_at, BOUND_MS, HOLD_MS)
+
+
+def run_one(browser: Any, base: str, viewers: int, steady_s: float, rounds: int, rng: random.Random) -> Result:
+    result = Result(viewers)
+    host, link = create_host(browser, base)
+    pages = [host] + [join(browser, link) for _ in range(viewers - 1)]
+    for p in pages:
+        wait_video(p, "v.readyState >= 3")
+        harness.install_sampler(p)
+    host.click("[data-play]")
+    for p in pages:
+        wait_video(p, "!v.paused && v.currentTime > 0.3")
+    time.sleep(3)
+
+    samples, start, end = sample_for(pages, steady_s)
+    result.steady = harness.window_skews(samples, start, end, window_ms=500.0)
+
+    for _ in range(rounds):
+        target = rng.uniform(10, 80)
+        at = harness.wall_now(host)
+        host.eval_on_selector(
+            "[data-seek]",
+            "(el, t) => { el.value = String(t); el.dispatchEvent(new Event('change')); }", target,
+        )
+        result.seek.append(convergence(pages, at))
+
+        host.click("[data-play]")  # pause
+        for p in pages:
+            wait_video(p, "v.paused && !v.seeking")
+        time.sleep(0.5)
+        times = [p.evaluate("() => document.querySelector('video').currentTime") for p in pages]
+        result.pause_frames.append((max(times) - min(times)) * 1000.0)
+        at = harness.wall_now(host)
+        host.click("[data-play]")  # play
+        result.play.append(convergence(pages, at))
+
+    for _ in range(rounds):
+        at = harness.wall_now(host)
+        late = open_page(browser, link)
+        harness.install_sampler(late)
+        late.wait_for_selector('[data-role-badge][data-role="participant"]')
+        result.late.append(convergence([host, late], at, seconds=6.0))
+        late.context.close()
+
+    for p in pages:
+        p.context.close()
+    return result
+
+
+def fmt_times(values: list[float | None]) -> str:
+    got = sorted(v for v in values if v is not None)
+    missed = len(values) - len(got)
+    if not got:
+        return f"never (0/{len(values)})"
+    text = f"median {harness.percentile(got, 50):.2f} s, max {got[-1]:.2f} s"
+    return text + (f", {missed} of {len(values)} never" if missed else "")
+
+
+def report(results: list[Result], command: str, seconds: float) -> str:
+    chromium = subprocess.run([harness.CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Sync benchmark (browsers playing together)",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, {chromium or 'Chromium'};"
+        f" one `python -m videosync` process (memory store), a 120 s 320x240 H.264/AAC clip, progressive MP4"
+        f" unless the page chose HLS; one browser context per viewer.",
+        "",
+        f"Steady state: {seconds:.0f} s of play sampled every 4 ms, 500 ms windows, pairwise skew between"
+        " every two viewers (windows showing a stall rejected). Convergence: time from the host's command"
+        f" until every pair stays within {BOUND_MS:.0f} ms for {HOLD_MS / 1000:.0f} s (100 ms windows).",
+        "",
+        "| viewers | steady windows | skew p50 | skew p95 | skew max | after seek | after play | late joiner | pause spread |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.steady:
+            p50, p95, mx = (harness.percentile(r.steady, 50), harness.percentile(r.steady, 95), max(r.steady))
+            skew = f"{p50:.1f} ms | {p95:.1f} ms | {mx:.1f} ms"
+        else:
+            skew = "– | – | –"
+        pause = f"{max(r.pause_frames):.1f} ms" if r.pause_frames else "–"
+        lines.append(
+            f"| {r.viewers} | {len(r.steady)} | {skew} | {fmt_times(r.seek)} | {fmt_times(r.play)} |"
+            f" {fmt_times(r.late)} | {pause} |"
+        )
+    lines += [
+        "",
+        "Targets (issue 5): steady skew p50 ≤ 10 ms and p95 ≤ 20 ms; after a host seek or play everyone"
+        " within 50 ms in under 2 s; a late joiner within 50 ms in under 3 s; pause on the same frame"
+        " (spread 0 ms).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--viewers", type=int, nargs="+", default=[2, 3, 4])
+    parser.add_argument("--steady", type=float, default=15.0, help="seconds of steady-state sampling")
+    parser.add_argument("--rounds", type=int, default=3, help="seeks, plays and late joins per run")
+    parser.add_argument("--out", type=Path, help="write the Markdown report here (e.g. docs/benchmarks-sync.md)")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    missing = harness.have_tools()
+    if missing:
+        log.error("missing: %s", ", ".join(missing))
+        return 2
+
+    from playwright.sync_api import sync_playwright
+
+    rng = random.Random(args.seed)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        media = Path(tmp) / "media"
+        media.mkdir()
+        harness.make_clip(media / "clip.mp4", seconds=120)
+        with harness.running_server(media, Path(tmp) / "server.log") as server, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
+            for n in args.viewers:
+                log.info("%d viewers", n)
+                results.append(run_one(browser, server.base_url, n, args.steady, args.rounds, rng))
+            browser.close()
+    command = "python scripts/bench/bench_sync.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = report(results, command.strip(), args.steady)
+    sys.stdout.write(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        log.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
