@@ -61,6 +61,7 @@ CLOSE_SESSION_ENDED = 4004
 
 MEDIA_CHANNEL = "videosync:media"
 REPORT_INTERVAL_S = 1.0
+STORE_RETRY_S = 0.5
 
 
 class Peer(Protocol):
@@ -86,6 +87,7 @@ class Group:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     reported: dict[str, float] = field(default_factory=dict)
+    store_failed_at: float = float("-inf")  # monotonic time of the last failed presence tick
 
 
 def left_event(member_id: str) -> Event:
@@ -363,12 +365,17 @@ class Hub:
     # -- the presence tick ------------------------------------------------------------------------
     async def _tick_loop(self, group: Group) -> None:
         await group.ready.wait()
+        delay = self.settings.presence_interval
         while not group.ended:
-            await asyncio.sleep(self.settings.presence_interval)
+            await asyncio.sleep(delay)
             try:
                 await self._tick(group)
+                delay = self.settings.presence_interval
             except StoreError as exc:
                 log.warning("session %s: presence tick failed: %s", short_key(group.key), exc)
+                group.store_failed_at = time.monotonic()
+                # retry soon: the first tick after an outage re-takes a host lease that lapsed in it
+                delay = min(self.settings.presence_interval, STORE_RETRY_S)
 
     async def _tick(self, group: Group) -> None:
         """Keep the session alive, renew our host's lease, notice lapses, deletions and crashes."""
@@ -387,11 +394,14 @@ class Hub:
             if previous is not None and previous in group.peers:
                 log.info("session %s: %s lost the host lease to %s", short_key(key), previous, holder)
                 await self._send_init(group, group.peers[previous])
+        # After a store outage every process's heartbeat is old: judge nobody stale (nor promote
+        # anyone) until the others have had a tick of their own to refresh theirs.
+        settled = time.monotonic() - group.store_failed_at > 2 * self.settings.presence_interval
         roster = await self.presence.roster(key)
-        for member in roster.stale:
+        for member in roster.stale if settled else ():
             await self.presence.remove(key, member.id)
             await self.publish(key, left_event(member.id))
-        if holder is None:
+        if holder is None and settled:
             await self._promote(group)
 
     # -- commands -------------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""Real processes for the fault tests: `python -m videosync` servers that can be signalled.
+
+Each server logs to a file of its own; a failing test shows the tail of every log (see conftest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.conftest import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, timeout: float = 10.0) -> HttpAnswer:
+    """One request; HTTP error statuses are answers, not exceptions."""
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return HttpAnswer(r.status, dict(r.headers.items()), r.read())
+    except urllib.error.HTTPError as err:
+        return HttpAnswer(err.code, dict(err.headers.items()), err.read())
+
+
+@dataclass
+class ServerProc:
+    """One `python -m videosync serve`; `start()` again after a kill reuses the port."""
+
+    workdir: Path
+    redis_url: str | None = None
+    args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    name: str = "server"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}-{self.port}.log"
+
+    def command(self) -> list[str]:
+        media = self.workdir / "media"
+        media.mkdir(exist_ok=True)
+        cmd = [
+            sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
+            "--media-dir", str(media), "--web-dir", str(self.workdir / "no-web"), *self.args,
+        ]
+        return cmd + (["--redis-url", self.redis_url] if self.redis_url else [])
+
+    def start(self, timeout: float = 20.0) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.command(), cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,  # signals to its group reach its workers, never the test
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if http("GET", self.base + "/health", timeout=1).status == 200:
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (the server and any workers): a crash, no clean-up."""
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return "(no log)"
+
+    def accepts(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
