@@ -153,14 +153,14 @@ async def test_a_client_that_stops_reading_holds_a_bounded_amount_of_the_file(
     with big.open("wb") as f:
         f.truncate(256 * 1024 * 1024)  # sparse: 256 MiB without writing them
     read = [0]
-    real_pread = os.pread
+    real_preadv = os.preadv
 
-    def counting_pread(fd: int, n: int, offset: int) -> bytes:
-        data = real_pread(fd, n, offset)
-        read[0] += len(data)
-        return data
+    def counting_preadv(fd: int, buffers: list[memoryview], offset: int, *flags: int) -> int:
+        n = real_preadv(fd, buffers, offset, *flags)
+        read[0] += n
+        return n
 
-    monkeypatch.setattr(os, "pread", counting_pread)
+    monkeypatch.setattr(os, "preadv", counting_preadv)
     with socket.create_connection(("127.0.0.1", http_port)) as stalled:
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         stalled.sendall(b"GET /api/videos/big/file HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -28,7 +28,7 @@ from ..packager import HLS_URL_PREFIX, Packager
 from ..settings import Settings
 from .base import BaseHandler
 from .hls import PLAYLIST_PATH, SEGMENT_PATH, PlaylistHandler, SegmentHandler
-from .ranged import RangeFileHandler
+from .ranged import BufferPool, RangeFileHandler
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,6 @@ class DefaultVideoHandler(RangeFileHandler):
 
     go_cors = True
 
-    def initialize(self, library: MediaLibrary) -> None:
-        self.library = library
-
     def resolve(self) -> VideoFile:
         try:
             return self.library.default()
@@ -86,9 +83,6 @@ class VideoFileHandler(RangeFileHandler):
     """GET|HEAD /api/videos/{id}/file: one library video with ranges (the progressive fallback)."""
 
     send_etag = True
-
-    def initialize(self, library: MediaLibrary) -> None:
-        self.library = library
 
     def resolve(self, video_id: str) -> VideoFile:
         return _lookup(self.library, video_id)
@@ -216,7 +210,7 @@ class VideosHandler(BaseHandler):
 
 
 def media_routes(library: MediaLibrary, packager: Packager | None, settings: Settings) -> list[tuple]:
-    lib = {"library": library}
+    lib = {"library": library, "buffers": BufferPool()}
     both = {"library": library, "packager": packager}
     hls_root = {"root": str(library.hls_root)}
     return [
