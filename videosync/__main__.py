@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
-from tornado.process import fork_processes
 
 from . import __version__
 from .app import MAX_BUFFERED_BODY, Services, make_app
@@ -20,6 +19,7 @@ from .media import MediaLibrary
 from .sessions import SessionService
 from .settings import Settings, SettingsError, build_parser, from_sources
 from .store import StoreError, open_store
+from .workers import fork_workers
 
 log = logging.getLogger("videosync")
 
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level)
         sockets = listen(settings)
         if settings.workers > 1:
-            fork_processes(settings.workers)  # each child runs its own event loop on the shared port
+            fork_workers(settings.workers, sockets)  # each child runs its own event loop on the shared port
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve(settings, sockets))
     except (SettingsError, StartupError) as exc:
