@@ -423,3 +423,136 @@ async def test_origin_allow_list_applies_to_the_handshake(connect: Connect, serv
     assert friend.init["isHost"] is True
     no_origin = await connect(f"?sessionKey={key}")  # non-browser clients send none
     assert no_origin.init["type"] == "init"
+
+
+# -- bursts, ordering, slow consumers ------------------------------------------------------------
+
+
+async def _burst(host: Client, count: int) -> None:
+    for i in range(count):
+        await host.send(json.dumps({"type": "stateUpdate", "state": {"paused": False, "currentTime": i}}))
+
+
+async def _positions(client: Client, count: int, timeout: float = 60.0) -> list[float]:
+    got: list[float] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(got) < count:
+        message = await client.recv(max(0.01, deadline - loop.time()))
+        if message["type"] == "stateUpdate":
+            got.append(message["state"]["currentTime"])
+    return got
+
+
+@pytest.mark.slow
+@pytest.mark.gen_test(timeout=120)
+@pytest.mark.parametrize("overrides", [{"rate_limit": 10_000.0, "rate_burst": 10_000}])
+async def test_1000_unpaced_updates_reach_50_participants_in_order(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    participants = [await connect(f"?sessionKey={key}") for _ in range(50)]
+    receivers = [asyncio.ensure_future(_positions(c, 1000)) for c in [host, *participants]]
+    await _burst(host, 1000)
+    results = await asyncio.gather(*receivers)
+    for positions in results:
+        assert positions == list(range(1000))
+    assert (await stored(services, key)).version == 1000
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_default_limits_survive_a_100_update_burst_in_order(
+    connect: Connect, services: Services, http_client: Any, base_url: str
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    participants = [await connect(f"?sessionKey={key}") for _ in range(5)]
+    receivers = [asyncio.ensure_future(_positions(c, 100)) for c in [host, *participants]]
+    await _burst(host, 100)
+    for positions in await asyncio.gather(*receivers):
+        assert positions == list(range(100))  # the default burst allowance (200) admits all of them
+    assert (await http_client.fetch(base_url + "/health")).code == 200
+
+
+BURST_PROBE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "burst_probe.py"
+
+
+@pytest.mark.gen_test(timeout=60)
+@pytest.mark.skipif(not BURST_PROBE.exists(), reason="the shared conformance kit is not beside the repo")
+@pytest.mark.parametrize("participants", [1, 10])
+async def test_shared_burst_probe_leaves_the_server_healthy_and_in_order(
+    http_server: Any, http_port: int, participants: int
+) -> None:
+    import sys
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(BURST_PROBE), "--base-url", f"http://127.0.0.1:{http_port}",
+        "--updates", "100", "--participants", str(participants),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    report = json.loads(out[out.index(b"{"):])
+    assert report["health_after"] == 200
+    assert len(report["clients"]) == participants + 1
+    for client in report["clients"].values():
+        assert client == {"received": 100, "out_of_order_pairs": 0, "connection_dropped": False}
+
+
+async def _raw_reader_that_never_reads(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(
+        f"GET /ws?sessionKey={key} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
+
+
+@pytest.mark.gen_test(timeout=60)
+@pytest.mark.parametrize("overrides", [{"send_queue_limit": 16, "rate_limit": 10_000.0, "rate_burst": 10_000}])
+async def test_slow_consumer_is_dropped_while_others_keep_receiving(
+    connect: Connect, services: Services, http_port: int
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    fast = await connect(f"?sessionKey={key}")
+    _reader, writer = await _raw_reader_that_never_reads(http_port, key)
+    await host.recv_type("memberJoined")  # the fast one
+    slow_id = (await host.recv_type("memberJoined"))["member"]["id"]
+    # Linux lets a loopback socket buffer megabytes; cap the server side's kernel buffer as a slow
+    # link would, so the stall reaches the outbox after hundreds of updates instead of tens of thousands.
+    import socket
+
+    slow_peer: Any = services.hub._groups[key].peers[slow_id]
+    slow_peer.ws_connection.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sent, left = 0, None
+    receiver = asyncio.ensure_future(_collect_until_left(fast, slow_id))
+    host_drain = asyncio.ensure_future(host.nothing(30))  # the host reads its own echoes
+    while not receiver.done() and sent < 5_000:
+        await host.send(json.dumps({"type": "stateUpdate", "state": {"currentTime": sent}}))
+        sent += 1
+        if sent % 50 == 0:
+            await asyncio.sleep(0.01)
+    positions, left = await receiver
+    assert left == slow_id  # the stalled reader was dropped (and announced) ...
+    positions += await _positions(fast, sent - len(positions))
+    assert positions == list(range(sent))  # ... while the others got every update, in order
+    assert services.hub.group_size(key) == 2
+    host_drain.cancel()
+    writer.close()
+
+
+async def _collect_until_left(client: Client, member_id: str) -> tuple[list[float], str]:
+    got: list[float] = []
+    while True:
+        message = await client.recv(30)
+        if message["type"] == "stateUpdate":
+            got.append(message["state"]["currentTime"])
+        elif message["type"] == "memberLeft" and message["memberId"] == member_id:
+            return got, member_id
