@@ -1,6 +1,6 @@
 // The player page: wires the session socket, the store, the sync controller and the views together.
 
-import { listVideos, parseSessionKey, playerLink, validateSession } from "./api.js";
+import { getSession, listVideos, parseSessionKey, playerLink } from "./api.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
 import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
@@ -57,16 +57,9 @@ async function main() {
     }
     $("[data-copied]").hidden = false;
   });
-  try {
-    if (!(await validateSession(sessionKey))) {
-      showError("This session does not exist (or has ended). Check the key, or create a new session.");
-      $("[data-connection]").textContent = "not joined";
-      return;
-    }
-  } catch (err) {
-    showError(err.message);
-    return;
-  }
+  // One request says whether the session exists and which video it shows, so the video starts
+  // loading while the socket is still connecting (a late joiner catches up sooner).
+  const info = getSession(sessionKey).catch((err) => err);
 
   const video = $("[data-video]");
   const store = new SessionStore(sessionKey);
@@ -151,6 +144,19 @@ async function main() {
   window.videosync = { store, controller, clock, socket, playback, video, media };
   socket.connect();
   playback.start();
+
+  const session = await info;
+  if (session instanceof Error) {
+    if (session.status === 404) {
+      socket.close();
+      store.setConnection("closed");
+      showError("This session does not exist (or has ended). Check the key, or create a new session.");
+    } else {
+      showError(session.message);
+    }
+    return;
+  }
+  if (controller.state === null) media.show(session.video ?? session.state?.video ?? null);
 }
 
 /** Loads the session's current video into the element, and keeps the host's video picker filled. */
