@@ -44,13 +44,18 @@ def server(media_dir: Path, tmp_path: Path) -> Iterator[harness.ServerProcess]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @dataclass
@@ -110,12 +115,13 @@ class Viewer:
 
 
 @pytest.fixture
-def open_viewer(browser: Any) -> Iterator[Callable[[str, str], Viewer]]:
-    """open_viewer(name, url) → a Viewer in a fresh context; all are closed after the test."""
+def open_viewer(browser: Any) -> Iterator[Callable[..., Viewer]]:
+    """open_viewer(name, url, in_browser=None) → a Viewer in a fresh context (of `in_browser`, by
+    default the shared one); all are closed after the test."""
     viewers: list[Viewer] = []
 
-    def _open(name: str, url: str) -> Viewer:
-        context = browser.new_context(viewport={"width": 1000, "height": 700})
+    def _open(name: str, url: str, in_browser: Any = None, **context_args: Any) -> Viewer:
+        context = (in_browser or browser).new_context(**{"viewport": {"width": 1000, "height": 700}, **context_args})
         page = context.new_page()
         viewer = Viewer(name, context, page)
         page.on("pageerror", lambda exc: viewer.errors.append(str(exc)))

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import HOST_GRACE, Viewer, measure_skew
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SKEW_P95_BOUND_MS = 100.0
 FRAME_S = 1 / 30
 
-OpenViewer = Callable[[str, str], Viewer]
+OpenViewer = Callable[..., Viewer]
 
 
 def create_session_as_host(open_viewer: OpenViewer, base_url: str) -> tuple[Viewer, str]:
@@ -207,3 +208,36 @@ def test_member_names_are_shown_as_text_never_markup(server: harness.ServerProce
     assert host.page.evaluate("() => window.__pwned") is None
     statuses = host.page.locator("[data-member-status]").all_text_contents()
     assert len(statuses) == 2
+
+
+@pytest.fixture
+def strict_autoplay_browser(playwright: Any) -> Iterator[Any]:
+    """A Chromium that refuses to start media with sound without a user gesture (the default for
+    a real user's first visit)."""
+    args = [a for a in harness.CHROMIUM_ARGS if not a.startswith("--autoplay-policy")]
+    chromium = playwright.chromium.launch(
+        executable_path=harness.CHROMIUM, args=[*args, "--autoplay-policy=document-user-activation-required"]
+    )
+    yield chromium
+    chromium.close()
+
+
+def test_refused_autoplay_shows_one_click_to_join_overlay(
+    server: harness.ServerProcess, open_viewer: OpenViewer, strict_autoplay_browser: Any
+) -> None:
+    host, link = create_session_as_host(open_viewer, server.base_url)
+    host.wait_ready()
+    host.click_play_pause()
+    host.wait_video("!v.paused && v.currentTime > 0.5")
+
+    guest = open_viewer("guest", link, in_browser=strict_autoplay_browser)
+    overlay = guest.page.locator("[data-overlay]")
+    overlay.wait_for(state="visible", timeout=15_000)
+    assert "Click to join playback" in (overlay.text_content() or "")
+    assert guest.video()["paused"] is True
+
+    overlay.click()
+    overlay.wait_for(state="hidden")
+    guest.wait_video("!v.paused && v.currentTime > 1")
+    time.sleep(2.5)
+    assert_in_sync([host, guest])
