@@ -5,6 +5,7 @@ from __future__ import annotations
 # ruff: noqa: F811  (pytest fixtures imported from media_support are redefined as arguments)
 import argparse
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from videosync.hls import JobStatus, read_status
 from videosync.package_cli import ProgressReport, add_package_command, describe, run_package
 
 from .media_support import clips, tools  # noqa: F401 (fixtures)
+
+
+def package(*argv: str) -> int:
+    """run_package in its own thread: its asyncio.run must not touch the main thread's loop
+    state, which pytest-tornado's fixtures manage."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run_package, parse(*argv)).result()
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -55,24 +63,24 @@ def test_a_terminal_gets_one_redrawn_bar_and_a_log_gets_lines() -> None:
 @pytest.mark.ffmpeg
 def test_package_puts_the_file_in_the_library_and_packages_it(clips, tmp_path, capsys) -> None:
     media = tmp_path / "media"
-    assert run_package(parse(str(clips["h264_aac"]), "--id", "demo", "--media-dir", str(media))) == 0
+    assert package(str(clips["h264_aac"]), "--id", "demo", "--media-dir", str(media)) == 0
     assert (media / "demo.mp4").read_bytes() == clips["h264_aac"].read_bytes()
     status = read_status(media / ".hls" / "demo")
     assert status.status == "ready" and status.mode == "copy"
     assert capsys.readouterr().out.strip() == f"/media/hls/demo/{status.rev}/index.m3u8"
     assert (media / ".hls" / "demo" / status.rev / "index.m3u8").exists()
     # the same id again would overwrite a video: refused
-    assert run_package(parse(str(clips["h264_aac"]), "--id", "demo", "--media-dir", str(media))) == 2
+    assert package(str(clips["h264_aac"]), "--id", "demo", "--media-dir", str(media)) == 2
 
 
 @pytest.mark.ffmpeg
 def test_an_unreadable_input_exits_1_with_the_reason(tmp_path: Path, capsys) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video" * 100)
-    assert run_package(parse(str(junk), "--media-dir", str(tmp_path / "media"))) == 1
+    assert package(str(junk), "--media-dir", str(tmp_path / "media")) == 1
     assert "failed:" in capsys.readouterr().err
 
 
 def test_a_missing_input_exits_2(tmp_path: Path, capsys) -> None:
-    assert run_package(parse(str(tmp_path / "nope.mp4"), "--media-dir", str(tmp_path))) == 2
+    assert package(str(tmp_path / "nope.mp4"), "--media-dir", str(tmp_path)) == 2
     assert "no such file" in capsys.readouterr().err
