@@ -8,10 +8,13 @@ message size cap (1009), per-socket rate limit (1008), a pong deadline of three 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
 from typing import Any
 
+from tornado import httputil
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -35,6 +38,23 @@ INVALID_KEY = "Invalid session key"
 PONG_DEADLINE_PINGS = 3
 
 
+def handshake_ok(headers: Any) -> bool:
+    """gorilla/websocket's checks: Connection has `upgrade`, Upgrade has `websocket`, version 13,
+    and a key of 16 base64 bytes. Tornado would answer 426 or accept a short key."""
+
+    def tokens(name: str) -> set[str]:
+        return {t.strip().lower() for t in headers.get(name, "").split(",")}
+
+    if "upgrade" not in tokens("Connection") or "websocket" not in tokens("Upgrade"):
+        return False
+    if headers.get("Sec-WebSocket-Version") != "13":
+        return False
+    try:
+        return len(base64.b64decode(headers.get("Sec-WebSocket-Key", ""), validate=True)) == 16
+    except (ValueError, binascii.Error):
+        return False
+
+
 class SyncSocket(WebSocketHandler):
     outbox: Outbox  # set once the key is known; absent on refused sockets
 
@@ -49,6 +69,36 @@ class SyncSocket(WebSocketHandler):
         self._bucket = TokenBucket(settings.rate_limit, settings.rate_burst, time.monotonic())
         self._ping_handle: Any = None
         self._last_pong = time.monotonic()
+        self.address: str | None = None  # counted against the per-address cap while set
+
+    # -- the handshake, as gorilla/websocket answered it ------------------------------------------
+    def set_default_headers(self) -> None:
+        # Go's 101 carried only Upgrade, Connection and Sec-WebSocket-Accept.
+        for name in ("Server", "Date", "Content-Type"):
+            self.clear_header(name)
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if not handshake_ok(self.request.headers):
+            self._refuse(400, "Bad Request")
+            return
+        await super().get(*args, **kwargs)
+
+    def post(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse(405, "Method Not Allowed")
+
+    put = delete = patch = post
+
+    def _refuse(self, status: int, text: str) -> None:
+        self.set_status(status)
+        origin = self.request.headers.get("Origin")
+        if origin is not None and self._origin_allowed():
+            self.set_header("Access-Control-Allow-Origin", "*" if "*" in self.config.allowed_origins else origin)
+            self.set_header("Access-Control-Expose-Headers", "Content-Length")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Sec-Websocket-Version", "13")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Date", httputil.format_timestamp(time.time()))
+        self.finish(text + "\n")
 
     # -- Tornado knobs ----------------------------------------------------------------------
     def check_origin(self, origin: str) -> bool:
@@ -75,6 +125,11 @@ class SyncSocket(WebSocketHandler):
         if not self._origin_allowed():
             self.close_now(CLOSE_POLICY, "Origin not allowed")
             return
+        address = self.request.remote_ip or ""
+        if not self.hub.per_address.acquire(address):
+            self.close_now(CLOSE_POLICY, "Too many connections")
+            return
+        self.address = address
         self.key = self._arg("sessionKey") or ""
         if not self.key:
             self.close_now(CLOSE_INVALID_SESSION, MISSING_KEY)
@@ -123,6 +178,9 @@ class SyncSocket(WebSocketHandler):
 
     def on_close(self) -> None:
         self.gone = True
+        if self.address is not None:
+            self.hub.per_address.release(self.address)
+            self.address = None
         if self._ping_handle is not None:
             self._ping_handle.cancel()
             self._ping_handle = None
@@ -146,9 +204,8 @@ class SyncSocket(WebSocketHandler):
 
     def close_now(self, code: int, reason: str) -> None:
         """Close frame, then TCP close at once without awaiting the reply (as Go did)."""
+        stream = getattr(self.ws_connection, "stream", None)
         self.close(code, reason)
-        conn = self.ws_connection
-        stream = getattr(conn, "stream", None)
         if stream is None:
             return
         try:
