@@ -306,3 +306,30 @@ async def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> Non
     packager.subscribe(broken)
     await _run_packager(packager)
     assert packager.status("a")["status"] == FAILED
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.gen_test(timeout=60)
+async def test_open_media_makes_a_sample_and_packages_it(tools, tmp_path) -> None:
+    from videosync.packager import open_media
+    from videosync.settings import Settings
+
+    settings = Settings(media_dir=str(tmp_path / "media"))
+    async with open_media(settings) as (library, packager):
+        assert [v.id for v in library.videos()] == ["sample"]
+        await packager.join()
+        assert packager.status("sample")["status"] == READY
+    assert not packager.running
+
+
+@pytest.mark.gen_test
+async def test_a_process_that_does_not_package_reports_status_from_disk(tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "a.mp4").write_bytes(b"x")
+    library = MediaLibrary(media)
+    library.scan()
+    write_status(library.hls_dir("a"), JobStatus(PACKAGING, 0.5, pid=os.getpid() + 1, rev="1-1"))
+    idle = Packager(library, None, rescan_interval=None)
+    idle.enqueue("a")  # not running: leaves the job to the process that packages
+    assert idle.status("a")["status"] == PACKAGING and idle.status("a")["progress"] == 0.5

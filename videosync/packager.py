@@ -12,10 +12,10 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from .ffmpeg import Tools
+from .ffmpeg import FfmpegMissing, Tools, find_tools
 from .hls import (
     FAILED,
     PACKAGING,
@@ -30,6 +30,8 @@ from .hls import (
     write_status,
 )
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
+from .sample import ensure_sample
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,10 @@ class Packager:
         self._pending: set[str] = set()
         self._subscribers: list[ProgressCallback] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
 
     # -- observing --------------------------------------------------------------------------
     def subscribe(self, callback: ProgressCallback) -> Callable[[], None]:
@@ -118,8 +124,8 @@ class Packager:
 
     # -- queueing ---------------------------------------------------------------------------
     def enqueue(self, video_id: str) -> None:
-        if video_id in self._pending:
-            return
+        if video_id in self._pending or not self.running:
+            return  # a server process that does not package leaves the job to the one that does
         self._pending.add(video_id)
         try:
             video = self.library.get(video_id)
@@ -162,8 +168,8 @@ class Packager:
 
     # -- running ----------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.rescan()
         self._tasks.append(asyncio.create_task(self._work(), name="packager-worker"))
+        await self.rescan()
         if self.rescan_interval:
             self._tasks.append(asyncio.create_task(self._rescan_loop(), name="packager-rescan"))
 
@@ -213,3 +219,33 @@ class Packager:
             video.path, self.library.hls_dir(video_id), self.tools, ladder=self.ladder,
             on_status=lambda job: self._changed(video_id, job), stall_timeout=self.stall_timeout,
         )
+
+
+@contextlib.asynccontextmanager
+async def open_media(
+    settings: Settings, run_packager: bool = True
+) -> AsyncIterator[tuple[MediaLibrary, Packager]]:
+    """The media library and its packager for a server's lifetime.
+
+    Generates the sample video when the media dir is empty, then (with `run_packager`) packages
+    every video not yet packaged and watches the dir for new ones. Pass run_packager=False in all
+    but one process when several share a media dir (`--workers`): they still report status.
+    """
+    try:
+        tools: Tools | None = find_tools()
+    except FfmpegMissing as exc:
+        log.warning("%s: videos are served, but nothing is probed or packaged", exc)
+        tools = None
+    sample = await asyncio.to_thread(ensure_sample, settings.media_dir, tools) if run_packager else None
+    library = MediaLibrary(settings.media_dir, tools, settings.video)
+    videos = await asyncio.to_thread(library.scan)
+    packager = Packager(library, tools)
+    if run_packager:
+        await packager.start()
+        for video in videos:
+            if video.path == sample:
+                packager.enqueue(video.id)  # complete (renamed into place): no need to let it settle
+    try:
+        yield library, packager
+    finally:
+        await packager.close()
