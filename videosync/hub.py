@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from . import events
 from .events import Event
 from .hostship import LEFT, PROMOTED, TRANSFERRED, Hostship
+from .iplimit import AddressLimit
 from .outbox import Outbox, text_frame
 from .playback import apply_command, for_joiner
 from .presence import Member, Presence, host_candidate, member_from_resume, new_member_id, new_process_id
@@ -120,6 +121,7 @@ class Hub:
         stale_ms = int(1000 * max(settings.host_lease, 3 * settings.presence_interval))
         self.presence = Presence(self.store, settings.session_ttl, self.proc_id, stale_ms, clock)
         self.hostship = Hostship(self.store, settings.host_lease)
+        self.per_address = AddressLimit(settings.max_connections_per_ip)  # sockets per client IP
         self._groups: dict[str, Group] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._grace: dict[tuple[str, str], asyncio.Task[None]] = {}

@@ -106,6 +106,10 @@ class Settings:
         1024, "messages queued for one slow socket before it is disconnected", _positive_int,
         ["VIDEOSYNC_SEND_QUEUE_LIMIT"],
     )
+    max_connections_per_ip: int = _opt(
+        200, "WebSocket connections one client address may hold on one server process (close 1008 above)",
+        _positive_int, ["VIDEOSYNC_MAX_CONNECTIONS_PER_IP"],
+    )
     host_lease: float = _opt(
         10.0, "seconds a host lease lasts without renewal", _positive_float,
         ["VIDEOSYNC_HOST_LEASE"],
