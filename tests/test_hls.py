@@ -333,3 +333,26 @@ async def test_a_process_that_does_not_package_reports_status_from_disk(tmp_path
     idle = Packager(library, None, rescan_interval=None)
     idle.enqueue("a")  # not running: leaves the job to the process that packages
     assert idle.status("a")["status"] == PACKAGING and idle.status("a")["progress"] == 0.5
+
+
+@pytest.mark.gen_test
+async def test_coroutine_subscribers_are_run_as_tasks(tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "a.mp4").write_bytes(b"junk")
+    os.utime(media / "a.mp4", (1_700_000_000, 1_700_000_000))
+    packager = Packager(MediaLibrary(media), None, rescan_interval=None)
+    heard: list[str] = []
+
+    async def publish(video_id: str, status: dict[str, object]) -> None:
+        await asyncio.sleep(0)
+        heard.append(str(status["status"]))
+
+    unsubscribe = packager.subscribe(publish)
+    await _run_packager(packager)
+    await asyncio.sleep(0.05)
+    assert heard[0] == QUEUED and heard[-1] == FAILED
+    unsubscribe()
+    packager._changed("a", JobStatus(READY))
+    await asyncio.sleep(0.05)
+    assert heard[-1] == FAILED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import time
@@ -35,7 +36,8 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, dict[str, object]], None]
+# called with (video_id, hls status dict); may be a coroutine function (run as a task)
+ProgressCallback = Callable[[str, dict[str, object]], object]
 HLS_URL_PREFIX = "/media/hls"
 
 
@@ -73,6 +75,7 @@ class Packager:
         self._pending: set[str] = set()
         self._subscribers: list[ProgressCallback] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._notifications: set[asyncio.Future[object]] = set()
 
     @property
     def running(self) -> bool:
@@ -80,7 +83,8 @@ class Packager:
 
     # -- observing --------------------------------------------------------------------------
     def subscribe(self, callback: ProgressCallback) -> Callable[[], None]:
-        """Call `callback(video_id, status_dict)` on every change; returns the unsubscribe."""
+        """Call `callback(video_id, status_dict)` on every change (a coroutine function is run as
+        a task); returns the unsubscribe function."""
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
@@ -118,9 +122,19 @@ class Packager:
         view = self.status(video_id)
         for callback in list(self._subscribers):
             try:
-                callback(video_id, view)
+                result = callback(video_id, view)
             except Exception:  # a subscriber's bug must not stop packaging
                 log.exception("packaging progress subscriber failed")
+                continue
+            if inspect.isawaitable(result):  # e.g. hub.publish_media_status: runs as a task
+                task = asyncio.ensure_future(result)
+                self._notifications.add(task)
+                task.add_done_callback(self._notified)
+
+    def _notified(self, task: asyncio.Future[object]) -> None:
+        self._notifications.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("packaging progress subscriber failed: %s", task.exception())
 
     # -- queueing ---------------------------------------------------------------------------
     def enqueue(self, video_id: str) -> None:
