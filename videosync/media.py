@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,8 @@ VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mpg", ".mpeg", ".ogv", ".flv", ".wmv",
 })
 HLS_DIRNAME = ".hls"  # packaged output, one folder per video id
-UPLOAD_DIRNAME = ".uploads"  # partial uploads; renamed into the library only once complete
+UPLOAD_DIRNAME = ".uploads"
+RESCAN_ON_MISS_S = 1.0  # partial uploads; renamed into the library only once complete
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
 _SLUG_RE = re.compile(r"[^A-Za-z0-9_-]+")
 CONTENT_TYPES = {
@@ -76,6 +78,7 @@ class MediaLibrary:
         self.tools = tools
         self._default = default_video
         self._default_id: str | None = None
+        self._scanned_at = float("-inf")
         self._videos: dict[str, VideoFile] = {}
         self._probes: dict[str, tuple[int, float, ProbeInfo | None, str | None]] = {}
         self._probe_limit = asyncio.Semaphore(4)
@@ -119,6 +122,7 @@ class MediaLibrary:
             title = Path(rel).name.replace("_", " ").replace("-", " ").strip() or vid
             videos[vid] = VideoFile(vid, real, title, st.st_size, st.st_mtime)
         self._videos = videos
+        self._scanned_at = time.monotonic()
         return list(videos.values())
 
     def videos(self) -> list[VideoFile]:
@@ -136,8 +140,8 @@ class MediaLibrary:
         """The video with this id, freshly stat'ed; re-scans once if the id is unknown."""
         check_id(video_id)
         video = self._videos.get(video_id)
-        if video is None:
-            self.scan()
+        if video is None and time.monotonic() - self._scanned_at > RESCAN_ON_MISS_S:
+            self.scan()  # a file dropped in since; throttled so unknown ids cannot force a walk each
             video = self._videos.get(video_id)
         if video is None:
             raise VideoNotFound(video_id)
@@ -164,7 +168,8 @@ class MediaLibrary:
                 return self._fresh(video)
             except VideoNotFound:
                 pass
-        self.scan()
+        if time.monotonic() - self._scanned_at > RESCAN_ON_MISS_S:
+            self.scan()
         video = self._pick_default()
         if video is None:
             raise VideoNotFound(self._default or "no video in the media dir")
