@@ -356,3 +356,23 @@ async def test_coroutine_subscribers_are_run_as_tasks(tmp_path) -> None:
     packager._changed("a", JobStatus(READY))
     await asyncio.sleep(0.05)
     assert heard[-1] == FAILED
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.gen_test(timeout=60)
+async def test_a_file_dropped_into_the_media_dir_is_packaged_once_it_settles(clips, tools, tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    packager = Packager(MediaLibrary(media, tools), tools, rescan_interval=0.05, settle_seconds=0.3)
+    await packager.start()
+    try:
+        shutil.copy(clips["h264_aac"], media / "dropped.mp4")  # mtime: now, so it must settle first
+        await asyncio.sleep(0.15)
+        assert packager.status("dropped")["status"] == "none", "packaged while it may still be copied"
+        for _ in range(200):
+            if packager.status("dropped")["status"] == READY:
+                break
+            await asyncio.sleep(0.1)
+        assert packager.status("dropped")["status"] == READY
+    finally:
+        await packager.close()

@@ -50,7 +50,13 @@ async def main():
     HTTPServer(app).listen(int(sys.argv[1]), "127.0.0.1")
     await asyncio.Event().wait()
 
-asyncio.run(main())
+try:
+    import uvloop  # as `python -m videosync` does when it is installed
+    runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+except ImportError:
+    runner = asyncio.Runner()
+with runner:
+    runner.run(main())
 """
 
 
