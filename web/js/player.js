@@ -1,6 +1,6 @@
 // The player page: wires the session socket, the store, the sync controller and the views together.
 
-import { getSession, listVideos, parseSessionKey, playerLink } from "./api.js";
+import { getSession, getVideo, listVideos, parseSessionKey, playerLink } from "./api.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
 import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
@@ -83,6 +83,9 @@ async function main() {
       const s = controller.state;
       if (!s || !store.isHost) return;
       const state = { paused: s.paused, currentTime: position(), playbackRate: s.playbackRate, ...partial };
+      // A video still being packaged can only be sought up to what exists so far.
+      const edge = seekableEnd(video);
+      if (Number.isFinite(edge) && edge > 0) state.currentTime = Math.min(state.currentTime, Math.max(0, edge - 0.5));
       socket.send({ type: "stateUpdate", state });
     },
   });
@@ -140,6 +143,10 @@ async function main() {
     if (store.isHost && id) socket.send({ type: "stateUpdate", state: { video: id, currentTime: 0, paused: true, playbackRate: 1 } });
   });
 
+  video.addEventListener("error", async () => {
+    if (!(await media.originalFailed())) showNotice("This video could not be played in this browser.");
+  });
+
   // Hooks for the browser tests and for debugging in the console.
   window.videosync = { store, controller, clock, socket, playback, video, media };
   socket.connect();
@@ -164,6 +171,7 @@ function createMediaSwitcher(video, store) {
   let current; // undefined: nothing loaded yet; null: the default video
   let handle = null;
   let library = [];
+  const mp4Failed = new Set();
   const findEntry = async (id) => {
     if (id === null) return null;
     let entry = library.find((v) => v.id === id);
@@ -180,9 +188,17 @@ function createMediaSwitcher(video, store) {
       handle?.destroy();
       handle = null;
       try {
-        const entry = await findEntry(id);
+        let sources = sourcesFor(await findEntry(id));
+        // HLS asked for (or the original turned out unplayable) but the packager has not written
+        // the first segments yet: wait for the playlist, it appears within seconds.
+        while (current === id && sources.live && !sources.hls && (transport === "hls" || mp4Failed.has(id))) {
+          showNotice("Preparing this video for streaming…");
+          await new Promise((r) => setTimeout(r, 1000));
+          sources = sourcesFor(await getVideo(id).catch(() => null));
+        }
         if (current !== id) return; // switched again meanwhile
-        handle = await attachSource(video, sourcesFor(entry), {
+        if (mp4Failed.has(id)) sources = { ...sources, mp4: null };
+        handle = await attachSource(video, sources, {
           prefer: transport,
           onFatal: () => showNotice("Streaming failed; playing the original file instead."),
         });
@@ -190,6 +206,15 @@ function createMediaSwitcher(video, store) {
       } catch (err) {
         store.fail(`This video cannot be played: ${err.message}`);
       }
+    },
+    /** The original file could not be decoded here: use its HLS packaging instead. */
+    async originalFailed() {
+      if (handle?.kind !== "mp4" || current === null || current === undefined || mp4Failed.has(current)) return false;
+      const id = current;
+      mp4Failed.add(id);
+      current = undefined;
+      await this.show(id);
+      return true;
     },
     async refreshLibrary(isHost, selected, _controls) {
       if (!isHost) return;
