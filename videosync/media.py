@@ -94,7 +94,7 @@ class MediaLibrary:
     # -- catalogue -------------------------------------------------------------------------
     def scan(self) -> list[VideoFile]:
         """Re-read the media dir. Ids come from file names; clashes get -2, -3 in path order."""
-        found: list[tuple[str, Path, os.stat_result]] = []
+        found: list[tuple[str, Path, os.stat_result]] = []  # (path without suffix, real path, stat)
         self.root.mkdir(parents=True, exist_ok=True)
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -110,8 +110,7 @@ class MediaLibrary:
                     st = real.stat()
                 except OSError:
                     continue
-                rel = candidate.relative_to(self.root).with_suffix("")
-                found.append((str(rel), real, st))
+                found.append((str(candidate.relative_to(self.root).with_suffix("")), real, st))
         videos: dict[str, VideoFile] = {}
         for rel, real, st in found:
             base = slugify(rel.replace(os.sep, "-"))

@@ -334,3 +334,24 @@ async def test_an_empty_upload_is_400(http_client, base_url, media_dir) -> None:
     got = await call(http_client, base_url, "/api/videos", method="POST", body=b"")
     assert got.code == 400
     assert _leftovers(media_dir) == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_file_truncated_while_served_ends_the_connection_early(
+    http_server, http_port, media_dir
+) -> None:
+    big = media_dir / "shrinking.mp4"
+    with big.open("wb") as f:
+        f.write(os.urandom(1024 * 1024))
+        f.truncate(64 * 1024 * 1024)
+    reader, writer = await asyncio.open_connection("127.0.0.1", http_port)
+    writer.write(b"GET /api/videos/shrinking/file HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    assert length == 64 * 1024 * 1024
+    await reader.readexactly(1024 * 1024)
+    with big.open("r+b") as f:
+        f.truncate(2 * 1024 * 1024)
+    rest = await asyncio.wait_for(reader.read(), 20)  # EOF: the server closed instead of hanging
+    writer.close()
+    assert 1024 * 1024 + len(rest) < length

@@ -87,7 +87,7 @@ class SegmentHandler(BaseHandler, StaticFileHandler):
         return super().validate_absolute_path(root, absolute_path)
 
     def get_content_type(self) -> str:
-        return SEGMENT_TYPES[os.path.splitext(self.absolute_path)[1]]
+        return SEGMENT_TYPES[os.path.splitext(self.absolute_path or "")[1]]
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "public, max-age=31536000, immutable")

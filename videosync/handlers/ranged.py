@@ -15,6 +15,7 @@ import os
 import secrets
 from typing import Any
 
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from ..media import MediaLibrary, VideoFile
@@ -113,7 +114,8 @@ class RangeFileHandler(BaseHandler):
             return  # the client went away; nothing to clean up but the file (closed below)
         except (OSError, ShortRead) as exc:
             log.warning("serving %s stopped: %s", video.path.name, exc)
-            self.request.connection.close()  # headers are out: only closing tells the client
+            if isinstance(self.request.connection, HTTP1Connection):
+                self.request.connection.close()  # headers are out: only closing tells the client
             return
         self.finish()
 
