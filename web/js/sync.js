@@ -14,6 +14,7 @@ export const SYNC_DEFAULTS = Object.freeze({
   seekCooldownMs: 1500, // after a drift seek, let the nudge work before seeking again
   initialSeekLatencyMs: 80, // what a seek costs in Chromium before we have measured it
   initialPlayLatencyMs: 20, // from play() to the first advancing frame
+  coldSeekLatencyMs: 120, // a fresh element (a late joiner) also starts its audio clock: 75–150 ms here
   maxLatencyMs: 1000,
   learnRate: 0.5, // weight of a new latency measurement
   pausedToleranceMs: 1, // paused: anything further from the paused position is re-seeked
@@ -67,6 +68,7 @@ export class SyncController {
     this.pending = null; // {kind: "seek"|"start", samples} awaiting its landing error
     this.lastPausedSeek = null;
     this.drift = null;
+    this.warm = false; // the element has played since the page loaded
   }
 
   /** Offer a state from init/stateUpdate; returns false for echoes and stale copies. */
@@ -135,6 +137,7 @@ export class SyncController {
 
     out.drift = driftMs;
     this.drift = driftMs;
+    this.warm = true;
     this.learn(driftMs);
     this.window.push(driftMs);
     if (this.window.length > this.opts.driftWindow) this.window.shift();
@@ -152,7 +155,8 @@ export class SyncController {
 
   seekAhead(out, target, obs) {
     // The media keeps moving while the seek runs: aim where the target will be when it lands.
-    const aim = target + (this.seekLatencyMs / 1000) * this.state.playbackRate;
+    const latency = this.warm ? this.seekLatencyMs : Math.max(this.seekLatencyMs, this.opts.coldSeekLatencyMs);
+    const aim = target + (latency / 1000) * this.state.playbackRate;
     out.seekTo = this.clampSeek(aim, obs);
     out.rate = this.state.playbackRate;
     this.lastSeekAt = obs.serverNow;

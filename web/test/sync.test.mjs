@@ -98,6 +98,7 @@ test("drift below the seek threshold never seeks, however long it lasts", () => 
 test("drift beyond the threshold seeks ahead by the seek latency", () => {
   const sync = new SyncController({ initialSeekLatencyMs: 80 });
   sync.accept(playing());
+  sync.step(obs(104_900, 14.9)); // on target, playing: warm
   const out = sync.step(obs(105_000, 14));
   assert.ok(Math.abs(out.drift - -1000) < 1e-6);
   assert.ok(Math.abs(out.seekTo - 15.08) < 1e-9);
@@ -106,6 +107,7 @@ test("drift beyond the threshold seeks ahead by the seek latency", () => {
 test("at 2x the seek aims twice as far ahead", () => {
   const sync = new SyncController({ initialSeekLatencyMs: 80 });
   sync.accept(playing({ playbackRate: 2 }));
+  sync.step(obs(104_900, 19.8)); // on target, playing: warm
   const out = sync.step(obs(105_000, 10));
   assert.ok(Math.abs(out.seekTo - (20 + 0.16)) < 1e-9);
 });
@@ -178,12 +180,12 @@ test("a paused element already on the paused frame is left alone", () => {
   assert.equal(out.seekTo, null);
 });
 
-test("a late joiner far behind seeks and plays in the same step", () => {
-  const sync = new SyncController({ initialSeekLatencyMs: 100 });
+test("a late joiner far behind seeks and plays in the same step, aiming further for a cold start", () => {
+  const sync = new SyncController({ initialSeekLatencyMs: 100, coldSeekLatencyMs: 150 });
   sync.accept(playing({ currentTime: 0, timestamp: 100_000 }));
   const out = sync.step(obs(112_000, 0, { paused: true }));
   assert.equal(out.play, true);
-  assert.ok(Math.abs(out.seekTo - 12.1) < 1e-9);
+  assert.ok(Math.abs(out.seekTo - 12.15) < 1e-9);
 });
 
 test("seeks are clamped to the packaged edge of a video still being packaged", () => {
