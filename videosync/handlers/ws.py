@@ -92,13 +92,16 @@ class SyncSocket(WebSocketHandler):
         self.set_status(status)
         origin = self.request.headers.get("Origin")
         if origin is not None and self._origin_allowed():
-            self.set_header("Access-Control-Allow-Origin", "*" if "*" in self.config.allowed_origins else origin)
+            allow = "*" if "*" in self.config.allowed_origins else origin
+            self.set_header("Access-Control-Allow-Origin", allow)
             self.set_header("Access-Control-Expose-Headers", "Content-Length")
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("Sec-Websocket-Version", "13")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Date", httputil.format_timestamp(time.time()))
-        self.finish(text + "\n")
+        self.set_header("Connection", "close")  # a failed upgrade leaves the connection unusable
+        connection = self.request.connection
+        self.finish(text + "\n").add_done_callback(lambda _f: connection.close())  # type: ignore[union-attr]
 
     # -- Tornado knobs ----------------------------------------------------------------------
     def check_origin(self, origin: str) -> bool:
