@@ -309,15 +309,18 @@ async def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> Non
 
 
 @pytest.mark.ffmpeg
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=90)
 async def test_open_media_makes_a_sample_and_packages_it(tools, tmp_path) -> None:
     from videosync.packager import open_media
     from videosync.settings import Settings
 
     settings = Settings(media_dir=str(tmp_path / "media"))
     async with open_media(settings) as (library, packager):
+        for _ in range(600):
+            if packager.status("sample")["status"] == READY:
+                break
+            await asyncio.sleep(0.1)
         assert [v.id for v in library.videos()] == ["sample"]
-        await packager.join()
         assert packager.status("sample")["status"] == READY
     assert not packager.running
 
@@ -376,3 +379,15 @@ async def test_a_file_dropped_into_the_media_dir_is_packaged_once_it_settles(cli
         assert packager.status("dropped")["status"] == READY
     finally:
         await packager.close()
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.gen_test(timeout=30)
+async def test_shutting_down_while_the_sample_renders_leaves_no_partial_file(tmp_path) -> None:
+    from videosync.packager import open_media
+    from videosync.settings import Settings
+
+    media = tmp_path / "media"
+    async with open_media(Settings(media_dir=str(media))):
+        await asyncio.sleep(0.5)  # ffmpeg is rendering the 60 s sample now
+    assert sorted(p.name for p in media.iterdir() if p.name != ".hls") == []

@@ -31,7 +31,7 @@ from .hls import (
     write_status,
 )
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
-from .sample import ensure_sample
+from .sample import generate_sample
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -241,25 +241,37 @@ async def open_media(
 ) -> AsyncIterator[tuple[MediaLibrary, Packager]]:
     """The media library and its packager for a server's lifetime.
 
-    Generates the sample video when the media dir is empty, then (with `run_packager`) packages
-    every video not yet packaged and watches the dir for new ones. Pass run_packager=False in all
-    but one process when several share a media dir (`--workers`): they still report status.
+    With `run_packager`: packages every video not yet packaged, watches the dir for new ones, and
+    when the dir is empty generates the sample video in the background (the server answers at
+    once; /api/video is a 404 for the few seconds that takes). Pass run_packager=False in all but
+    one process when several share a media dir (`--workers`): they still report status from disk.
     """
     try:
         tools: Tools | None = find_tools()
     except FfmpegMissing as exc:
         log.warning("%s: videos are served, but nothing is probed or packaged", exc)
         tools = None
-    sample = await asyncio.to_thread(ensure_sample, settings.media_dir, tools) if run_packager else None
     library = MediaLibrary(settings.media_dir, tools, settings.video)
-    videos = await asyncio.to_thread(library.scan)
+    await asyncio.to_thread(library.scan)
     packager = Packager(library, tools)
+    sample_task = None
     if run_packager:
         await packager.start()
-        for video in videos:
-            if video.path == sample:
-                packager.enqueue(video.id)  # complete (renamed into place): no need to let it settle
+        sample_task = asyncio.create_task(_sample(library, packager), name="sample-video")
     try:
         yield library, packager
     finally:
+        if sample_task is not None:
+            sample_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sample_task
         await packager.close()
+
+
+async def _sample(library: MediaLibrary, packager: Packager) -> None:
+    sample = await generate_sample(library.root, library.tools)
+    if sample is None:
+        return
+    for video in await asyncio.to_thread(library.scan):
+        if video.path == sample:
+            packager.enqueue(video.id)  # complete (renamed into place): no need to let it settle

@@ -8,6 +8,7 @@ so sync can also be checked by ear. Tests use `make_clip` for their short clips.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -70,11 +71,8 @@ def make_clip(out: Path, tools: Tools, **options: object) -> Path:
     return out
 
 
-def ensure_sample(
-    media_dir: str | Path, tools: Tools | None = None, seconds: float = SAMPLE_SECONDS
-) -> Path | None:
-    """Generate media_dir/sample.mp4 when the media dir has no video; the path, or None when
-    nothing was generated (videos exist, or ffmpeg is missing or failed: logged, not raised)."""
+def _plan(media_dir: str | Path, tools: Tools | None) -> tuple[Tools, Path, Path] | None:
+    """(tools, target, partial file) when a sample is needed and can be made, else None."""
     library = MediaLibrary(media_dir)
     if library.scan():
         return None
@@ -83,9 +81,20 @@ def ensure_sample(
     except FfmpegMissing as exc:
         log.warning("no video in %s and no ffmpeg to make a sample: %s", library.root, exc)
         return None
-    target = library.root / SAMPLE_NAME
-    partial = library.root / f".{SAMPLE_NAME}.partial.mp4"  # hidden: never listed half-written
-    log.info("media dir %s is empty: generating a %g s sample video", library.root, seconds)
+    # hidden while being written, so it is never listed (or packaged) half-made
+    return tools, library.root / SAMPLE_NAME, library.root / f".{SAMPLE_NAME}.partial.mp4"
+
+
+def ensure_sample(
+    media_dir: str | Path, tools: Tools | None = None, seconds: float = SAMPLE_SECONDS
+) -> Path | None:
+    """Generate media_dir/sample.mp4 when the media dir has no video; the path, or None when
+    nothing was generated (videos exist, or ffmpeg is missing or failed: logged, not raised)."""
+    plan = _plan(media_dir, tools)
+    if plan is None:
+        return None
+    tools, target, partial = plan
+    log.info("media dir %s is empty: generating a %g s sample video", target.parent, seconds)
     try:
         make_clip(partial, tools, seconds=seconds)
         os.replace(partial, target)
@@ -93,5 +102,39 @@ def ensure_sample(
         detail = getattr(exc, "stderr", b"") or b""
         log.warning("could not generate the sample video: %s %s", exc, detail.decode(errors="replace")[-300:])
         partial.unlink(missing_ok=True)
+        return None
+    return target
+
+
+async def generate_sample(
+    media_dir: str | Path, tools: Tools | None = None, seconds: float = SAMPLE_SECONDS
+) -> Path | None:
+    """ensure_sample as an asyncio subprocess, for a running server: cancelling it (shutdown)
+    kills ffmpeg instead of waiting for it."""
+    plan = await asyncio.to_thread(_plan, media_dir, tools)
+    if plan is None:
+        return None
+    tools, target, partial = plan
+    log.info("media dir %s is empty: generating a %g s sample video", target.parent, seconds)
+    proc = await asyncio.create_subprocess_exec(
+        *clip_args(partial, tools, seconds=seconds),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+            partial.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        log.warning("could not generate the sample video: %s", err.decode(errors="replace")[-300:])
+        partial.unlink(missing_ok=True)
+        return None
+    try:
+        os.replace(partial, target)
+    except OSError as exc:
+        log.warning("could not generate the sample video: %s", exc)
         return None
     return target
