@@ -145,6 +145,7 @@ class SyncSocket(WebSocketHandler):
             self.close_now(CLOSE_INVALID_SESSION, INVALID_KEY)
             return
         assert self.ws_connection is not None
+        self.set_nodelay(True)  # small sync messages must not wait for Nagle + delayed ACKs
         self.outbox = Outbox(self.ws_connection, self.config.send_queue_limit, self._overflowed)
         try:
             await self.hub.join(

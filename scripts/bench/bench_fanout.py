@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Fan-out benchmark: one host, N participants, host updates paced 20 ms apart.
+
+Starts a real `python -m videosync` (memory store, or Redis with a throw-away redis-server on a
+free port), connects N participants and a host with a lean raw-socket WebSocket client (asyncio
+protocols in one process, so the load generator steals as little CPU as possible from the server
+on a small machine), sends the updates and measures, for every participant and every update,
+host send -> participant receipt. Also reports the server's RSS per idle connection.
+
+usage: python scripts/bench/bench_fanout.py [--n 10,100,1000] [--stores memory,redis]
+                                             [--updates 200] [--gap-ms 20] [--runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MARK = b'"currentTime":'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class WSClient(asyncio.Protocol):
+    """Just enough RFC 6455: handshake, unmasked server frames in, masked text frames out."""
+
+    def __init__(self, key: str, record: bool) -> None:
+        self.key = key
+        self.record = record
+        self.buffer = bytearray()
+        self.upgraded = asyncio.get_running_loop().create_future()
+        self.init = asyncio.get_running_loop().create_future()
+        self.received: list[tuple[int, int]] = []  # (update index, ns)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        nonce = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET /ws?sessionKey={self.key} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter_ns()
+        buf = self.buffer
+        buf += data
+        if not self.upgraded.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            del buf[: end + 4]
+            self.upgraded.set_result(None)
+        while len(buf) >= 2:
+            size = buf[1] & 0x7F
+            head = 2
+            if size == 126:
+                if len(buf) < 4:
+                    return
+                size, head = struct.unpack_from("!H", buf, 2)[0], 4
+            elif size == 127:
+                if len(buf) < 10:
+                    return
+                size, head = struct.unpack_from("!Q", buf, 2)[0], 10
+            if len(buf) < head + size:
+                return
+            opcode = buf[0] & 0x0F
+            payload = bytes(buf[head : head + size])
+            del buf[: head + size]
+            if opcode == 0x1:
+                self._message(payload, now)
+            elif opcode == 0x9:
+                self.send(payload, opcode=0xA)
+
+    def _message(self, payload: bytes, now: int) -> None:
+        if not self.init.done() and payload.startswith(b'{"isHost"'):
+            self.init.set_result(json.loads(payload))
+        elif self.record and payload.startswith(b'{"type":"stateUpdate"'):
+            start = payload.index(MARK) + len(MARK)
+            end = payload.index(b",", start)
+            self.received.append((int(float(payload[start:end])), now))
+
+    def send(self, payload: bytes, opcode: int = 0x1) -> None:
+        mask = os.urandom(4)
+        size = len(payload)
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size) if size < 126 else struct.pack(
+            "!BBH", 0x80 | opcode, 0x80 | 126, size
+        )
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert self.transport is not None
+        self.transport.write(header + mask + masked)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+
+
+async def connect(port: int, key: str, record: bool = True) -> WSClient:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: WSClient(key, record), "127.0.0.1", port)
+    await asyncio.wait_for(client.init, 30)
+    return client
+
+
+class Server:
+    def __init__(self, store: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.redis: subprocess.Popen[bytes] | None = None
+        args = [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
+                "--media-dir", str(workdir / "media"), "--log-level", "warning",
+                "--rate-limit", "1000", "--rate-burst", "1000"]
+        if store == "redis":
+            rport = free_port()
+            self.redis = subprocess.Popen(
+                [shutil.which("redis-server") or "redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(0.5)
+            args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
+        (workdir / "media").mkdir(exist_ok=True)
+        self.process = subprocess.Popen(args, cwd=ROOT)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def session(self) -> str:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/sessions", method="POST")
+        return str(json.loads(urllib.request.urlopen(request).read())["sessionKey"])
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(15)
+        if self.redis is not None:
+            self.redis.terminate()
+            self.redis.wait(10)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dict[str, object]:
+    key = server.session()
+    host = await connect(server.port, key, record=False)
+    participants: list[WSClient] = []
+    for start in range(0, n, 50):
+        participants += await asyncio.gather(*(connect(server.port, key) for _ in range(min(50, n - start))))
+    await asyncio.sleep(1.0 + n / 500)  # let the join announcements settle
+    sent: list[int] = []
+    for i in range(updates):
+        message = json.dumps({"type": "stateUpdate", "state": {"paused": False, "currentTime": i, "playbackRate": 1}})
+        sent.append(time.perf_counter_ns())
+        host.send(message.encode())
+        await asyncio.sleep(gap_ms / 1000)
+    await asyncio.sleep(2.0)
+    latencies: list[float] = []
+    complete = in_order = 0
+    for p in participants:
+        indices = [i for i, _ in p.received]
+        complete += len(indices) == updates
+        in_order += indices == sorted(indices)
+        latencies += [(t - sent[i]) / 1e6 for i, t in p.received]
+    for c in [host, *participants]:
+        if c.transport is not None:
+            c.transport.close()
+    return {
+        "n": n,
+        "received": len(latencies),
+        "expected": n * updates,
+        "all_complete": complete == n,
+        "all_in_order": in_order == n,
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2),
+        "server_alive": server.alive(),
+    }
+
+
+async def idle_memory(server: Server, n: int) -> dict[str, object]:
+    # warm up: one session with a few members so code paths and caches are loaded
+    warm = [await connect(server.port, server.session(), record=False) for _ in range(5)]
+    await asyncio.sleep(1.0)
+    before = rss_kb(server.process.pid)
+    key = server.session()
+    clients: list[WSClient] = []
+    for start in range(0, n, 50):
+        clients += await asyncio.gather(*(connect(server.port, key, record=False) for _ in range(min(50, n - start))))
+    await asyncio.sleep(3.0)
+    after = rss_kb(server.process.pid)
+    for c in [*warm, *clients]:
+        if c.transport is not None:
+            c.transport.close()
+    return {"connections": n, "rss_before_kb": before, "rss_after_kb": after,
+            "kb_per_connection": round((after - before) / n, 1)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", default="10,100,1000")
+    parser.add_argument("--stores", default="memory,redis")
+    parser.add_argument("--updates", type=int, default=200)
+    parser.add_argument("--gap-ms", type=float, default=20.0)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--memory-connections", type=int, default=1000)
+    args = parser.parse_args()
+    for store in args.stores.split(","):
+        for n in [int(x) for x in args.n.split(",")]:
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as tmp:
+                    server = Server(store, Path(tmp))
+                    try:
+                        result = await run_fanout(server, n, args.updates, args.gap_ms)
+                    finally:
+                        server.stop()
+                print(json.dumps({"store": store, **result}), flush=True)
+        if args.memory_connections:
+            with tempfile.TemporaryDirectory() as tmp:
+                server = Server(store, Path(tmp))
+                try:
+                    result = await idle_memory(server, args.memory_connections)
+                finally:
+                    server.stop()
+            print(json.dumps({"store": store, "idle": result}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
