@@ -114,7 +114,10 @@ def _finite(value: Any, field: str, code: str) -> float | None:
         return None
     if not _is_number(value):
         raise ProtocolError(code, f"{field} must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits parses to an int beyond any float
+        raise ProtocolError(code, f"{field} must be finite") from None
     if not math.isfinite(number):
         raise ProtocolError(code, f"{field} must be finite")
     return number
