@@ -28,6 +28,9 @@ class FakeStream:
         self.written: list[bytes] = []
         self.pending: list[asyncio.Future[None]] = []
 
+    def writing(self) -> bool:
+        return True  # always through write(): the tests below drive completion by hand
+
     def write(self, data: bytes) -> asyncio.Future[None]:
         self.written.append(data)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -68,10 +71,6 @@ def test_text_frame_lengths() -> None:
     assert text_frame(b"hi") == b"\x81\x02hi"
     assert text_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
     assert text_frame(b"x" * 70000)[:2] == b"\x81\x7f"
-
-
-async def _run(coro: Any) -> Any:
-    return await coro
 
 
 def run(coro: Any) -> Any:
@@ -156,6 +155,47 @@ def test_outbox_stops_on_closing_connection() -> None:
         return len(stream.written)
 
     assert run(scenario()) == 0
+
+
+class FakeSocket:
+    def __init__(self, accept: int) -> None:
+        self.accept = accept
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        taken = data[: self.accept]
+        self.sent.append(taken)
+        return len(taken)
+
+
+class DirectStream(FakeStream):
+    """A stream with nothing pending: frames go straight to the socket, the rest to write()."""
+
+    def __init__(self, accept: int) -> None:
+        super().__init__(instant=False)
+        self.socket = FakeSocket(accept)
+
+    def writing(self) -> bool:
+        return bool(self.pending)
+
+
+def test_outbox_sends_directly_and_hands_a_partial_rest_to_the_stream_in_order() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        stream = DirectStream(accept=3)
+        box = Outbox(FakeConnection(stream), limit=10, on_overflow=lambda: None, held=False)
+        box.send(text_frame(b"a"))  # 3 bytes: fits the socket
+        box.send(text_frame(b"hello"))  # 7 bytes: 3 to the socket, 4 to the stream
+        box.send(text_frame(b"z"))  # queued behind the pending rest
+        stream.complete()
+        await asyncio.sleep(0)
+        stream.complete()
+        await asyncio.sleep(0)
+        return stream.socket.sent, stream.written
+
+    sent, written = run(scenario())
+    assert sent == [b"\x81\x01a", b"\x81\x05h", b"\x81\x01z"]  # z waited for the rest, then went direct
+    assert written == [b"ello"]
+    assert frames([sent[0], sent[1] + written[0], sent[2]]) == [b"a", b"hello", b"z"]
 
 
 def test_event_round_trip_keeps_wire_text_verbatim() -> None:

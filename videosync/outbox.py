@@ -110,8 +110,24 @@ class Outbox:
         if self._conn.is_closing():
             self.close()
             return
+        stream = self._conn.stream
+        if not stream.writing():
+            # Fast path: nothing of anyone's is pending on the stream (pings included), so the
+            # kernel takes the frame whole or in part right now; IOStream gets only the rest.
+            try:
+                sent = stream.socket.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            if sent == len(data):
+                if self._on_drained is not None and not self._queue:
+                    self._drained()
+                return
+            data = data[sent:]
         try:
-            future = self._conn.stream.write(data)
+            future = stream.write(data)
         except StreamClosedError:
             self.close()
             return
