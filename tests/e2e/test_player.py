@@ -206,8 +206,12 @@ def test_member_names_are_shown_as_text_never_markup(server: harness.ServerProce
     )
     assert host.page.evaluate("() => document.querySelectorAll('[data-members] img').length") == 0
     assert host.page.evaluate("() => window.__pwned") is None
-    statuses = host.page.locator("[data-member-status]").all_text_contents()
-    assert len(statuses) == 2
+    # presence: every member's reported status (RTT at least) reaches the others' member list
+    host.page.wait_for_function(
+        "() => { const s = [...document.querySelectorAll('[data-member-status]')];"
+        " return s.length === 2 && s.every((e) => /RTT \\d+ ms/.test(e.textContent)); }",
+        timeout=15_000,
+    )
 
 
 @pytest.fixture
