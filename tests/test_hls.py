@@ -55,7 +55,8 @@ def test_audio_only_input_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("height", "heights"),
-    [(180, [90, 180]), (360, [180, 360]), (720, [360, 720]), (1080, [360, 720, 1080]),
+    [(180, [90, 180]), (360, [180, 360]), (480, [360, 480]), (719, [360, 718]), (720, [360, 720]),
+     (1080, [360, 720, 1080]),
      (2160, [360, 720, 1080])],
 )
 def test_ladder_never_upscales_and_has_two_rungs(height, heights) -> None:

@@ -150,8 +150,10 @@ def ladder_rungs(height: int | None) -> list[tuple[int, str]]:
     if len(rungs) >= 2:
         return rungs
     top = height - height % 2 if height else LADDER[0][0]
+    if rungs and top > rungs[0][0]:
+        return [rungs[0], (top, "1400k")]  # e.g. 480p: 360p plus the source size
     half = max(2, (top // 2) - (top // 2) % 2)
-    return [(half, "400k"), (top, "800k")] if not rungs else [(half, "400k"), rungs[0]]
+    return [(half, "400k"), (top, "800k")]
 
 
 def _x264(preset: str) -> dict[str, object]:
