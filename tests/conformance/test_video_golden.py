@@ -24,6 +24,9 @@ from videosync.ranges import format_http_date
 from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
 from .replay import GOLDEN, Bindings, Response, load_cases, replay_http_step
 
+# every test here serves a clip the real ffmpeg generated
+pytestmark = pytest.mark.ffmpeg
+
 META = json.loads((GOLDEN / "go-a" / "video.json").read_text())["meta"]
 SIZE = int(META["media"]["size"])
 EXPOSE_MEDIA = "Content-Length, Content-Range, Accept-Ranges"
@@ -103,7 +106,6 @@ def _cases() -> list[Any]:
     return [pytest.param(case, id=name) for name, case in load_cases("go-a", "video").items()]
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("case", _cases())
 async def test_video_exchange_matches_the_go_server(http_server, http_port, media_dir, case) -> None:

@@ -22,6 +22,9 @@ from videosync.handlers import ranged
 from ..conformance.replay import raw_request
 from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
 
+# every test here serves a clip the real ffmpeg generated
+pytestmark = pytest.mark.ffmpeg
+
 UPLOAD_CAP = 3_000_000
 
 
@@ -75,7 +78,6 @@ RANGE_TABLE = [
 ]
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test
 @pytest.mark.parametrize(("range_", "status", "part"), RANGE_TABLE)
 @pytest.mark.parametrize("path", ["/api/video", "/api/videos/clip/file"])
@@ -94,7 +96,6 @@ async def test_ranges_serve_the_right_bytes_and_head_sends_the_same_headers(
     assert int(got.headers["Content-Length"]) == len(got.body)
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test
 async def test_multiple_ranges_come_back_as_multipart_byteranges(http_client, base_url, media_dir) -> None:
     data = (media_dir / "clip.mp4").read_bytes()
@@ -116,7 +117,6 @@ async def test_multiple_ranges_come_back_as_multipart_byteranges(http_client, ba
     ]
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test
 async def test_library_files_carry_an_mtime_size_etag_that_revalidates(
     http_client, base_url, media_dir
@@ -173,7 +173,6 @@ async def test_a_client_that_stops_reading_holds_a_bounded_amount_of_the_file(
 # -- the library API ----------------------------------------------------------------------------
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
 async def test_videos_are_listed_with_probe_and_hls_status(http_client, base_url, media) -> None:
     _, _, packager = media
@@ -193,7 +192,6 @@ async def test_videos_are_listed_with_probe_and_hls_status(http_client, base_url
     assert re.fullmatch(r"/media/hls/clip/[0-9a-f]+-[0-9a-f]+/index\.m3u8", hls["playlist"])
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
 async def test_hls_files_have_their_types_and_cache_rules(http_client, base_url, media) -> None:
     _, _, packager = media
@@ -269,7 +267,6 @@ def _leftovers(media_dir: Path) -> list[str]:
     return sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=60)
 async def test_an_upload_is_stored_listed_and_queued_for_packaging(
     http_client, base_url, media, clips
@@ -302,7 +299,6 @@ async def test_an_upload_over_the_cap_is_413_and_leaves_nothing(http_client, bas
     assert _leftovers(media_dir) == []
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test
 async def test_an_upload_ffmpeg_cannot_read_is_415_and_leaves_nothing(
     http_client, base_url, media_dir
@@ -314,7 +310,6 @@ async def test_an_upload_ffmpeg_cannot_read_is_415_and_leaves_nothing(
     assert _leftovers(media_dir) == [] and not (media_dir / "x.mp4").exists()
 
 
-@pytest.mark.ffmpeg
 @pytest.mark.gen_test
 async def test_an_audio_only_upload_is_422(
     http_client, base_url, media_dir, tools, tmp_path
