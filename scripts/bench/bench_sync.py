@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import random
 import subprocess
@@ -44,6 +45,7 @@ class Result:
     seek: list[float | None] = field(default_factory=list)  # s until within BOUND_MS
     play: list[float | None] = field(default_factory=list)
     late: list[float | None] = field(default_factory=list)
+    late_playing: list[float | None] = field(default_factory=list)  # s from opening to first advancing frame
     pause_frames: list[float] = field(default_factory=list)  # worst currentTime spread when paused, ms
 
 
@@ -138,6 +140,9 @@ def run_one(browser: Any, base: str, viewers: int, steady_s: float, rounds: int,
         harness.install_sampler(late)
         late.wait_for_selector('[data-role-badge][data-role="participant"]')
         result.late.append(convergence([host, late], at, seconds=6.0))
+        playing = [w for (w, _ct, paused, seeking, ready) in harness.read_samples(late, at)
+                   if not paused and not seeking and ready >= 3]
+        result.late_playing.append((playing[0] - at) / 1000.0 if playing else None)
         late.context.close()
 
     for p in pages:
@@ -156,6 +161,7 @@ def fmt_times(values: list[float | None]) -> str:
 
 def report(results: list[Result], command: str, seconds: float) -> str:
     chromium = subprocess.run([harness.CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         "# Sync benchmark (browsers playing together)",
         "",
@@ -163,14 +169,15 @@ def report(results: list[Result], command: str, seconds: float) -> str:
         "",
         f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, {chromium or 'Chromium'};"
         f" one `python -m videosync` process (memory store), a 120 s 320x240 H.264/AAC clip, progressive MP4"
-        f" unless the page chose HLS; one browser context per viewer.",
+        f" unless the page chose HLS; one browser context per viewer. {os.cpu_count()} CPUs, load average"
+        f" {load} when the report was written (other test suites share this machine).",
         "",
         f"Steady state: {seconds:.0f} s of play sampled every 4 ms, 500 ms windows, pairwise skew between"
         " every two viewers (windows showing a stall rejected). Convergence: time from the host's command"
         f" until every pair stays within {BOUND_MS:.0f} ms for {HOLD_MS / 1000:.0f} s (100 ms windows).",
         "",
-        "| viewers | steady windows | skew p50 | skew p95 | skew max | at 1.5× p50 / p95 | after seek | after play | late joiner | pause spread |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| viewers | steady windows | skew p50 | skew p95 | skew max | at 1.5× p50 / p95 | after seek | after play | late joiner: playing | late joiner: within 50 ms | pause spread |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if r.steady:
@@ -184,7 +191,7 @@ def report(results: list[Result], command: str, seconds: float) -> str:
         )
         lines.append(
             f"| {r.viewers} | {len(r.steady)} | {skew} | {fast} | {fmt_times(r.seek)} | {fmt_times(r.play)} |"
-            f" {fmt_times(r.late)} | {pause} |"
+            f" {fmt_times(r.late_playing)} | {fmt_times(r.late)} | {pause} |"
         )
     lines += [
         "",

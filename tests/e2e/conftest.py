@@ -31,7 +31,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("media")
-    harness.make_clip(root / "clip.mp4", seconds=60)
+    harness.make_clip(root / "clip.mp4", seconds=60)  # the default video (first by name)
+    harness.make_clip(root / "other.mp4", seconds=12, size="240x180")
     return root
 
 

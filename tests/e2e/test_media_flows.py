@@ -162,3 +162,21 @@ def test_upload_shows_progress_then_plays_while_still_packaging(
         )
         log.info("%s after the seek: %s; packaging %s", v.name, state, video_status(upload_server.base_url, video_id))
         assert state["edge"] is None or state["t"] <= state["edge"] + 0.5, state
+
+
+def test_the_host_switches_video_for_everyone(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+    host = open_home_as_host(open_viewer, server.base_url)
+    link = create_with_selected_video(host, "clip")
+    guest = join(open_viewer, "guest", link)
+    assert guest.page.is_hidden("[data-host-only]"), "only the host is offered the video picker"
+    host.page.wait_for_selector('[data-video-select] option[value="other"]', state="attached")
+    host.page.select_option("[data-video-select]", "other")
+    for v in (host, guest):
+        v.page.wait_for_function("() => window.videosync.controller.state.video === 'other'")
+        v.page.wait_for_function(
+            "() => { const v = document.querySelector('video'); return v.readyState >= 1 && v.duration < 13; }",
+            timeout=15_000,
+        )
+        assert v.video()["paused"] is True
+    host.click_play_pause()
+    guest.wait_video("!v.paused && v.currentTime > 0.5")

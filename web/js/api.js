@@ -72,7 +72,6 @@ export function uploadVideo(file, onProgress = () => {}) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/videos?filename=${enc(file.name)}`);
     xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    xhr.setRequestHeader("X-Filename", enc(file.name));
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);

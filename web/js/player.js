@@ -120,7 +120,7 @@ async function main() {
     controls.render(controller.state, store);
     if (what === "error") showError(store.error ?? "");
     if (what === "notice" && store.notice) showNotice(store.notice);
-    if (what === "host" || what === "init") media.refreshLibrary(store.isHost, controller.state?.video ?? null, controls);
+    if (what === "host" || what === "init") media.refreshLibrary(store.isHost, controller.state?.video ?? null);
   };
   store.addEventListener("change", render);
 
@@ -216,7 +216,7 @@ function createMediaSwitcher(video, store) {
       await this.show(id);
       return true;
     },
-    async refreshLibrary(isHost, selected, _controls) {
+    async refreshLibrary(isHost, selected) {
       if (!isHost) return;
       library = await listVideos().catch(() => library);
       const select = $("[data-video-select]");
