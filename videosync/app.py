@@ -13,6 +13,7 @@ from tornado.web import Application, RequestHandler, StaticFileHandler
 
 from .handlers.base import NotFoundHandler
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
+from .handlers.metrics import MetricsHandler
 from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
 from .hub import Hub
@@ -64,14 +65,14 @@ def web_routes(web_dir: Path) -> list[tuple[str, type, dict[str, Any]]]:
     ]
 
 
-_UUID_RE = re.compile(r"([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}([0-9a-f]{8})")
 
 
 def log_request(handler: RequestHandler) -> None:
     """Access log without query strings (host tokens travel there) and with keys shortened."""
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
-    path = _UUID_RE.sub(r"\1…", handler.request.path)
+    path = _UUID_RE.sub(r"…\1", handler.request.path)  # as sessions.short_key
     access_log.log(
         level, "%d %s %s %.2fms", status, handler.request.method, path,
         1000.0 * handler.request.request_time(),
@@ -87,6 +88,7 @@ def make_app(services: Services) -> Application:
         (r"/", RootHandler, {"web_dir": web_dir if web_dir.is_dir() else None}),
         (r"/health", HealthHandler, store),
         (r"/ready", ReadyHandler, store),
+        (r"/metrics", MetricsHandler),
         (r"/api/sessions", SessionsHandler, sessions),
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
         (rf"/api/sessions/{_KEY}", SessionHandler, sessions),

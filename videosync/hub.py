@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import events
+from . import events, metrics
 from .events import Event
 from .hostship import LEFT, PROMOTED, TRANSFERRED, Hostship
 from .iplimit import AddressLimit
@@ -154,6 +154,7 @@ class Hub:
         if group is None:
             group = Group(key)
             self._groups[key] = group
+            metrics.SESSIONS_LOCAL.inc()
             group.tasks.append(self.spawn(self._listen(group), f"listen-{short_key(key)}"))
             group.tasks.append(self.spawn(self._tick_loop(group), f"tick-{short_key(key)}"))
         await group.ready.wait()
@@ -162,6 +163,7 @@ class Hub:
     def _teardown(self, group: Group) -> None:
         if self._groups.get(group.key) is group:
             del self._groups[group.key]
+            metrics.SESSIONS_LOCAL.dec()
         for task in group.tasks:
             task.cancel()
         if not group.ended and not self.closing:
@@ -194,6 +196,8 @@ class Hub:
             self._on_host(group, meta)
         elif kind == events.STATE:
             group.video = meta.get("video")
+            if isinstance(meta.get("sent"), float):
+                metrics.BROADCAST_SECONDS.observe(max(0.0, precise_ms() - meta["sent"]) / 1000.0)
         elif kind == events.VACANT:
             self.spawn(self._promote(group))
             return
@@ -202,6 +206,7 @@ class Hub:
 
     def fanout(self, group: Group, wire: str, skip: str | None = None) -> None:
         frame = text_frame(wire.encode())
+        metrics.MESSAGES_OUT.inc(len(group.peers) - (skip in group.peers))
         for member_id, peer in tuple(group.peers.items()):
             if member_id != skip:
                 peer.outbox.send(frame)
@@ -255,6 +260,7 @@ class Hub:
             grace.cancel()
         peer.member_id = member_id
         group.peers[member_id] = peer
+        metrics.SOCKETS.inc()
         has_token = await self.sessions.check_host_token(key, host_token)
         role = await self.hostship.on_join(key, member_id, has_token, resumed)
         host_id = member_id if role.is_host else await self.hostship.holder(key)
@@ -314,6 +320,7 @@ class Hub:
         if group is None or not member_id or group.peers.get(member_id) is not peer:
             return
         del group.peers[member_id]
+        metrics.SOCKETS.dec()
         group.members.pop(member_id, None)
         group.reported.pop(member_id, None)
         peer.outbox.close()
@@ -408,6 +415,7 @@ class Hub:
 
     # -- commands -------------------------------------------------------------------------------
     def send(self, peer: Peer, wire: str) -> None:
+        metrics.MESSAGES_OUT.inc()
         peer.outbox.send(text_frame(wire.encode()))
 
     async def handle(self, peer: Peer, raw: str | bytes, received_ms: float) -> None:
@@ -418,6 +426,7 @@ class Hub:
             command = parse_command(raw)
             await self._execute(group, peer, command, received_ms)
         except ProtocolError as exc:
+            metrics.rejected(exc.code)
             self.send(peer, encode_error(exc.code, exc.message))
         except SessionNotFound:
             await self.end_session(group, "deleted")
@@ -455,9 +464,11 @@ class Hub:
             group.key, apply_command(current, command, now, self.settings.play_lead_ms)
         )
         wire = encode_state_update(saved.to_json(), now, peer.member_id)
-        await self.publish(group.key, Event(events.STATE, {"video": saved.video}, wire))
+        meta = {"video": saved.video, "sent": precise_ms()}  # "sent": for the broadcast latency metric
+        await self.publish(group.key, Event(events.STATE, meta, wire))
 
     def _update_member(self, group: Group, peer: Peer, report: Report) -> None:
+        metrics.client_report(report.rtt, report.drift)
         member = group.members[peer.member_id]
         updated = member.with_report(report.rtt, report.drift, report.buffering)
         group.members[peer.member_id] = updated

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
+from . import metrics
 from .ffmpeg import FfmpegMissing, Tools, find_tools
 from .hls import (
     FAILED,
@@ -117,6 +118,7 @@ class Packager:
 
     def _changed(self, video_id: str, job: JobStatus) -> None:
         self._statuses[video_id] = job
+        metrics.packaging(job.status, job.speed)
         if not self._subscribers:
             return
         view = self.status(video_id)

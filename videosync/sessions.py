@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import uuid6
 
+from . import metrics
 from .state import INITIAL_STATE_JSON, PlaybackState
 from .store import Store
 
@@ -31,8 +32,9 @@ class UnknownVideo(LookupError):
 
 
 def short_key(key: str) -> str:
-    """Enough of a key to follow it in logs without publishing it."""
-    return key[:8]
+    """Enough of a key to follow it in logs without publishing it: its last 8 hex digits (random in
+    both our UUIDv7 keys and Go's v4; a v7 key's first 8 are its creation minute, shared by many)."""
+    return "…" + key[-8:]
 
 
 def is_session_key(key: str) -> bool:
@@ -111,6 +113,7 @@ class SessionService:
         state = INITIAL_STATE_JSON if video is None else PlaybackState(video=video).to_json()
         meta = SessionMeta(token, video, self.now())
         await self.store.create_session(key, state, meta.to_json(), self.ttl)
+        metrics.SESSIONS_CREATED.inc()
         log.info("session %s created", short_key(key))
         return CreatedSession(key, token, video)
 

@@ -18,6 +18,7 @@ from tornado import httputil
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from .. import metrics
 from ..hub import Hub
 from ..outbox import Outbox
 from ..protocol import clean_name
@@ -126,10 +127,12 @@ class SyncSocket(WebSocketHandler):
 
     async def open(self) -> None:
         if not self._origin_allowed():
+            metrics.rejected("origin")
             self.close_now(CLOSE_POLICY, "Origin not allowed")
             return
         address = self.request.remote_ip or ""
         if not self.hub.per_address.acquire(address):
+            metrics.rejected("too_many_connections")
             self.close_now(CLOSE_POLICY, "Too many connections")
             return
         self.address = address
@@ -142,6 +145,7 @@ class SyncSocket(WebSocketHandler):
         except StoreError:
             valid = False  # Go-A: a store error reads as an unknown key
         if not valid:
+            metrics.rejected("invalid_session")
             self.close_now(CLOSE_INVALID_SESSION, INVALID_KEY)
             return
         assert self.ws_connection is not None
@@ -172,10 +176,12 @@ class SyncSocket(WebSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         received = time.time() * 1000.0
+        metrics.MESSAGES_IN.inc()
         if not self.joined:
             return
         if not self._bucket.take(time.monotonic()):
             log.info("session %s: member %s over the rate limit", short_key(self.key), self.member_id)
+            metrics.rejected("rate_limit")
             self.disconnect(CLOSE_POLICY, "Rate limit exceeded")
             return
         await self.hub.handle(self, message, received)
@@ -203,6 +209,7 @@ class SyncSocket(WebSocketHandler):
 
     def _overflowed(self) -> None:
         log.warning("session %s: member %s too slow; dropped", short_key(self.key), self.member_id)
+        metrics.rejected("slow_consumer")
         self.disconnect(CLOSE_TRY_AGAIN_LATER, "Send queue overflow")
         self.hub.spawn(self.hub.leave(self), "leave")
 
@@ -228,6 +235,7 @@ class SyncSocket(WebSocketHandler):
             return
         deadline = PONG_DEADLINE_PINGS * self.config.ping_interval + 1.0
         if time.monotonic() - self._last_pong > deadline:
+            metrics.rejected("ping_timeout")
             self.disconnect(CLOSE_GOING_AWAY, "Ping timeout")
             return
         try:
@@ -238,3 +246,8 @@ class SyncSocket(WebSocketHandler):
 
     def on_pong(self, data: bytes) -> None:
         self._last_pong = time.monotonic()
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Tornado's own report names the request URI, whose query holds the host and resume tokens."""
+        log.error("uncaught exception on /ws (session %s, member %s)", short_key(self.key), self.member_id,
+                  exc_info=(typ, value, tb))
