@@ -148,3 +148,4 @@ async def test_a_whole_session_flow_never_logs_tokens_nor_whole_keys(
     assert resume.split(".")[1] not in text
     assert key not in text
     assert key[-8:] in text  # its short form is what identifies it
+

@@ -105,6 +105,12 @@ def packaging(status: str, speed: float | None) -> None:
             PACKAGING_SPEED.observe(speed)
 
 
+def process_exited(pid: int) -> None:
+    """A worker ended: in multiprocess mode its live gauges must stop counting."""
+    if os.environ.get(MULTIPROC_ENV):
+        _multiprocess.mark_process_dead(pid)
+
+
 def exposition(accept: str = "") -> tuple[bytes, str]:
     """A scrape's body and content type (text 0.0.4, or OpenMetrics if the scraper asks for it):
     this process's metrics, or every worker's in multiprocess mode."""

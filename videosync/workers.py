@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 100
@@ -67,6 +69,7 @@ def fork_workers(count: int, listening: Sequence[socket.socket] = ()) -> int:
         index = children.pop(pid, None)
         if index is None:
             continue
+        metrics.process_exited(pid)
         code = os.waitstatus_to_exitcode(status)
         if code == 0 or stopping:
             continue

@@ -52,6 +52,7 @@ class ServerProc:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     name: str = "server"
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -71,7 +72,8 @@ class ServerProc:
         return cmd + (["--redis-url", self.redis_url] if self.redis_url else [])
 
     def start(self, timeout: float = 20.0) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+        env = {**os.environ, "PYTHONPATH": path, **self.env}
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(
                 self.command(), cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
