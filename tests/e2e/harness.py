@@ -9,6 +9,7 @@ pages' offsets is their skew. Windows whose spread shows a stall (or a seek) are
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -171,6 +173,69 @@ def have_tools() -> list[str]:
     if not (REPO / "web" / "node_modules" / "hls.js" / "dist").is_dir():
         missing.append("web/node_modules/hls.js (run: npm ci --prefix web)")
     return missing
+
+
+class FlakyLink:
+    """A TCP proxy in front of the server whose link can go silent: `blackhole()` keeps every
+    connection open but swallows all bytes and turns new connections away (what a dropped Wi-Fi
+    looks like: no FIN, no RST); `restore()` drops the dead connections and forwards again."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.forwarding = True
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.forwarding:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.forwarding:
+                    dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def blackhole(self) -> None:
+        self.forwarding = False
+
+    def restore(self) -> None:
+        with self.lock:
+            dead, self.conns = self.conns, []
+        for s in dead:
+            with contextlib.suppress(OSError):
+                s.close()
+        self.forwarding = True
+
+    def close(self) -> None:
+        self.listener.close()
+        self.restore()
 
 
 # --- sampling in the page -------------------------------------------------------------------------

@@ -245,3 +245,31 @@ def test_refused_autoplay_shows_one_click_to_join_overlay(
     guest.wait_video("!v.paused && v.currentTime > 1")
     time.sleep(2.5)
     assert_in_sync([host, guest])
+
+
+@pytest.fixture
+def flaky_link(server: harness.ServerProcess) -> Iterator[harness.FlakyLink]:
+    link = harness.FlakyLink(server.port)
+    yield link
+    link.close()
+
+
+def test_a_participant_reconnects_after_a_silent_network_drop_and_resyncs(
+    server: harness.ServerProcess, open_viewer: OpenViewer, flaky_link: harness.FlakyLink
+) -> None:
+    host, link = create_session_as_host(open_viewer, server.base_url)
+    guest = open_viewer("guest", link.replace(server.base_url, flaky_link.base_url))  # through the proxy
+    guest.wait_role("participant")
+    start_playing(host, guest)
+
+    flaky_link.blackhole()
+    guest.page.wait_for_selector('[data-connection]:not([data-state="open"])', timeout=15_000)
+    host.click_play_pause()  # the guest misses this pause while cut off
+    host.wait_video("v.paused && !v.seeking")
+    flaky_link.restore()
+
+    guest.wait_connected(timeout=20_000)
+    guest.wait_video("v.paused && !v.seeking", timeout=10_000)
+    guest.page.wait_for_timeout(300)
+    assert abs(guest.video()["currentTime"] - host.video()["currentTime"]) < FRAME_S
+    assert guest.role() == "participant"

@@ -12,6 +12,13 @@ export const FINAL_CLOSE_CODES = new Map([
 
 export const BACKOFF = Object.freeze({ firstMs: 500, maxMs: 8000, factor: 2, jitter: 0.2 });
 
+/**
+ * A socket that has heard nothing for this long is given up and replaced. Our timeSync trickle
+ * gets an answer every second, so silence means a dead path (a network drop sends no FIN, and
+ * the browser would otherwise wait for TCP to time out, minutes later).
+ */
+export const SILENCE_LIMIT_MS = 5000;
+
 /** Delay before reconnect attempt n (0-based): exponential, capped, jittered so a crowd spreads. */
 export function backoffDelay(attempt, random = Math.random, b = BACKOFF) {
   const base = Math.min(b.maxMs, b.firstMs * b.factor ** attempt);
@@ -42,6 +49,7 @@ export class SyncSocket extends EventTarget {
     this.stopped = false;
     this.timers = new Set();
     this.clockTimer = null;
+    this.lastHeardAt = 0;
   }
 
   connect() {
@@ -51,6 +59,7 @@ export class SyncSocket extends EventTarget {
     this.ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
+      this.lastHeardAt = this.now();
       this.setStatus("open");
       this.clock.restart(); // a new path (maybe a new server): measure again
       this.maybeBurst();
@@ -59,6 +68,7 @@ export class SyncSocket extends EventTarget {
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
       const received = this.now();
+      this.lastHeardAt = received;
       let msg;
       try {
         msg = JSON.parse(event.data);
@@ -103,6 +113,10 @@ export class SyncSocket extends EventTarget {
 
   maybeBurst() {
     const now = this.now();
+    if (now - this.lastHeardAt > SILENCE_LIMIT_MS) {
+      this.abandon();
+      return;
+    }
     if (this.clock.pingDue(now)) {
       this.clock.pingSent(now);
       this.send({ type: "timeSync", t0: now });
@@ -114,6 +128,19 @@ export class SyncSocket extends EventTarget {
     for (let i = 0; i < burstSize; i++) {
       this.later(() => this.send({ type: "timeSync", t0: this.now() }), i * burstSpacingMs);
     }
+  }
+
+  /** Give up a silent socket at once: its close handshake could never complete. */
+  abandon() {
+    const ws = this.ws;
+    this.ws = null;
+    clearInterval(this.clockTimer);
+    try {
+      ws?.close(4000, "silent");
+    } catch {
+      // already closing
+    }
+    this.onClosed(1006, "no answer from the server");
   }
 
   send(message) {
