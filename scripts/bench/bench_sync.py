@@ -58,7 +58,9 @@ def open_page(browser: Any, url: str) -> Any:
 
 
 def wait_video(page: Any, predicate: str, timeout: float = 15_000) -> None:
-    page.wait_for_function(f"() => {{ const v = document.querySelector('video'); return {predicate}; }}", timeout=timeout)
+    page.wait_for_function(
+        f"() => {{ const v = document.querySelector('video'); return {predicate}; }}", timeout=timeout
+    )
 
 
 def create_host(browser: Any, base: str) -> tuple[Any, str]:
@@ -93,7 +95,9 @@ def convergence(pages: list[Any], command_at: float, seconds: float = 5.0) -> fl
     return harness.convergence_time(series, command_at, BOUND_MS, HOLD_MS)
 
 
-def run_one(browser: Any, base: str, viewers: int, steady_s: float, rounds: int, rng: random.Random) -> Result:
+def run_one(
+    browser: Any, base: str, viewers: int, steady_s: float, rounds: int, rng: random.Random
+) -> Result:
     result = Result(viewers)
     host, link = create_host(browser, base)
     pages = [host] + [join(browser, link) for _ in range(viewers - 1)]
@@ -120,7 +124,8 @@ def run_one(browser: Any, base: str, viewers: int, steady_s: float, rounds: int,
         at = harness.wall_now(host)
         host.eval_on_selector(
             "[data-seek]",
-            "(el, t) => { el.value = String(t); el.dispatchEvent(new Event('change')); }", target,
+            "(el, t) => { el.value = String(t); el.dispatchEvent(new Event('change')); }",
+            target,
         )
         result.seek.append(convergence(pages, at))
 
@@ -140,8 +145,11 @@ def run_one(browser: Any, base: str, viewers: int, steady_s: float, rounds: int,
         harness.install_sampler(late)
         late.wait_for_selector('[data-role-badge][data-role="participant"]')
         result.late.append(convergence([host, late], at, seconds=6.0))
-        playing = [w for (w, _ct, paused, seeking, ready) in harness.read_samples(late, at)
-                   if not paused and not seeking and ready >= 3]
+        playing = [
+            w
+            for (w, _ct, paused, seeking, ready) in harness.read_samples(late, at)
+            if not paused and not seeking and ready >= 3
+        ]
         result.late_playing.append((playing[0] - at) / 1000.0 if playing else None)
         late.context.close()
 
@@ -174,9 +182,12 @@ def report(results: list[Result], command: str, seconds: float) -> str:
         "",
         f"Steady state: {seconds:.0f} s of play sampled every 4 ms, 500 ms windows, pairwise skew between"
         " every two viewers (windows showing a stall rejected). Convergence: time from the host's command"
-        f" until every pair stays within {BOUND_MS:.0f} ms for {HOLD_MS / 1000:.0f} s (100 ms windows).",
+        f" until every pair stays within {BOUND_MS:.0f} ms for {HOLD_MS / 1000:.0f} s (100 ms windows)."
+        " A late joiner's times count from opening a new browser context on the link, so they include"
+        " the page load; 'playing' is its first advancing frame.",
         "",
-        "| viewers | steady windows | skew p50 | skew p95 | skew max | at 1.5× p50 / p95 | after seek | after play | late joiner: playing | late joiner: within 50 ms | pause spread |",
+        "| viewers | steady windows | skew p50 | skew p95 | skew max | at 1.5× p50 / p95 | after seek"
+        " | after play | late joiner: playing | late joiner: within 50 ms | pause spread |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -187,7 +198,9 @@ def report(results: list[Result], command: str, seconds: float) -> str:
             skew = "– | – | –"
         pause = f"{max(r.pause_frames):.1f} ms" if r.pause_frames else "–"
         fast = (
-            f"{harness.percentile(r.fast, 50):.1f} / {harness.percentile(r.fast, 95):.1f} ms" if r.fast else "–"
+            f"{harness.percentile(r.fast, 50):.1f} / {harness.percentile(r.fast, 95):.1f} ms"
+            if r.fast
+            else "–"
         )
         lines.append(
             f"| {r.viewers} | {len(r.steady)} | {skew} | {fast} | {fmt_times(r.seek)} | {fmt_times(r.play)} |"
@@ -204,11 +217,15 @@ def report(results: list[Result], command: str, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--viewers", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument("--steady", type=float, default=15.0, help="seconds of steady-state sampling")
     parser.add_argument("--rounds", type=int, default=3, help="seeks, plays and late joins per run")
-    parser.add_argument("--out", type=Path, help="write the Markdown report here (e.g. docs/benchmarks-sync.md)")
+    parser.add_argument(
+        "--out", type=Path, help="write the Markdown report here (e.g. docs/benchmarks-sync.md)"
+    )
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

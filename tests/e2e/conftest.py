@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import harness
+import pytest
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,9 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def server(media_dir: Path, tmp_path: Path) -> Iterator[harness.ServerProcess]:
     with harness.running_server(
-        media_dir, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE],
+        media_dir,
+        tmp_path / "server.log",
+        extra_args=["--host-grace", HOST_GRACE],
     ) as srv:
         yield srv
 
@@ -80,15 +81,15 @@ class Viewer:
 
     def wait_role(self, role: str, timeout: float = 10_000) -> None:
         self.page.wait_for_selector(f'[data-role-badge][data-role="{role}"]', timeout=timeout)
-        self.page.wait_for_function("() => window.videosync && window.videosync.store.memberId", timeout=timeout)
+        self.page.wait_for_function(
+            "() => window.videosync && window.videosync.store.memberId", timeout=timeout
+        )
 
     def wait_connected(self, timeout: float = 15_000) -> None:
         self.page.wait_for_selector('[data-connection][data-state="open"]', timeout=timeout)
 
     def wait_ready(self, timeout: float = 15_000) -> None:
-        self.page.wait_for_function(
-            "() => document.querySelector('video').readyState >= 3", timeout=timeout
-        )
+        self.page.wait_for_function("() => document.querySelector('video').readyState >= 3", timeout=timeout)
 
     def wait_video(self, predicate_js: str, timeout: float = 10_000) -> None:
         self.page.wait_for_function(
@@ -122,7 +123,9 @@ def open_viewer(browser: Any) -> Iterator[Callable[..., Viewer]]:
     viewers: list[Viewer] = []
 
     def _open(name: str, url: str, in_browser: Any = None, **context_args: Any) -> Viewer:
-        context = (in_browser or browser).new_context(**{"viewport": {"width": 1000, "height": 700}, **context_args})
+        context = (in_browser or browser).new_context(
+            **{"viewport": {"width": 1000, "height": 700}, **context_args}
+        )
         page = context.new_page()
         viewer = Viewer(name, context, page)
         page.on("pageerror", lambda exc: viewer.errors.append(str(exc)))

@@ -70,11 +70,36 @@ def make_clip(path: Path, seconds: int = 30, size: str = "320x240", fps: int = 3
     if path.exists():
         return path
     cmd = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-g", str(fps), "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", str(path),
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={fps}",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(fps),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-movflags",
+        "+faststart",
+        str(path),
     ]
     subprocess.run(cmd, check=True)
     return path
@@ -98,7 +123,8 @@ def start_redis() -> RedisProcess:
     port = free_port()
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -127,8 +153,16 @@ class ServerProcess:
 
     def start(self) -> None:
         cmd = [
-            sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
-            "--media-dir", str(self.media_dir), *self.extra_args,
+            sys.executable,
+            "-m",
+            "videosync",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--media-dir",
+            str(self.media_dir),
+            *self.extra_args,
         ]
         if self.redis_url:
             cmd += ["--redis-url", self.redis_url]
@@ -275,12 +309,17 @@ STALL_SPREAD_S = 0.025  # p5..p95 spread of a page's offset inside one window ab
 
 
 def page_offset(
-    samples: Sequence[Sample], start: float, end: float, rate: float = 1.0,
-    min_samples: int = 20, stall_spread: float = STALL_SPREAD_S,
+    samples: Sequence[Sample],
+    start: float,
+    end: float,
+    rate: float = 1.0,
+    min_samples: int = 20,
+    stall_spread: float = STALL_SPREAD_S,
 ) -> float | None:
     """Median of `rate*wall/1000 - currentTime` in [start, end) ms; None if the window is unusable."""
     values = sorted(
-        rate * w / 1000.0 - ct for (w, ct, paused, seeking, ready) in samples
+        rate * w / 1000.0 - ct
+        for (w, ct, paused, seeking, ready) in samples
         if start <= w < end and not paused and not seeking and ready >= 3
     )
     if len(values) < min_samples:
@@ -292,8 +331,12 @@ def page_offset(
 
 
 def window_skews(
-    pages: Sequence[Sequence[Sample]], start: float, end: float, window_ms: float = 500.0,
-    rate: float = 1.0, stall_spread: float = STALL_SPREAD_S,
+    pages: Sequence[Sequence[Sample]],
+    start: float,
+    end: float,
+    window_ms: float = 500.0,
+    rate: float = 1.0,
+    stall_spread: float = STALL_SPREAD_S,
 ) -> list[float]:
     """Pairwise skews (ms, absolute) over consecutive windows where every page was steady."""
     skews: list[float] = []
@@ -308,7 +351,10 @@ def window_skews(
 
 
 def max_pair_skew_series(
-    pages: Sequence[Sequence[Sample]], start: float, end: float, window_ms: float = 100.0,
+    pages: Sequence[Sequence[Sample]],
+    start: float,
+    end: float,
+    window_ms: float = 100.0,
     rate: float = 1.0,
 ) -> list[tuple[float, float | None]]:
     """(window end, worst pairwise skew in ms or None when a page was seeking/stalled) per window."""
@@ -326,7 +372,9 @@ def max_pair_skew_series(
 
 
 def convergence_time(
-    series: Sequence[tuple[float, float | None]], since: float, bound_ms: float = 50.0,
+    series: Sequence[tuple[float, float | None]],
+    since: float,
+    bound_ms: float = 50.0,
     hold_ms: float = 1000.0,
 ) -> float | None:
     """Seconds from `since` until the worst skew stays within bound for hold_ms; None if never."""

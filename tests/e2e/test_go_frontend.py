@@ -16,10 +16,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import harness
 import pytest
 from conftest import Viewer
-
-import harness
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,8 @@ def video_time(viewer: Viewer) -> float:
 
 def go_video(viewer: Viewer, predicate_js: str, timeout: float = 10_000) -> None:
     viewer.page.wait_for_function(
-        f"() => {{ const v = document.getElementById('videoPlayer'); return {predicate_js}; }}", timeout=timeout
+        f"() => {{ const v = document.getElementById('videoPlayer'); return {predicate_js}; }}",
+        timeout=timeout,
     )
 
 
@@ -108,7 +108,10 @@ def test_go_frontend_creates_joins_and_follows_its_host(
     go_video(participant, "v.paused")
     assert abs(video_time(host) - video_time(participant)) < GO_DRIFT_LIMIT_S + 0.3
     # the extensions (memberJoined, timeSync, …) reached it and were ignored without errors
-    assert participant.page.evaluate("() => window.goClient.messages.filter((t) => t === 'stateUpdate').length") >= 3
+    assert (
+        participant.page.evaluate("() => window.goClient.messages.filter((t) => t === 'stateUpdate').length")
+        >= 3
+    )
 
 
 def test_go_frontend_participant_follows_a_host_on_the_new_web_app(

@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import harness
 import pytest
 from conftest import HOST_GRACE, Viewer, measure_skew
-
-import harness
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,9 @@ def wait_packaged(base_url: str, video_id: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{video_id} was not packaged within {timeout} s")
 
 
-def test_a_library_video_plays_over_hls_in_sync(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_a_library_video_plays_over_hls_in_sync(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     wait_packaged(server.base_url, "clip")
     host = open_home_as_host(open_viewer, server.base_url)
     link = create_with_selected_video(host, "clip")
@@ -93,10 +94,30 @@ def make_slow_to_package(path: Path, seconds: int = 60) -> Path:
     transcodes and the playlist grows while people watch."""
     subprocess.run(
         [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100",
-            "-t", str(seconds), "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-b:a", "96k", str(path),
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=854x480:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:sample_rate=44100",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "5",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "96k",
+            str(path),
         ],
         check=True,
     )
@@ -113,7 +134,9 @@ def upload_server(tmp_path: Path) -> Iterator[harness.ServerProcess]:
     media = tmp_path / "media"
     media.mkdir()
     harness.make_clip(media / "clip.mp4", seconds=20)
-    with harness.running_server(media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]) as srv:
+    with harness.running_server(
+        media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]
+    ) as srv:
         yield srv
 
 
@@ -147,7 +170,11 @@ def test_upload_shows_progress_then_plays_while_still_packaging(
     for v in (host, guest):
         v.wait_video("!v.paused && v.currentTime > 1", timeout=20_000)
     # A seek far ahead lands no further than what has been packaged so far.
-    edge = float(host.page.evaluate("() => { const r = document.querySelector('video').seekable; return r.end(r.length - 1); }"))
+    edge = float(
+        host.page.evaluate(
+            "() => { const r = document.querySelector('video').seekable; return r.end(r.length - 1); }"
+        )
+    )
     version = host.authoritative()["version"]
     host.seek(55.0)
     host.page.wait_for_function("(v) => window.videosync.controller.state.version > v", arg=version)
@@ -157,10 +184,15 @@ def test_upload_shows_progress_then_plays_while_still_packaging(
     time.sleep(2)
     for v in (host, guest):
         state = v.page.evaluate(
-            """() => { const v = document.querySelector('video');
-                       const r = v.seekable; return {t: v.currentTime, edge: r.length ? r.end(r.length - 1) : null}; }"""
+            """() => { const v = document.querySelector('video'); const r = v.seekable;
+                       return {t: v.currentTime, edge: r.length ? r.end(r.length - 1) : null}; }"""
         )
-        log.info("%s after the seek: %s; packaging %s", v.name, state, video_status(upload_server.base_url, video_id))
+        log.info(
+            "%s after the seek: %s; packaging %s",
+            v.name,
+            state,
+            video_status(upload_server.base_url, video_id),
+        )
         assert state["edge"] is None or state["t"] <= state["edge"] + 0.5, state
 
 
@@ -174,7 +206,8 @@ def test_the_host_switches_video_for_everyone(server: harness.ServerProcess, ope
     for v in (host, guest):
         v.page.wait_for_function("() => window.videosync.controller.state.video === 'other'")
         v.page.wait_for_function(
-            "() => { const v = document.querySelector('video'); return v.readyState >= 1 && v.duration < 13; }",
+            "() => { const v = document.querySelector('video');"
+            " return v.readyState >= 1 && v.duration < 13; }",
             timeout=15_000,
         )
         assert v.video()["paused"] is True

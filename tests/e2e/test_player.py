@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import harness
 import pytest
 from conftest import HOST_GRACE, Viewer, measure_skew
-
-import harness
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,9 @@ def assert_in_sync(viewers: list[Viewer], seconds: float = 3.0, rate: float = 1.
     return skews
 
 
-def test_participants_follow_play_pause_seek_and_speed(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_participants_follow_play_pause_seek_and_speed(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     host, link = create_session_as_host(open_viewer, server.base_url)
     assert link.startswith(server.base_url + "/pages/player.html?sessionKey=")
     guest = join_by_link(open_viewer, "guest", server.base_url, link)
@@ -102,7 +103,9 @@ def test_participants_follow_play_pause_seek_and_speed(server: harness.ServerPro
     assert_in_sync([host, guest], rate=1.5)
 
 
-def test_late_joiner_catches_up_without_pausing_anyone(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_late_joiner_catches_up_without_pausing_anyone(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     host, link = create_session_as_host(open_viewer, server.base_url)
     early = join_by_link(open_viewer, "early", server.base_url, link)
     start_playing(host, early)
@@ -134,7 +137,9 @@ def test_host_keeps_the_role_across_a_reload(server: harness.ServerProcess, open
     start_playing(host, guest)  # and the reloaded host still commands
 
 
-def test_someone_is_promoted_when_the_host_leaves(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_someone_is_promoted_when_the_host_leaves(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     host, link = create_session_as_host(open_viewer, server.base_url)
     guest = join_by_link(open_viewer, "guest", server.base_url, link)
     start_playing(host, guest)
@@ -158,7 +163,10 @@ def test_everyone_resumes_in_sync_after_a_server_restart(
     media_dir: Path, tmp_path: Path, redis: harness.RedisProcess, open_viewer: OpenViewer
 ) -> None:
     with harness.running_server(
-        media_dir, tmp_path / "server.log", redis_url=redis.url, extra_args=["--host-grace", HOST_GRACE],
+        media_dir,
+        tmp_path / "server.log",
+        redis_url=redis.url,
+        extra_args=["--host-grace", HOST_GRACE],
     ) as server:
         host, link = create_session_as_host(open_viewer, server.base_url)
         guest = join_by_link(open_viewer, "guest", server.base_url, link)
@@ -182,7 +190,9 @@ def test_everyone_resumes_in_sync_after_a_server_restart(
         assert guest.video()["currentTime"] >= start - 0.5
 
 
-def test_an_unknown_key_is_reported_on_the_page(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_an_unknown_key_is_reported_on_the_page(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     stranger = open_viewer("stranger", f"{server.base_url}/pages/player.html?sessionKey={uuid.uuid4()}")
     stranger.page.wait_for_selector("[data-error]:not([hidden])")
     assert "does not exist" in (stranger.page.text_content("[data-error]") or "")
@@ -195,14 +205,17 @@ def test_an_unknown_key_is_reported_on_the_page(server: harness.ServerProcess, o
     assert home.page.url.rstrip("/") == server.base_url
 
 
-def test_member_names_are_shown_as_text_never_markup(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_member_names_are_shown_as_text_never_markup(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     host, link = create_session_as_host(open_viewer, server.base_url)
     guest = join_by_link(open_viewer, "guest", server.base_url, link)
     name = "<img src=x onerror=__pwned=1>Eve"  # within the 40-character name limit
     guest.page.fill("[data-name]", name)
     guest.page.click("[data-name-form] button")
     host.page.wait_for_function(
-        "(n) => [...document.querySelectorAll('.member-name')].some((e) => e.textContent.startsWith(n))", arg=name
+        "(n) => [...document.querySelectorAll('.member-name')].some((e) => e.textContent.startsWith(n))",
+        arg=name,
     )
     assert host.page.evaluate("() => document.querySelectorAll('[data-members] img').length") == 0
     assert host.page.evaluate("() => window.__pwned") is None
