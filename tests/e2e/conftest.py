@@ -6,18 +6,16 @@ One browser context per viewer: pages sharing a context stop rendering frames in
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import harness
 import pytest
 
-log = logging.getLogger(__name__)
+from . import harness
+from .viewer import HOST_GRACE, Viewer
 
-HOST_GRACE = "1"  # seconds before a departed host is replaced (keeps the promotion test short)
+log = logging.getLogger(__name__)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -60,62 +58,6 @@ def browser(playwright: Any) -> Iterator[Any]:
     chromium.close()
 
 
-@dataclass
-class Viewer:
-    """One person watching: their own browser context and page."""
-
-    name: str
-    context: Any
-    page: Any
-    errors: list[str] = field(default_factory=list)
-
-    def video(self) -> dict[str, Any]:
-        return self.page.evaluate(
-            """() => { const v = document.querySelector('video');
-                       return {currentTime: v.currentTime, paused: v.paused, seeking: v.seeking,
-                               playbackRate: v.playbackRate, readyState: v.readyState}; }"""
-        )
-
-    def role(self) -> str:
-        return str(self.page.get_attribute("[data-role-badge]", "data-role") or "")
-
-    def wait_role(self, role: str, timeout: float = 10_000) -> None:
-        self.page.wait_for_selector(f'[data-role-badge][data-role="{role}"]', timeout=timeout)
-        self.page.wait_for_function(
-            "() => window.videosync && window.videosync.store.memberId", timeout=timeout
-        )
-
-    def wait_connected(self, timeout: float = 15_000) -> None:
-        self.page.wait_for_selector('[data-connection][data-state="open"]', timeout=timeout)
-
-    def wait_ready(self, timeout: float = 15_000) -> None:
-        self.page.wait_for_function("() => document.querySelector('video').readyState >= 3", timeout=timeout)
-
-    def wait_video(self, predicate_js: str, timeout: float = 10_000) -> None:
-        self.page.wait_for_function(
-            f"() => {{ const v = document.querySelector('video'); return {predicate_js}; }}",
-            timeout=timeout,
-        )
-
-    def authoritative(self) -> dict[str, Any]:
-        return self.page.evaluate("() => window.videosync.controller.state")
-
-    # host actions, through the page's own controls
-    def click_play_pause(self) -> None:
-        self.page.click("[data-play]")
-
-    def seek(self, seconds: float) -> None:
-        self.page.eval_on_selector(
-            "[data-seek]",
-            """(el, t) => { el.value = String(t); el.dispatchEvent(new Event('input'));
-                            el.dispatchEvent(new Event('change')); }""",
-            seconds,
-        )
-
-    def set_speed(self, rate: str) -> None:
-        self.page.select_option("[data-speed]", rate)
-
-
 @pytest.fixture
 def open_viewer(browser: Any) -> Iterator[Callable[..., Viewer]]:
     """open_viewer(name, url, in_browser=None) → a Viewer in a fresh context (of `in_browser`, by
@@ -143,14 +85,3 @@ def open_viewer(browser: Any) -> Iterator[Callable[..., Viewer]]:
             pass
     for v in viewers:
         assert not v.errors, f"uncaught errors in {v.name}'s page: {v.errors}"
-
-
-def measure_skew(viewers: list[Viewer], seconds: float, rate: float = 1.0) -> list[float]:
-    """Pairwise steady-state skews (ms) over `seconds` of sampling."""
-    for v in viewers:
-        harness.install_sampler(v.page)
-    start = harness.wall_now(viewers[0].page)
-    time.sleep(seconds)
-    samples = [harness.read_samples(v.page, start) for v in viewers]
-    end = min(s[-1][0] for s in samples if s)
-    return harness.window_skews(samples, start, end, window_ms=500.0, rate=rate)

@@ -16,9 +16,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import harness
 import pytest
-from conftest import Viewer
+
+from . import harness
+from .viewer import Viewer
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import harness
 import pytest
-from conftest import HOST_GRACE, Viewer, measure_skew
+
+from . import harness
+from .viewer import HOST_GRACE, Viewer, measure_skew
 
 log = logging.getLogger(__name__)
 

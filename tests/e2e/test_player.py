@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import harness
 import pytest
-from conftest import HOST_GRACE, Viewer, measure_skew
+
+from . import harness
+from .viewer import HOST_GRACE, Viewer, measure_skew
 
 log = logging.getLogger(__name__)
 
