@@ -18,8 +18,10 @@ import contextlib
 import logging
 import random
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +174,36 @@ class NetemProxy:
         finally:
             if not sender.done():
                 sender.cancel()
+
+
+class ProxyThread:
+    """Proxies on an event loop of their own, for synchronous callers (Playwright's sync API):
+
+        with ProxyThread() as proxies:
+            port = proxies.add("127.0.0.1", 8080, up=Delay(80, 20), down=Delay(80, 20)).port
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="netem-proxy", daemon=True)
+        self.proxies: list[NetemProxy] = []
+
+    def __enter__(self) -> ProxyThread:
+        self._thread.start()
+        return self
+
+    def add(self, target_host: str, target_port: int, **options: Any) -> NetemProxy:
+        proxy = NetemProxy(target_host, target_port, **options)
+        asyncio.run_coroutine_threadsafe(proxy.start(), self._loop).result(10)
+        self.proxies.append(proxy)
+        return proxy
+
+    def __exit__(self, *exc: object) -> None:
+        for proxy in self.proxies:
+            asyncio.run_coroutine_threadsafe(proxy.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
