@@ -287,3 +287,16 @@ def test_a_participant_reconnects_after_a_silent_network_drop_and_resyncs(
     guest.page.wait_for_timeout(300)
     assert abs(guest.video()["currentTime"] - host.video()["currentTime"]) < FRAME_S
     assert guest.role() == "participant"
+
+
+def test_the_host_hands_the_role_to_a_member(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+    host, link = create_session_as_host(open_viewer, server.base_url)
+    guest = join_by_link(open_viewer, "guest", server.base_url, link)
+    guest_id = guest.page.evaluate("() => window.videosync.store.memberId")
+    assert guest.page.locator("[data-make-host]").count() == 0, "participants cannot hand out the role"
+
+    host.page.click(f'[data-make-host="{guest_id}"]')
+    guest.wait_role("host")
+    host.wait_role("participant")
+    assert host.page.is_disabled("[data-play]")
+    start_playing(guest, host)  # the new host commands, the old one follows
