@@ -350,3 +350,19 @@ async def test_a_file_truncated_while_served_ends_the_connection_early(
     rest = await asyncio.wait_for(reader.read(), 20)  # EOF: the server closed instead of hanging
     writer.close()
     assert 1024 * 1024 + len(rest) < length
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_upload_is_stored_where_hard_links_are_unsupported(
+    http_client, base_url, media, clips, monkeypatch
+) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError("hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    body = clips["h264_aac"].read_bytes()
+    got = await call(http_client, base_url, "/api/videos?filename=clip.mp4", method="POST", body=body)
+    assert got.code == 201, got.body
+    assert json.loads(got.body)["id"] == "clip-2"  # clip.mp4 exists: never overwritten
+    assert (media[1].root / "clip-2.mp4").read_bytes() == body
+    assert _leftovers(media[1].root) == []

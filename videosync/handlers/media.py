@@ -190,6 +190,14 @@ class VideosHandler(BaseHandler):
                 os.link(self._tmp, dest)
             except FileExistsError:
                 continue
+            except OSError:  # a filesystem without hard links: claim the name, then rename over it
+                try:
+                    os.close(os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    continue
+                os.replace(self._tmp, dest)
+                self._tmp = None
+                return dest
             self._tmp.unlink()
             self._tmp = None
             return dest
