@@ -119,6 +119,7 @@ async function main() {
     renderMembers($("[data-members]"), $("[data-member-count]"), store, (id) => socket.send({ type: "transferHost", memberId: id }));
     controls.render(controller.state, store);
     if (what === "error") showError(store.error ?? "");
+    if (what === "init") showError(""); // joined (again): whatever went wrong before is over
     if (what === "notice" && store.notice) showNotice(store.notice);
     if (what === "host" || what === "init") media.refreshLibrary(store.isHost, controller.state?.video ?? null);
   };
