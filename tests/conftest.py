@@ -113,7 +113,7 @@ def library(settings: Settings) -> MediaLibrary:
 @pytest.fixture
 def services(settings: Settings, store: Store, library: MediaLibrary) -> Services:
     sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
-    return Services(settings=settings, store=store, sessions=sessions)
+    return Services(settings=settings, store=store, sessions=sessions, library=library)
 
 
 @pytest.fixture

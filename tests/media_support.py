@@ -61,7 +61,6 @@ GOLDEN_MTIME = 1744724728  # Tue, 15 Apr 2025 13:45:28 GMT: the Last-Modified in
 def media_services(media_dir: Path, tools: Tools, tmp_path: Path, **settings: object):  # type: ignore[no-untyped-def]
     """Services for make_app with the media routes, on the memory store; also the packager."""
     from videosync.app import Services
-    from videosync.handlers.media import media_routes
     from videosync.media import MediaLibrary
     from videosync.packager import Packager
     from videosync.sessions import SessionService
@@ -75,6 +74,6 @@ def media_services(media_dir: Path, tools: Tools, tmp_path: Path, **settings: ob
     services = Services(
         settings=config, store=store,
         sessions=SessionService(store, config.session_ttl, video_exists=library.has),
-        extra_routes=tuple(media_routes(library, packager, config)),
+        library=library, packager=packager,
     )
     return services, library, packager

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from tests.fuzz_server import ThreadedServer
 from videosync.app import Services
-from videosync.handlers.media import media_routes
 from videosync.media import MediaLibrary
 from videosync.ranges import InvalidRange, NoOverlap, parse_range, ranges_to_serve
 from videosync.sessions import SessionService
@@ -76,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadedS
         library = MediaLibrary(media)
         return Services(
             settings=config, store=store, sessions=SessionService(store, config.session_ttl),
-            extra_routes=tuple(media_routes(library, None, config)),
+            library=library,
         )
 
     with ThreadedServer(build) as running:

@@ -17,6 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.fuzz_server import ThreadedServer
 from videosync.app import Services
+from videosync.media import MediaLibrary
 from videosync.sessions import SessionService
 from videosync.settings import Settings
 from videosync.state import MAX_RATE, MIN_RATE, PlaybackState
@@ -78,7 +79,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]
 
     def build() -> Services:
         store = open_store("memory://")
-        return Services(settings=config, store=store, sessions=SessionService(store, config.session_ttl))
+        return Services(
+            settings=config, store=store, sessions=SessionService(store, config.session_ttl),
+            library=MediaLibrary(config.media_dir),
+        )
 
     with ThreadedServer(build) as running:
         yield running

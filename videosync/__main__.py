@@ -15,7 +15,8 @@ from tornado.netutil import bind_sockets
 
 from . import __version__
 from .app import MAX_BUFFERED_BODY, Services, make_app
-from .media import MediaLibrary
+from .package_cli import add_package_command, run_package
+from .packager import open_media
 from .sessions import SessionService
 from .settings import Settings, SettingsError, build_parser, from_sources
 from .store import StoreError, open_store
@@ -36,6 +37,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"videosync {__version__}")
     commands = parser.add_subparsers(dest="command")
     build_parser(commands.add_parser("serve", help="run the server (the default)"))
+    add_package_command(commands)
     argv = list(argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")
@@ -63,7 +65,7 @@ def public_url(settings: Settings, sockets: list[socket.socket]) -> str:
     return f"http://{host}:{port}/"
 
 
-async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
+async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 0) -> None:
     store = open_store(settings.store_url)
     try:
         if settings.uses_redis:
@@ -71,23 +73,26 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
                 await store.ping()
             except StoreError as exc:
                 raise StartupError(f"--redis-url {settings.redis_url}: {exc}") from None
-        library = MediaLibrary(settings.media_dir, default_video=settings.video)
-        sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
-        services = Services(settings=settings, store=store, sessions=sessions)
-        services.hub.start()
-        app = make_app(services)
-        server = HTTPServer(app, max_body_size=MAX_BUFFERED_BODY, xheaders=True)
-        server.add_sockets(sockets)
-        kind = "redis" if settings.uses_redis else "memory (embedded, one process)"
-        log.info("videosync %s: store %s; open %s", __version__, kind, public_url(settings, sockets))
-        await wait_for_shutdown()
-        log.info("shutting down")
-        server.stop()
-        await services.hub.shutdown(timeout=2.0)  # sockets get 1001 and reconnect elsewhere
-        try:
-            await asyncio.wait_for(server.close_all_connections(), timeout=2)
-        except TimeoutError:
-            log.warning("some connections did not close in time")
+        # Several workers share one media dir: one of them packages, all of them serve.
+        async with open_media(settings, run_packager=worker == 0) as (library, packager):
+            sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
+            services = Services(
+                settings=settings, store=store, sessions=sessions, library=library, packager=packager
+            )
+            packager.subscribe(services.hub.publish_media_status)
+            services.hub.start()
+            server = HTTPServer(make_app(services), max_body_size=MAX_BUFFERED_BODY, xheaders=True)
+            server.add_sockets(sockets)
+            kind = "redis" if settings.uses_redis else "memory (embedded, one process)"
+            log.info("videosync %s: store %s; open %s", __version__, kind, public_url(settings, sockets))
+            await wait_for_shutdown()
+            log.info("shutting down")
+            server.stop()
+            await services.hub.shutdown(timeout=2.0)  # sockets get 1001 and reconnect elsewhere
+            try:
+                await asyncio.wait_for(server.close_all_connections(), timeout=2)
+            except TimeoutError:
+                log.warning("some connections did not close in time")
     finally:
         await store.close()
 
@@ -111,14 +116,18 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "package":
+        return run_package(args)
     try:
         settings = from_sources(args)
         configure_logging(settings.log_level)
         sockets = listen(settings)
+        worker = 0
         if settings.workers > 1:
-            fork_workers(settings.workers, sockets)  # each child runs its own event loop on the shared port
+            # each child runs its own event loop on the shared port
+            worker = fork_workers(settings.workers, sockets)
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(serve(settings, sockets))
+            runner.run(serve(settings, sockets, worker))
     except (SettingsError, StartupError) as exc:
         print(f"videosync: {exc}", file=sys.stderr)
         return 2

@@ -13,10 +13,13 @@ from tornado.web import Application, RequestHandler, StaticFileHandler
 
 from .handlers.base import NotFoundHandler
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
+from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
 from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
 from .hub import Hub
+from .media import MediaLibrary
+from .packager import Packager
 from .sessions import SessionService
 from .settings import Settings
 from .store import Store
@@ -38,8 +41,9 @@ class Services:
     settings: Settings
     store: Store
     sessions: SessionService
+    library: MediaLibrary
+    packager: Packager | None = None
     hub: Hub = field(default=None)  # type: ignore[assignment]  # built from the others when absent
-    extra_routes: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if self.hub is None:
@@ -93,7 +97,7 @@ def make_app(services: Services) -> Application:
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
         (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
         (r"/ws", SyncSocket, {"hub": services.hub, "sessions": services.sessions, "settings": settings}),
-        *services.extra_routes,
+        *media_routes(services.library, services.packager, settings),
     ]
     if web_dir.is_dir():
         routes += web_routes(web_dir)
