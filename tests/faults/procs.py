@@ -65,6 +65,8 @@ class ServerProc:
     def command(self) -> list[str]:
         media = self.workdir / "media"
         media.mkdir(exist_ok=True)
+        # not empty, so the server does not spend a core rendering its sample video during the test
+        (media / "placeholder.mp4").write_bytes(b"not a video")
         cmd = [
             sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
             "--media-dir", str(media), "--web-dir", str(self.workdir / "no-web"), *self.args,
