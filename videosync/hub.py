@@ -63,6 +63,9 @@ CLOSE_SESSION_ENDED = 4004
 MEDIA_CHANNEL = "videosync:media"
 REPORT_INTERVAL_S = 1.0
 STORE_RETRY_S = 0.5
+# Joins and leaves in flight at once: a thousand sockets dropping together must queue for the
+# store, not open a thousand Redis connections (redis-py: "Too many connections").
+STORE_CONCURRENCY = 32
 
 
 class Peer(Protocol):
@@ -126,6 +129,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._grace: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._media_task: asyncio.Task[None] | None = None
+        self._store_slots = asyncio.Semaphore(STORE_CONCURRENCY)
         self.closing = False
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -243,6 +247,10 @@ class Hub:
     # -- joining and leaving ------------------------------------------------------------------
     async def join(self, peer: Peer, name: str, host_token: str | None, resume: str | None) -> str:
         """Register `peer` in its session, decide its role, and send its `init` first."""
+        async with self._store_slots:
+            return await self._join(peer, name, host_token, resume)
+
+    async def _join(self, peer: Peer, name: str, host_token: str | None, resume: str | None) -> str:
         key = peer.key
         group = await self._group(key)
         now = self.clock()
@@ -331,15 +339,19 @@ class Hub:
             return
         key = peer.key
         try:
-            await self.presence.remove(key, member_id)
-            await self.publish(key, left_event(member_id))
-            if was_host:
-                await self.publish(key, host_event(None, LEFT))
+            async with self._store_slots:
+                await self._announce_leave(key, member_id, was_host)
         except StoreError as exc:
             log.warning("session %s: leave of %s not published: %s", short_key(key), member_id, exc)
         if was_host and not self.closing:
             self._grace[(key, member_id)] = self.spawn(self._host_grace(key, member_id))
         log.info("session %s: member %s left", short_key(key), member_id)
+
+    async def _announce_leave(self, key: str, member_id: str, was_host: bool) -> None:
+        await self.presence.remove(key, member_id)
+        await self.publish(key, left_event(member_id))
+        if was_host:
+            await self.publish(key, host_event(None, LEFT))
 
     async def _host_grace(self, key: str, member_id: str) -> None:
         """Keep a departed host's lease for `host_grace` s (a reload reclaims it), then hand it on."""

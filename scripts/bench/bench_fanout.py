@@ -251,7 +251,7 @@ async def main() -> None:
                         result = await run_fanout(server, n, args.updates, args.gap_ms)
                     finally:
                         server.stop()
-                print(json.dumps({"store": store, **result}), flush=True)
+                print(json.dumps({"store": store, **result, "load1": round(os.getloadavg()[0], 1)}), flush=True)
         if args.memory_connections:
             with tempfile.TemporaryDirectory() as tmp:
                 server = Server(store, Path(tmp))
@@ -262,5 +262,15 @@ async def main() -> None:
             print(json.dumps({"store": store, "idle": result}), flush=True)
 
 
+def loop_factory():  # type: ignore[no-untyped-def]
+    """uvloop when installed (as the server uses it): the load generator's callbacks cost half."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(main())
