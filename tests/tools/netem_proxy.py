@@ -156,8 +156,11 @@ class NetemProxy:
                 wait = at - now()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                sink.write(data)
-                await sink.drain()
+                try:
+                    sink.write(data)
+                    await sink.drain()
+                except (ConnectionError, OSError):
+                    return  # the far side went away; the reading side notices on its own
 
         sender = asyncio.create_task(release())
         try:
