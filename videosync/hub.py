@@ -393,7 +393,9 @@ class Hub:
                 await self._tick(group)
                 delay = self.settings.presence_interval
             except StoreError as exc:
-                log.warning("session %s: presence tick failed: %s", short_key(group.key), exc)
+                first = delay == self.settings.presence_interval  # once per outage, not every retry
+                log.log(logging.WARNING if first else logging.DEBUG,
+                        "session %s: presence tick failed: %s", short_key(group.key), exc)
                 group.store_failed_at = time.monotonic()
                 # retry soon: the first tick after an outage re-takes a host lease that lapsed in it
                 delay = min(self.settings.presence_interval, STORE_RETRY_S)
