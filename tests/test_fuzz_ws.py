@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,7 +102,7 @@ class Member:
         """Everything received until the answer to a fresh timeSync: every earlier message was
         handled (Tornado reads a socket's next message only after on_message finished)."""
         self._marker += 1
-        marker = -self._marker  # no fuzzed t0 is negative-and-unique like this one
+        marker = -1e15 - self._marker  # a t0 the fuzzed messages do not use
         self.conn.send(json.dumps({"type": "timeSync", "t0": marker}))
         seen = []
         while True:
@@ -149,3 +150,24 @@ def test_arbitrary_messages_never_break_the_server_nor_the_state(
     state = server.call(server.services.sessions.state(session["key"]))
     assert_valid(state)
     assert server.services.hub.group_size(session["key"]) == 2  # nobody was dropped
+
+
+query_values = st.text(max_size=80) | st.sampled_from(["", ".", "x.y", "a" * 70 + ".b", "\u202e", "%00"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=query_values, host_token=query_values, resume=query_values)
+def test_arbitrary_join_parameters_get_an_init_and_never_the_host_role(
+    server: ThreadedServer, session: dict[str, Any], name: str, host_token: str, resume: str,
+) -> None:
+    """Names, host tokens and resume tokens a client made up: the join works, as a participant."""
+    query = "?" + urlencode({"sessionKey": session["key"], "name": name, "hostToken": host_token,
+                             "resume": resume})
+    with ExitStack() as stack:
+        member = Member(stack, server.port, query)
+        assert member.init["isHost"] is False
+        assert member.init["memberId"] not in (session["host"].init["memberId"], session["guest"].init["memberId"])
+        me = next(m for m in member.init["members"] if m["id"] == member.init["memberId"])
+        assert isinstance(me["name"], str) and len(me["name"]) <= 40
+        assert all(ch.isprintable() for ch in me["name"])
+        member.barrier()

@@ -123,7 +123,8 @@ def member_from_resume(secret: str, token: str) -> str | None:
     member_id, dot, mac = token.partition(".")
     if not dot or not member_id or len(member_id) > 64:
         return None
-    return member_id if hmac.compare_digest(mac, _mac(secret, member_id)) else None
+    # bytes: compare_digest refuses str with non-ASCII characters (a made-up token may have them)
+    return member_id if hmac.compare_digest(mac.encode(), _mac(secret, member_id).encode()) else None
 
 
 def _mac(secret: str, member_id: str) -> str:

@@ -147,7 +147,8 @@ class SessionService:
             return False
         meta = await self.meta(key)
         # Go-B compared trimmed tokens; a token pasted with spaces still works.
-        return meta is not None and secrets.compare_digest(meta.host_token, token.strip())
+        # bytes: compare_digest refuses str with non-ASCII characters (a made-up token may have them)
+        return meta is not None and secrets.compare_digest(meta.host_token.encode(), token.strip().encode())
 
     async def save_state(self, key: str, state: PlaybackState) -> PlaybackState:
         """Persist `state` as the next version; SessionNotFound if the session is gone."""
