@@ -40,6 +40,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -61,8 +67,7 @@ class WSClient(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
         nonce = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             f"GET /ws?sessionKey={self.key} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -185,12 +190,15 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
     join_s = time.perf_counter() - joining
     await asyncio.sleep(1.0 + n / 500)  # let the join announcements settle
     sent: list[int] = []
+    server_cpu, client_cpu = cpu_s(server.process.pid), time.process_time()
     for i in range(updates):
         message = json.dumps({"type": "stateUpdate", "state": {"paused": False, "currentTime": i, "playbackRate": 1}})
         sent.append(time.perf_counter_ns())
         host.send(message.encode())
         await asyncio.sleep(gap_ms / 1000)
     await asyncio.sleep(2.0)
+    server_cpu = cpu_s(server.process.pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     latencies: list[float] = []
     complete = in_order = 0
     for p in participants:
@@ -212,6 +220,9 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
         "max_ms": round(max(latencies), 2),
         "server_alive": server.alive(),
         "join_all_s": round(join_s, 1),
+        # CPU per update, whatever else the machine runs: the floor of the latency on an idle core
+        "server_cpu_ms_per_update": round(1000 * server_cpu / updates, 2),
+        "client_cpu_ms_per_update": round(1000 * client_cpu / updates, 2),
     }
 
 
