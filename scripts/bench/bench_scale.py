@@ -89,6 +89,8 @@ class ScaleServer:
             time.sleep(0.5)
             args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
         (self.workdir / "media").mkdir(exist_ok=True)
+        # an empty media dir makes the server render (and package) a sample video: a core lost
+        (self.workdir / "media" / "placeholder.mp4").write_bytes(b"not a video")
         self.process = subprocess.Popen(args, cwd=ROOT)
         for _ in range(150):
             try:

@@ -94,6 +94,10 @@ def main() -> int:
         script = Path(tmp) / "post.lua"
         script.write_text(POST_SCRIPT)
         media = os.path.join(tmp, "media")
+        # not empty: into an empty media dir the server renders and packages a sample video,
+        # which takes a core away from the requests being measured
+        os.makedirs(media)
+        Path(media, "placeholder.mp4").write_bytes(b"not a video")
         redis_port = free_port()
         redis = subprocess.Popen(
             ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no", "--dir", tmp],
