@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import json
 import os
 import shutil
@@ -190,6 +191,8 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
     join_s = time.perf_counter() - joining
     await asyncio.sleep(1.0 + n / 500)  # let the join announcements settle
     sent: list[int] = []
+    gc.collect()
+    gc.disable()  # the load generator's own GC pauses would be counted as server latency
     server_cpu, client_cpu = cpu_s(server.process.pid), time.process_time()
     for i in range(updates):
         message = json.dumps({"type": "stateUpdate", "state": {"paused": False, "currentTime": i, "playbackRate": 1}})
@@ -197,6 +200,7 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
         host.send(message.encode())
         await asyncio.sleep(gap_ms / 1000)
     await asyncio.sleep(2.0)
+    gc.enable()
     server_cpu = cpu_s(server.process.pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
     latencies: list[float] = []
