@@ -43,7 +43,9 @@ def server(media_dir: Path, tmp_path: Path) -> Iterator[harness.ServerProcess]:
         yield srv
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main thread,
+# and every later pytest-tornado test would find it there ("another loop is running").
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -51,7 +53,7 @@ def playwright() -> Iterator[Any]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Any) -> Iterator[Any]:
     chromium = playwright.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
     yield chromium
