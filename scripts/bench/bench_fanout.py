@@ -195,7 +195,8 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
     gc.disable()  # the load generator's own GC pauses would be counted as server latency
     server_cpu, client_cpu = cpu_s(server.process.pid), time.process_time()
     for i in range(updates):
-        message = json.dumps({"type": "stateUpdate", "state": {"paused": False, "currentTime": i, "playbackRate": 1}})
+        state = {"paused": False, "currentTime": i, "playbackRate": 1}
+        message = json.dumps({"type": "stateUpdate", "state": state})
         sent.append(time.perf_counter_ns())
         host.send(message.encode())
         await asyncio.sleep(gap_ms / 1000)
@@ -238,7 +239,8 @@ async def idle_memory(server: Server, n: int) -> dict[str, object]:
     key = server.session()
     clients: list[WSClient] = []
     for start in range(0, n, 50):
-        clients += await asyncio.gather(*(connect(server.port, key, record=False) for _ in range(min(50, n - start))))
+        batch = min(50, n - start)
+        clients += await asyncio.gather(*(connect(server.port, key, record=False) for _ in range(batch)))
     await asyncio.sleep(3.0)
     after = rss_kb(server.process.pid)
     for c in [*warm, *clients]:
@@ -266,7 +268,8 @@ async def main() -> None:
                         result = await run_fanout(server, n, args.updates, args.gap_ms)
                     finally:
                         server.stop()
-                print(json.dumps({"store": store, **result, "load1": round(os.getloadavg()[0], 1)}), flush=True)
+                load = round(os.getloadavg()[0], 1)
+                print(json.dumps({"store": store, **result, "load1": load}), flush=True)
         if args.memory_connections:
             with tempfile.TemporaryDirectory() as tmp:
                 server = Server(store, Path(tmp))
