@@ -46,7 +46,8 @@ class Hostship:
                 return JoinRole(True, RECLAIMED, None)
             if await self.take(key, member_id, previous):
                 log.info("session %s: host claimed with the host token", short_key(key))
-                return JoinRole(True, CLAIMED, previous)
+                # announced only when it displaced someone; taking a free role is just joining
+                return JoinRole(True, CLAIMED if previous is not None else None, previous)
             return JoinRole(False, None, None)
         if resumed and await self.store.renew_host(key, member_id, self.lease_ms):
             return JoinRole(True, RECLAIMED, None)

@@ -319,6 +319,14 @@ async def test_host_token_claims_the_host_role(connect: Connect, services: Servi
 
 
 @pytest.mark.gen_test(timeout=20)
+async def test_host_token_on_a_hostless_session_is_a_plain_join(connect: Connect, services: Services) -> None:
+    created = await services.sessions.create()
+    owner = await connect(f"?sessionKey={created.key}&hostToken={created.host_token}")
+    assert owner.init["isHost"] is True
+    assert await owner.nothing() == []  # no hostChanged: nobody was displaced
+
+
+@pytest.mark.gen_test(timeout=20)
 async def test_wrong_host_token_is_a_participant(connect: Connect, services: Services) -> None:
     key = await new_session(services)
     await connect(f"?sessionKey={key}")
