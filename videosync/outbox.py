@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from tornado.iostream import StreamClosedError
+from tornado.iostream import SSLIOStream, StreamClosedError
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -43,7 +43,9 @@ class Connection(Protocol):
 
 
 class Outbox:
-    __slots__ = ("_conn", "_queue", "_limit", "_writing", "_held", "_on_overflow", "_on_drained", "closed")
+    __slots__ = (
+        "_conn", "_queue", "_limit", "_writing", "_held", "_on_overflow", "_on_drained", "_direct", "closed"
+    )
 
     def __init__(
         self, conn: Connection, limit: int, on_overflow: Callable[[], None], held: bool = True
@@ -55,6 +57,8 @@ class Outbox:
         self._held = held  # frames queue up until `open_with` sends the first one (init)
         self._on_overflow = on_overflow
         self._on_drained: Callable[[], None] | None = None
+        # TLS streams keep their own record state: they always go through IOStream.write
+        self._direct = not isinstance(conn.stream, SSLIOStream)
         self.closed = False
 
     def __len__(self) -> int:
@@ -111,7 +115,7 @@ class Outbox:
             self.close()
             return
         stream = self._conn.stream
-        if not stream.writing():
+        if self._direct and not stream.writing():
             # Fast path: nothing of anyone's is pending on the stream (pings included), so the
             # kernel takes the frame whole or in part right now; IOStream gets only the rest.
             try:
