@@ -390,6 +390,22 @@ async def test_activity_refreshes_the_session_ttl(connect: Connect, services: Se
     assert await services.store.touch(key, services.settings.session_ttl)
 
 
+@pytest.mark.gen_test(timeout=20)
+async def test_media_status_reaches_sessions_watching_that_video(connect: Connect, services: Services) -> None:
+    services.hub.start()
+    watching = await new_session(services)
+    await services.sessions.save_state(watching, PlaybackState(video="clip"))
+    other = await new_session(services)
+    viewer = await connect(f"?sessionKey={watching}")
+    bystander = await connect(f"?sessionKey={other}")
+    await asyncio.sleep(0.1)  # the media channel's subscription is in place
+    await services.hub.publish_media_status("clip", {"state": "packaging", "progress": 0.5})
+    assert await viewer.recv_type("mediaStatus") == {
+        "type": "mediaStatus", "video": "clip", "status": {"state": "packaging", "progress": 0.5},
+    }
+    assert await bystander.nothing() == []
+
+
 # -- hardening -----------------------------------------------------------------------------------
 
 
