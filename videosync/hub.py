@@ -91,6 +91,7 @@ class Group:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     reported: dict[str, float] = field(default_factory=dict)
+    deferred: set[str] = field(default_factory=set)  # members with a throttled report pending
     store_failed_at: float = float("-inf")  # monotonic time of the last failed presence tick
 
 
@@ -487,10 +488,20 @@ class Hub:
         updated = member.with_report(report.rtt, report.drift, report.buffering)
         group.members[peer.member_id] = updated
         now = time.monotonic()
-        due = now - group.reported.get(peer.member_id, 0.0) >= REPORT_INTERVAL_S
-        if due or updated.buffering != member.buffering:
+        wait = group.reported.get(peer.member_id, -REPORT_INTERVAL_S) + REPORT_INTERVAL_S - now
+        if wait <= 0 or updated.buffering != member.buffering:
             group.reported[peer.member_id] = now
             self.spawn(self._publish_member(group, peer.member_id))
+        elif peer.member_id not in group.deferred:
+            # throttled, not dropped: the latest report goes out when the interval is over
+            group.deferred.add(peer.member_id)
+            self.spawn(self._publish_member_later(group, peer.member_id, wait))
+
+    async def _publish_member_later(self, group: Group, member_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        group.deferred.discard(member_id)
+        group.reported[member_id] = time.monotonic()
+        await self._publish_member(group, member_id)
 
     async def _publish_member(self, group: Group, member_id: str) -> None:
         member = group.members.get(member_id)

@@ -259,6 +259,20 @@ async def test_presence_join_report_name_and_leave(connect: Connect, services: S
 
 
 @pytest.mark.gen_test(timeout=20)
+async def test_member_reports_are_throttled_but_the_latest_is_not_lost(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    for drift in (1, 2, 3):
+        await guest.send({"type": "report", "rtt": 10, "drift": drift, "buffering": False})
+    first = await host.recv_type("memberUpdated")
+    assert first["member"]["drift"] == 1
+    assert [m for m in await host.nothing(0.5) if m["type"] == "memberUpdated"] == []  # within 1 s
+    later = await host.recv_type("memberUpdated", timeout=2)
+    assert later["member"]["drift"] == 3
+
+
+@pytest.mark.gen_test(timeout=20)
 async def test_host_leaves_and_longest_present_member_is_promoted_after_grace(
     connect: Connect, services: Services
 ) -> None:
