@@ -57,7 +57,11 @@ def delta(after: dict[str, float], before: dict[str, float], name: str) -> float
 async def test_metrics_count_sessions_sockets_messages_rejections_broadcasts_and_drift(
     http_client: AsyncHTTPClient, base_url: str, http_port: int,
 ) -> None:
-    before = await scrape(http_client, base_url)
+    for _ in range(200):  # gauges are per process: let an earlier test's sockets finish leaving
+        before = await scrape(http_client, base_url)
+        if before["videosync_websockets{}"] == before["videosync_sessions_local{}"] == 0:
+            break
+        await asyncio.sleep(0.05)
     created = await create(http_client, base_url)
     key = created["sessionKey"]
     host = await Client.connect(http_port, f"?sessionKey={key}&hostToken={created['hostToken']}")
@@ -91,9 +95,9 @@ async def test_metrics_count_sessions_sockets_messages_rejections_broadcasts_and
 
     await host.close()
     await guest.close()
-    for _ in range(50):
+    for _ in range(200):  # the leaves run as tasks after the sockets close
         after = await scrape(http_client, base_url)
-        if delta(after, before, "videosync_websockets{}") == 0:
+        if delta(after, before, "videosync_websockets{}") == delta(after, before, "videosync_sessions_local{}") == 0:
             break
         await asyncio.sleep(0.05)
     assert delta(after, before, "videosync_websockets{}") == 0
