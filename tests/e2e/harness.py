@@ -204,8 +204,6 @@ def have_tools() -> list[str]:
     missing = [t for t in ("ffmpeg",) if shutil.which(t) is None]
     if not Path(CHROMIUM).exists():
         missing.append(CHROMIUM)
-    if not (REPO / "web" / "node_modules" / "hls.js" / "dist").is_dir():
-        missing.append("web/node_modules/hls.js (run: npm ci --prefix web)")
     return missing
 
 

@@ -21,6 +21,8 @@ export const CLOCK_DEFAULTS = Object.freeze({
   trickleMs: 1_000, // and one ping this often between bursts: a page still loading its video
   // answers the join burst late, so its best sample can be 30 ms off; a steady trickle soon finds
   // a quiet moment whose round trip is near the true one
+  warmupMs: 5_000, // right after connecting (a late joiner catching up) ...
+  warmupTrickleMs: 150, // ... the trickle is faster, so a good sample comes within a second
   keepMs: 95_000, // samples older than ~3 bursts are forgotten (route or clock may have changed)
 });
 
@@ -35,6 +37,7 @@ export class ClockEstimator {
     this.samples = [];
     this.lastBurstAt = -Infinity;
     this.lastPingAt = -Infinity;
+    this.connectedAt = -Infinity;
   }
 
   /** Record a reply; returns the sample, or null when it was unusable. */
@@ -89,7 +92,9 @@ export class ClockEstimator {
 
   /** True when a single trickle ping is due (no burst is); the caller sends it and calls pingSent. */
   pingDue(now) {
-    return !this.burstDue(now) && now - this.lastPingAt >= this.options.trickleMs;
+    const o = this.options;
+    const every = now - this.connectedAt < o.warmupMs ? o.warmupTrickleMs : o.trickleMs;
+    return !this.burstDue(now) && now - this.lastPingAt >= every;
   }
 
   pingSent(now) {
@@ -97,8 +102,9 @@ export class ClockEstimator {
   }
 
   /** Start over on a new connection (maybe to another server): forget the timing history. */
-  restart() {
+  restart(now = -Infinity) {
     this.lastBurstAt = -Infinity;
     this.lastPingAt = -Infinity;
+    this.connectedAt = now;
   }
 }

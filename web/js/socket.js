@@ -61,9 +61,9 @@ export class SyncSocket extends EventTarget {
       if (ws !== this.ws) return;
       this.lastHeardAt = this.now();
       this.setStatus("open");
-      this.clock.restart(); // a new path (maybe a new server): measure again
+      this.clock.restart(this.now()); // a new path (maybe a new server): measure again
       this.maybeBurst();
-      this.clockTimer = setInterval(() => this.maybeBurst(), 250);
+      this.clockTimer = setInterval(() => this.maybeBurst(), 50);
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;

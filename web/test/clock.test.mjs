@@ -91,3 +91,15 @@ test("restart makes a burst due at once on a new connection", () => {
   clock.restart();
   assert.equal(clock.burstDue(1_001), true);
 });
+
+test("for a few seconds after connecting the trickle runs faster", () => {
+  const clock = new ClockEstimator({ trickleMs: 1_000, warmupMs: 5_000, warmupTrickleMs: 150 });
+  clock.restart(0);
+  clock.burstSent(0);
+  assert.equal(clock.pingDue(150), true);
+  clock.pingSent(150);
+  assert.equal(clock.pingDue(299), false);
+  clock.pingSent(4_900);
+  assert.equal(clock.pingDue(5_100), false, "warm-up over: back to one a second");
+  assert.equal(clock.pingDue(5_900), true);
+});
