@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -78,6 +79,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def io_loop() -> Iterator[IOLoop]:
+    """pytest-tornado's per-test loop, minus a leak: with no asyncio loop set (a test before ran
+    asyncio.run), Tornado's make_current created one implicitly and never closed it."""
+    placeholder = asyncio.new_event_loop()
+    asyncio.set_event_loop(placeholder)
+    loop = IOLoop()
+    loop.make_current()
+    yield loop
+    loop.clear_current()
+    loop.close(all_fds=True)
+    asyncio.set_event_loop(None)
+    placeholder.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
