@@ -354,17 +354,24 @@ def max_pair_skew_series(
     end: float,
     window_ms: float = 100.0,
     rate: float = 1.0,
+    min_samples: int = 5,
 ) -> list[tuple[float, float | None]]:
-    """(window end, worst pairwise skew in ms or None when a page was seeking/stalled) per window."""
+    """(window end, worst pairwise skew in ms, or None when a page was paused, seeking or stalled)
+    per window. A window in which some page took fewer than `min_samples` samples at all says
+    nothing about playback (that page's sampler was starved of CPU) and is left out."""
     series: list[tuple[float, float | None]] = []
     t = start
     while t + window_ms <= end:
-        offsets = [page_offset(p, t, t + window_ms, rate, min_samples=8, stall_spread=0.2) for p in pages]
-        if all(o is not None for o in offsets):
-            worst = max(abs(a - b) for a, b in combinations(offsets, 2)) * 1000.0  # type: ignore[operator]
+        taken = [sum(1 for s in p if t <= s[0] < t + window_ms) for p in pages]
+        if min(taken) >= min_samples:
+            offsets = [
+                page_offset(p, t, t + window_ms, rate, min_samples=min_samples, stall_spread=0.2)
+                for p in pages
+            ]
+            worst = None
+            if all(o is not None for o in offsets):
+                worst = max(abs(a - b) for a, b in combinations(offsets, 2)) * 1000.0  # type: ignore[operator]
             series.append((t + window_ms, worst))
-        else:
-            series.append((t + window_ms, None))
         t += window_ms
     return series
 
