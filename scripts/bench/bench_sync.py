@@ -184,7 +184,8 @@ def report(results: list[Result], command: str, seconds: float) -> str:
         " every two viewers (windows showing a stall rejected). Convergence: time from the host's command"
         f" until every pair stays within {BOUND_MS:.0f} ms for {HOLD_MS / 1000:.0f} s (100 ms windows)."
         " A late joiner's times count from opening a new browser context on the link, so they include"
-        " the page load; 'playing' is its first advancing frame.",
+        " the page load; 'playing' is its first advancing frame. Windows in which a page's sampler got"
+        " too few samples (CPU starvation) are left out of convergence, not counted as stalls.",
         "",
         "| viewers | steady windows | skew p50 | skew p95 | skew max | at 1.5× p50 / p95 | after seek"
         " | after play | late joiner: playing | late joiner: within 50 ms | pause spread |",
