@@ -84,10 +84,8 @@ def _client_for(url: str) -> aioredis.Redis:
         decode_responses=True,
     )
     if not url.startswith("redis+sentinel://"):
-        # A burst beyond the pool waits for a free connection instead of failing with
-        # "Too many connections" (seen when a thousand sockets disconnected at once).
-        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=256, timeout=5, **options)
-        return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+        # Room for bursts (a thousand sockets leaving at once); the hub bounds its own concurrency.
+        return aioredis.from_url(url, max_connections=1024, **options)
     # redis+sentinel://[:password@]host:port[,host:port]/service[/db]
     parts = urlsplit(url)
     hosts = []
