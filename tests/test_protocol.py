@@ -193,3 +193,12 @@ def test_token_bucket() -> None:
     assert bucket.take(0.1) is True
     assert bucket.take(0.1) is False
     assert all(bucket.take(10.0) for _ in range(3))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"type":"report","rtt":-1}', '{"type":"report","rtt":1e300}', '{"type":"report","drift":-1e300}'],
+)
+def test_reports_outside_any_plausible_measurement_are_refused(raw: str) -> None:
+    with pytest.raises(ProtocolError):
+        parse_command(raw)

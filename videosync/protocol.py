@@ -109,6 +109,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+MAX_REPORTED_MS = 86_400_000  # a day: anything larger is not a measurement
+
+
 def _finite(value: Any, field: str, code: str) -> float | None:
     if value is None:
         return None
@@ -168,11 +171,14 @@ def parse_command(raw: str | bytes) -> Command:
             raise ProtocolError(INVALID_MESSAGE, "t0 is required")
         return TimeSyncRequest(t0)
     if kind == "report":
-        return Report(
-            rtt=_finite(data.get("rtt"), "rtt", INVALID_MESSAGE),
-            drift=_finite(data.get("drift"), "drift", INVALID_MESSAGE),
-            buffering=_bool(data.get("buffering"), "buffering", INVALID_MESSAGE),
-        )
+        rtt = _finite(data.get("rtt"), "rtt", INVALID_MESSAGE)
+        drift = _finite(data.get("drift"), "drift", INVALID_MESSAGE)
+        # Reports feed the member list and the metrics: a 1e300 "drift" would swamp every sum.
+        if rtt is not None and not 0 <= rtt <= MAX_REPORTED_MS:
+            raise ProtocolError(INVALID_MESSAGE, f"rtt must be between 0 and {MAX_REPORTED_MS} ms")
+        if drift is not None and abs(drift) > MAX_REPORTED_MS:
+            raise ProtocolError(INVALID_MESSAGE, f"drift must be within ±{MAX_REPORTED_MS} ms")
+        return Report(rtt, drift, _bool(data.get("buffering"), "buffering", INVALID_MESSAGE))
     if kind == "setName":
         return SetName(clean_name(data.get("name")))
     if kind == "transferHost":
