@@ -7,8 +7,9 @@ setup_python test
 setup_web
 cd "$ROOT"
 
-log "lint (ruff)"
+log "lint (ruff) and types (mypy)"
 "$VENV/bin/ruff" check videosync tests scripts
+"$VENV/bin/mypy"
 
 if compgen -G "web/test/*.test.mjs" >/dev/null; then
   log "JS unit tests (node --test)"

@@ -66,9 +66,9 @@ def fork_workers(count: int, listening: Sequence[socket.socket] = ()) -> int:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        index = children.pop(pid, None)
-        if index is None:
+        if pid not in children:
             continue
+        index = children.pop(pid)
         metrics.process_exited(pid)
         code = os.waitstatus_to_exitcode(status)
         if code == 0 or stopping:

@@ -125,7 +125,8 @@ class BaseHandler(RequestHandler):
         self.clear_header("Content-Type")
         if origin is None:
             self.set_status(200)
-            return self.finish()
+            self.finish()
+            return
         method = self.request.headers.get("Access-Control-Request-Method")
         if not method:
             return self._preflight_refused(400)
@@ -182,7 +183,8 @@ class BaseHandler(RequestHandler):
         if self.get_status() == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))
             if not self.is_api():
-                return self.finish()  # gorilla/mux's empty 405 outside the API, kept for Go clients
+                self.finish()  # gorilla/mux's empty 405 outside the API, kept for Go clients
+                return
         self.set_header("Content-Type", "application/json")
         self.finish(go_json({"error": message}))
 
@@ -213,7 +215,7 @@ class JSONBodyHandler(BaseHandler):
         if declared.isdigit() and int(declared) > self.body_limit:
             raise PayloadTooLarge(f"JSON body over {self.body_limit} bytes")
         # Tornado rejects a larger body itself; the check above answers it with a clear 413 first.
-        self.request.connection.set_max_body_size(4 * self.body_limit)  # type: ignore[attr-defined]
+        self.request.connection.set_max_body_size(4 * self.body_limit)  # type: ignore[union-attr]
 
     def data_received(self, chunk: bytes) -> None:
         # Raising here would only drop the connection; remember it and answer 413 from the verb.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis.asyncio as aioredis
@@ -61,7 +61,7 @@ return 1
 _TIMEOUT_S = 2.0
 
 
-def _translate(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def _translate(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Turn redis-py's exceptions into the store's two."""
 
     @functools.wraps(fn)
@@ -142,11 +142,11 @@ class RedisStore:
 
     @_translate
     async def get_state(self, key: str) -> str | None:
-        return await self._redis.get(state_key(key))
+        return cast("str | None", await self._redis.get(state_key(key)))
 
     @_translate
     async def get_meta(self, key: str) -> str | None:
-        return await self._redis.get(meta_key(key))
+        return cast("str | None", await self._redis.get(meta_key(key)))
 
     def _session_keys(self, key: str) -> list[str]:
         return [session_key(key), state_key(key), meta_key(key), members_key(key)]
@@ -184,7 +184,7 @@ class RedisStore:
 
     @_translate
     async def get_host(self, key: str) -> str | None:
-        return await self._redis.get(host_key(key))
+        return cast("str | None", await self._redis.get(host_key(key)))
 
     # -- presence -----------------------------------------------------------------------
     @_translate
@@ -200,7 +200,7 @@ class RedisStore:
 
     @_translate
     async def get_members(self, key: str) -> dict[str, str]:
-        return await self._redis.hgetall(members_key(key))
+        return cast("dict[str, str]", await self._redis.hgetall(members_key(key)))
 
     # -- events --------------------------------------------------------------------------
     @_translate
