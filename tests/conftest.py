@@ -28,6 +28,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_redis(port: int, timeout: float = 10) -> None:
+    """Until a redis-server (or Sentinel) on `port` answers PING."""
+    with redis.Redis(port=port, socket_connect_timeout=0.2) as client:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
 class RedisServer:
     """A throw-away redis-server on its own port (never the machine's 6379)."""
 
@@ -45,17 +59,7 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(self._cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
+        wait_for_redis(self.port)
 
     def stop(self) -> None:
         if self.process is not None:

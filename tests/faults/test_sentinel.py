@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import RedisServer, free_port
+from tests.conftest import RedisServer, free_port, wait_for_redis
 from tests.wsclient import Client
 
 from .conftest import MakeServer
@@ -41,16 +41,7 @@ class Sentinel:
         assert binary is not None
         self.process = subprocess.Popen([binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, decode_responses=True, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "sentinel did not start"
-                time.sleep(0.05)
-        client.close()
+        wait_for_redis(self.port)
 
     def master_port(self) -> int:
         with redis.Redis(port=self.port, decode_responses=True) as client:
