@@ -50,6 +50,7 @@ from .protocol import (
 )
 from .sessions import SessionNotFound, SessionService, epoch_ms, short_key
 from .settings import Settings
+from .state import PlaybackState
 from .store import StoreError
 from .store.base import session_channel
 
@@ -475,12 +476,16 @@ class Hub:
             raise ProtocolError(UNKNOWN_VIDEO, "no such video")
         now = self.clock()
         current = await self.sessions.state(group.key)
-        saved = await self.sessions.save_state(
-            group.key, apply_command(current, command, now, self.settings.play_lead_ms)
+
+        def announce(saved: PlaybackState) -> str:
+            wire = encode_state_update(saved.to_json(), now, peer.member_id)
+            meta = {"video": saved.video, "sent": precise_ms()}  # "sent": for the broadcast latency metric
+            return Event(events.STATE, meta, wire).encode()
+
+        await self.sessions.save_state(
+            group.key, apply_command(current, command, now, self.settings.play_lead_ms),
+            after=current, announce=announce,
         )
-        wire = encode_state_update(saved.to_json(), now, peer.member_id)
-        meta = {"video": saved.video, "sent": precise_ms()}  # "sent": for the broadcast latency metric
-        await self.publish(group.key, Event(events.STATE, meta, wire))
 
     def _update_member(self, group: Group, peer: Peer, report: Report) -> None:
         metrics.client_report(report.rtt, report.drift)

@@ -15,6 +15,7 @@ import uuid6
 from . import metrics
 from .state import INITIAL_STATE_JSON, PlaybackState
 from .store import Store
+from .store.base import session_channel
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,22 @@ class SessionService:
         # bytes: compare_digest refuses str with non-ASCII characters (a made-up token may have them)
         return meta is not None and secrets.compare_digest(meta.host_token.encode(), token.strip().encode())
 
-    async def save_state(self, key: str, state: PlaybackState) -> PlaybackState:
-        """Persist `state` as the next version; SessionNotFound if the session is gone."""
-        current = await self.state(key)
-        new = replace(state, version=current.version + 1)
-        if not await self.store.set_state(key, new.to_json(), self.ttl):
+    async def save_state(
+        self,
+        key: str,
+        state: PlaybackState,
+        after: PlaybackState | None = None,
+        announce: Callable[[PlaybackState], str] | None = None,
+    ) -> PlaybackState:
+        """Persist `state` as the version after `after` (the stored state when not given);
+        SessionNotFound if the session is gone.
+
+        `announce(saved)` builds the message for the session's channel, published in the same
+        store operation as the write: a host's update costs one round trip after its read."""
+        base = after if after is not None else await self.state(key)
+        new = replace(state, version=base.version + 1)
+        message = (session_channel(key), announce(new)) if announce is not None else None
+        if not await self.store.set_state(key, new.to_json(), self.ttl, message):
             raise SessionNotFound(key)
         return new
 

@@ -152,6 +152,9 @@ class Server:
             time.sleep(0.5)
             args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
         (workdir / "media").mkdir(exist_ok=True)
+        # an empty media dir makes the server render and package its sample video in the
+        # background: seconds of ffmpeg on one of the two cores, during the first updates measured
+        (workdir / "media" / "placeholder.mp4").write_bytes(b"not a video")
         self.process = subprocess.Popen(args, cwd=ROOT)
         for _ in range(100):
             try:

@@ -116,5 +116,20 @@ async def test_published_messages_reach_every_subscriber_of_the_channel_only(sto
 
 
 @pytest.mark.gen_test
+async def test_a_state_write_announces_itself_only_when_it_was_stored(store: Store) -> None:
+    channel = session_channel("k1")
+    await _create(store)
+    async with store.subscribe(channel) as messages:
+        await asyncio.sleep(0.05)
+        assert await store.set_state("k1", '{"paused":false}', 60, (channel, "written"))
+        assert await asyncio.wait_for(anext(messages), 2) == "written"
+        await store.delete_session("k1")
+        assert not await store.set_state("k1", '{"paused":true}', 60, (channel, "lost"))
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(anext(messages), 0.2)
+    assert await store.get_state("k1") is None
+
+
+@pytest.mark.gen_test
 async def test_ping_answers_on_a_healthy_store(store: Store) -> None:
     await store.ping()

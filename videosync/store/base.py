@@ -50,6 +50,9 @@ def session_channel(key: str) -> str:
 
 SESSION_MARKER = "active"
 
+# (channel, message): an event published together with a write
+Announcement = tuple[str, str]
+
 
 class Store(Protocol):
     url: str
@@ -69,8 +72,11 @@ class Store(Protocol):
 
     async def get_meta(self, key: str) -> str | None: ...
 
-    async def set_state(self, key: str, state: str, ttl: int) -> bool:
-        """Store the state and refresh the session's TTLs; False (nothing written) if it is gone."""
+    async def set_state(self, key: str, state: str, ttl: int, announce: Announcement | None = None) -> bool:
+        """Store the state and refresh the session's TTLs; False (nothing written) if it is gone.
+
+        `announce` (channel, message) is published in the same atomic step, only when the state
+        was written: nobody hears of a state that was not stored, nor misses one that was."""
 
     async def set_meta(self, key: str, meta: str, ttl: int) -> bool: ...
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .base import (
     SESSION_MARKER,
+    Announcement,
     host_key,
     members_key,
     meta_key,
@@ -81,10 +82,12 @@ class MemoryStore:
     async def get_meta(self, key: str) -> str | None:
         return self._string(meta_key(key))
 
-    async def set_state(self, key: str, state: str, ttl: int) -> bool:
+    async def set_state(self, key: str, state: str, ttl: int, announce: Announcement | None = None) -> bool:
         if not await self.touch(key, ttl):
             return False
         self._set(state_key(key), state, ttl)
+        if announce is not None:
+            await self.publish(*announce)
         return True
 
     async def set_meta(self, key: str, meta: str, ttl: int) -> bool:

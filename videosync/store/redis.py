@@ -17,6 +17,7 @@ from redis.asyncio.sentinel import Sentinel
 
 from .base import (
     SESSION_MARKER,
+    Announcement,
     StoreError,
     StoreUnavailable,
     host_key,
@@ -50,11 +51,13 @@ redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[4])
 redis.call('set', KEYS[3], ARGV[3], 'EX', ARGV[4])
 return 1
 """
+# ARGV[3], ARGV[4]: an optional channel and message, published with the write (one round trip).
 _SET_IF_LIVE = """
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[1])
 for i = 3, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end
 redis.call('expire', KEYS[1], ARGV[1])
+if ARGV[3] then redis.call('publish', ARGV[3], ARGV[4]) end
 return 1
 """
 
@@ -152,9 +155,9 @@ class RedisStore:
         return [session_key(key), state_key(key), meta_key(key), members_key(key)]
 
     @_translate
-    async def set_state(self, key: str, state: str, ttl: int) -> bool:
+    async def set_state(self, key: str, state: str, ttl: int, announce: Announcement | None = None) -> bool:
         keys = [session_key(key), state_key(key), meta_key(key), members_key(key)]
-        return bool(await self._set_if_live(keys=keys, args=[ttl, state]))
+        return bool(await self._set_if_live(keys=keys, args=[ttl, state, *(announce or ())]))
 
     @_translate
     async def set_meta(self, key: str, meta: str, ttl: int) -> bool:
