@@ -12,6 +12,9 @@ export const SYNC_DEFAULTS = Object.freeze({
   maxRateNudge: 0.1, // never more than ±10 % off the commanded rate (pitch is preserved)
   seekThresholdMs: 300, // beyond this a seek is cheaper than waiting for the nudge
   seekCooldownMs: 1500, // after a drift seek, let the nudge work before seeking again
+  retrySeekMs: 150, // a seek (or cold start) that lands further off than this was aimed with a wrong
+  // latency guess: seek once more at once with the measured one (the nudge would need ~1.5 s per 150 ms)
+  maxSeekRetries: 1,
   initialSeekLatencyMs: 80, // what a seek costs in Chromium before we have measured it
   initialPlayLatencyMs: 20, // from play() to the first advancing frame
   coldSeekLatencyMs: 120, // a fresh element (a late joiner) also starts its audio clock: 75–150 ms here
@@ -69,6 +72,7 @@ export class SyncController {
     this.lastPausedSeek = null;
     this.drift = null;
     this.warm = false; // the element has played since the page loaded
+    this.retries = 0; // immediate re-seeks since the last command or good landing
   }
 
   /** Offer a state from init/stateUpdate; returns false for echoes and stale copies. */
@@ -78,6 +82,7 @@ export class SyncController {
     this.fresh = true;
     this.window = [];
     this.lastPausedSeek = null;
+    this.retries = 0;
     return true;
   }
 
@@ -138,7 +143,14 @@ export class SyncController {
     out.drift = driftMs;
     this.drift = driftMs;
     this.warm = true;
-    this.learn(driftMs);
+    if (this.learn(driftMs)) {
+      if (Math.abs(driftMs) <= this.opts.retrySeekMs) this.retries = 0;
+      else if (this.retries < this.opts.maxSeekRetries) {
+        this.retries += 1;
+        this.seekAhead(out, target, obs);
+        return out;
+      }
+    }
     this.window.push(driftMs);
     if (this.window.length > this.opts.driftWindow) this.window.shift();
     // After a new command the first sample decides; otherwise a median, so noise cannot seek.
@@ -173,17 +185,21 @@ export class SyncController {
     return clamp(t, 0, hi);
   }
 
-  /** A landed seek (or start) that is d ms behind means its latency was underestimated by d. */
+  /**
+   * A landed seek (or start) that is d ms behind means its latency was underestimated by d.
+   * Returns true on the sample that measures a landing.
+   */
   learn(driftMs) {
     const p = this.pending;
-    if (!p) return;
+    if (!p) return false;
     p.samples += 1;
-    if (p.samples < this.opts.settleSamples) return;
+    if (p.samples < this.opts.settleSamples) return false;
     this.pending = null;
     // A start that waited on a user gesture or a stall says nothing about latency.
-    if (Math.abs(driftMs) > this.opts.seekThresholdMs) return;
+    if (Math.abs(driftMs) > this.opts.seekThresholdMs) return true;
     const key = p.kind === "seek" ? "seekLatencyMs" : "playLatencyMs";
     const corrected = this[key] - driftMs;
     this[key] = clamp(this[key] + this.opts.learnRate * (corrected - this[key]), 0, this.opts.maxLatencyMs);
+    return true;
   }
 }

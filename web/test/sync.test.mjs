@@ -113,7 +113,7 @@ test("at 2x the seek aims twice as far ahead", () => {
 });
 
 test("after a drift seek the cooldown lets the nudge work instead of seeking again", () => {
-  const sync = new SyncController({ seekCooldownMs: 1500 });
+  const sync = new SyncController({ seekCooldownMs: 1500, maxSeekRetries: 0 });
   sync.accept(playing());
   assert.notEqual(sync.step(obs(105_000, 14)).seekTo, null);
   for (const now of [105_500, 106_000, 106_400]) {
@@ -122,6 +122,35 @@ test("after a drift seek the cooldown lets the nudge work instead of seeking aga
     assert.ok(out.rate > 1);
   }
   assert.notEqual(sync.step(obs(106_600, positionAt(sync.state, 106_600) - 0.5)).seekTo, null);
+});
+
+test("a seek that lands far off is retried once at once, with the latency it measured", () => {
+  const sync = new SyncController({ initialSeekLatencyMs: 80, retrySeekMs: 150, maxSeekRetries: 1, settleSamples: 2 });
+  sync.accept(playing());
+  sync.step(obs(104_900, 14.9)); // on target, playing: warm
+  assert.notEqual(sync.step(obs(105_000, 14)).seekTo, null); // 1 s behind: seek
+  const off = (now, d) => obs(now, positionAt(sync.state, now) + d);
+  assert.equal(sync.step(off(105_100, -0.2)).seekTo, null); // first sample after landing: settling
+  const retry = sync.step(off(105_200, -0.2)); // landed 200 ms behind: the latency was 200 ms short
+  assert.notEqual(retry.seekTo, null, "retried at once, cooldown or not");
+  assert.ok(sync.seekLatencyMs > 80, `learned ${sync.seekLatencyMs}`);
+  assert.ok(Math.abs(retry.seekTo - (positionAt(sync.state, 105_200) + sync.seekLatencyMs / 1000)) < 1e-9);
+  sync.step(off(105_300, -0.2));
+  const after = sync.step(off(105_400, -0.2)); // missed again: no more retries, the cooldown rules
+  assert.equal(after.seekTo, null);
+  assert.ok(after.rate > 1, "the nudge takes over");
+});
+
+test("a landing within the retry bound is left to the nudge", () => {
+  const sync = new SyncController({ retrySeekMs: 150, settleSamples: 2 });
+  sync.accept(playing());
+  sync.step(obs(104_900, 14.9));
+  sync.step(obs(105_000, 14));
+  const off = (now, d) => obs(now, positionAt(sync.state, now) + d);
+  sync.step(off(105_100, -0.1));
+  const out = sync.step(off(105_200, -0.1));
+  assert.equal(out.seekTo, null);
+  assert.ok(out.rate > 1);
 });
 
 test("a new host command is followed at once, cooldown or not", () => {
