@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from . import harness
 from .viewer import HOST_GRACE, Viewer, measure_skew
@@ -241,6 +240,21 @@ def strict_autoplay_browser(playwright: Any) -> Iterator[Any]:
     chromium.close()
 
 
+# Reports what the page does through the console: a test must not evaluate script in the page
+# before the refusal, because Playwright's evaluations carry a user gesture (CDP userGesture) and
+# Chromium then lets the page start with sound. That was why this test once saw no refusal.
+AUTOPLAY_WATCH_JS = """
+addEventListener("DOMContentLoaded", () => {
+  const overlay = document.querySelector("[data-overlay]");
+  const video = document.querySelector("video");
+  new MutationObserver(() => {
+    if (!overlay.hidden) console.info("autoplay-watch: overlay shown");
+  }).observe(overlay, { attributes: true });
+  video.addEventListener("playing", () => console.info("autoplay-watch: playing"));
+});
+"""
+
+
 def test_refused_autoplay_shows_one_click_to_join_overlay(
     server: harness.ServerProcess, open_viewer: OpenViewer, strict_autoplay_browser: Any
 ) -> None:
@@ -249,16 +263,17 @@ def test_refused_autoplay_shows_one_click_to_join_overlay(
     host.click_play_pause()
     host.wait_video("!v.paused && v.currentTime > 0.5")
 
-    guest = open_viewer("guest", link, in_browser=strict_autoplay_browser)
+    guest = open_viewer("guest", "", in_browser=strict_autoplay_browser)
+    seen: list[str] = []
+    guest.page.on("console", lambda m: seen.append(m.text) if m.text.startswith("autoplay-watch:") else None)
+    guest.page.add_init_script(AUTOPLAY_WATCH_JS)
+    guest.page.goto(link)
+    deadline = time.monotonic() + 15
+    while not seen and time.monotonic() < deadline:
+        guest.page.wait_for_timeout(100)  # waits without touching the page
+    assert seen, "the page neither played nor showed the overlay"
+    assert seen[0] == "autoplay-watch: overlay shown", f"played without a gesture: {seen}"
     overlay = guest.page.locator("[data-overlay]")
-    try:
-        overlay.wait_for(state="visible", timeout=15_000)
-    except PlaywrightTimeout:
-        if guest.video()["paused"]:
-            raise
-        # Seen only after other browser tests in the same run: this Chromium then let the page
-        # start with sound without a gesture, so there was nothing to refuse (cause not found).
-        pytest.xfail("Chromium allowed autoplay with sound: the refusal this test needs did not happen")
     assert "Click to join playback" in (overlay.text_content() or "")
     assert guest.video()["paused"] is True
 
