@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,6 +103,8 @@ class VideoHandler(BaseHandler):
 class VideosHandler(BaseHandler):
     """GET: the library. POST: upload one video as the raw request body (`?filename=` names it)."""
 
+    refused_drain_bytes = 64 * 1024 * 1024
+
     def initialize(self, library: MediaLibrary, packager: Packager | None, max_upload_bytes: int) -> None:
         self.library = library
         self.packager = packager
@@ -123,8 +126,9 @@ class VideosHandler(BaseHandler):
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.max_upload_bytes:
             raise HTTPError(413, f"upload larger than {self.max_upload_bytes} bytes")
-        # +1 so an over-long chunked body reaches data_received and gets our 413, not a reset
-        self.request.connection.set_max_body_size(self.max_upload_bytes + 1)  # type: ignore[union-attr]
+        # A chunked body has no declared length: data_received enforces the cap, so Tornado's own
+        # limit (which would drop the connection without an answer) must never be reached first.
+        self.request.connection.set_max_body_size(sys.maxsize)  # type: ignore[union-attr]
         upload_dir = self.library.root / UPLOAD_DIRNAME
         await asyncio.to_thread(upload_dir.mkdir, parents=True, exist_ok=True)
         self._tmp = upload_dir / f"{secrets.token_hex(8)}.part"
@@ -132,17 +136,23 @@ class VideosHandler(BaseHandler):
 
     async def data_received(self, chunk: bytes) -> None:
         # Raising here would only drop the connection: remember the problem, answer from post()
-        if self._file is None or self._error is not None:
-            return
         self._received += len(chunk)
-        if self._received > self.max_upload_bytes:
+        if self._error is None and self._received > self.max_upload_bytes:
             self._error = HTTPError(413, f"upload larger than {self.max_upload_bytes} bytes")
-        else:
-            try:
-                await asyncio.to_thread(self._file.write, chunk)
-            except OSError as exc:
-                self._error = HTTPError(507, f"cannot store the upload: {exc.strerror}")
+            self._discard()
         if self._error is not None:
+            # The rest of a refused body is read and dropped, so that a client still sending gets
+            # its answer on an intact connection (closing on unread data resets it, and the answer
+            # with it); past the allowance, answer now and hang up.
+            if self._received > self.max_upload_bytes + self.refused_drain_bytes and not self._finished:
+                self.send_error(self._error.status_code, exc_info=(HTTPError, self._error, None))
+            return
+        if self._file is None:
+            return
+        try:
+            await asyncio.to_thread(self._file.write, chunk)
+        except OSError as exc:
+            self._error = HTTPError(507, f"cannot store the upload: {exc.strerror}")
             self._discard()
 
     async def post(self) -> None:
@@ -214,6 +224,7 @@ class VideosHandler(BaseHandler):
         self._discard()  # a failed or abandoned upload leaves nothing behind
 
     def on_connection_close(self) -> None:
+        super().on_connection_close()  # ends a streamed request whose body will never complete
         self._discard()
 
 
