@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -378,6 +379,29 @@ async def test_a_file_dropped_into_the_media_dir_is_packaged_once_it_settles(cli
                 break
             await asyncio.sleep(0.1)
         assert packager.status("dropped")["status"] == READY
+    finally:
+        await packager.close()
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.gen_test(timeout=60)
+async def test_the_packaging_of_a_deleted_video_is_deleted_with_it(clips, tools, tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    for name in ("kept", "deleted"):
+        shutil.copy(clips["h264_aac"], media / f"{name}.mp4")
+        os.utime(media / f"{name}.mp4", (time.time() - 60, time.time() - 60))  # settled
+    library = MediaLibrary(media, tools)
+    packager = Packager(library, tools, rescan_interval=None)
+    await packager.start()
+    try:
+        await packager.join()
+        assert packager.status("deleted")["status"] == READY
+        (media / "deleted.mp4").unlink()
+        await packager.rescan()
+        assert not library.hls_dir("deleted").exists()
+        assert packager.status("deleted")["status"] == "none"
+        assert packager.status("kept")["status"] == READY and library.hls_dir("kept").is_dir()
     finally:
         await packager.close()
 

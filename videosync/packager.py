@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -181,6 +182,21 @@ class Packager:
         videos = await asyncio.to_thread(self.library.scan)
         for video in videos:
             self.reconcile(video)
+        await asyncio.to_thread(self._prune, {video.id for video in videos})
+
+    def _prune(self, present: set[str]) -> None:
+        """Delete the packaged output of videos that are gone (deleted or renamed away)."""
+        root = self.library.hls_root
+        if not root.is_dir():
+            return
+        for child in root.iterdir():
+            name = child.name
+            if name in present or name in self._pending or name.startswith("."):
+                continue
+            if child.is_dir() and not child.is_symlink():
+                log.info("removing the HLS packaging of %s: its video is gone", name)
+                shutil.rmtree(child, ignore_errors=True)
+                self._statuses.pop(name, None)
 
     # -- running ----------------------------------------------------------------------------
     async def start(self) -> None:
