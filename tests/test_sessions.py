@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from videosync.sessions import SessionNotFound, SessionService, UnknownVideo, is_session_key
@@ -50,6 +52,42 @@ async def test_each_saved_state_is_the_next_version(store: Store) -> None:
     second = await sessions.save_state(key, PlaybackState(paused=True, current_time=3.0, timestamp=6))
     assert (first.version, second.version) == (1, 2)
     assert await sessions.state(key) == second
+
+
+@pytest.mark.gen_test
+async def test_an_update_built_on_a_stale_copy_is_applied_again_to_the_newer_state(store: Store) -> None:
+    sessions = service(store)
+    key = (await sessions.create()).key
+    stale = await sessions.stored_state(key)  # version 0, then someone else writes version 1
+    await sessions.save_state(key, PlaybackState(paused=False, current_time=5.0, timestamp=7))
+    based_on: list[int] = []
+
+    def pause(current: PlaybackState) -> PlaybackState:
+        based_on.append(current.version)
+        return replace(current, paused=True)
+
+    saved = await sessions.update_state(key, pause, cached=stale)
+    assert based_on == [0, 1], "the write on the stale copy was refused and redone on the new one"
+    assert (saved.state.version, saved.state.paused, saved.state.current_time) == (2, True, 5.0)
+    assert await sessions.stored_state(key) == saved
+
+
+@pytest.mark.gen_test
+async def test_an_update_from_a_current_copy_needs_no_read(store: Store) -> None:
+    sessions = service(store)
+    key = (await sessions.create()).key
+    current = await sessions.stored_state(key)
+    reads = 0
+    get_state = store.get_state
+
+    async def counting_get_state(k: str) -> str | None:
+        nonlocal reads
+        reads += 1
+        return await get_state(k)
+
+    store.get_state = counting_get_state  # type: ignore[method-assign]
+    saved = await sessions.update_state(key, lambda s: replace(s, paused=False), cached=current)
+    assert reads == 0 and saved.state.version == 1
 
 
 @pytest.mark.gen_test

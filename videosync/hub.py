@@ -48,7 +48,7 @@ from .protocol import (
     encode_time_sync,
     parse_command,
 )
-from .sessions import SessionNotFound, SessionService, epoch_ms, short_key
+from .sessions import SessionNotFound, SessionService, StoredState, epoch_ms, short_key
 from .settings import Settings
 from .state import PlaybackState
 from .store import StoreError
@@ -88,6 +88,7 @@ class Group:
     members: dict[str, Member] = field(default_factory=dict)
     host_id: str | None = None
     video: str | None = None
+    state: StoredState | None = None  # the latest state seen on the channel: updates start from it
     ended: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -202,6 +203,10 @@ class Hub:
             self._on_host(group, meta)
         elif kind == events.STATE:
             group.video = meta.get("video")
+            if isinstance(meta.get("state"), str):
+                seen = StoredState.parse(meta["state"])
+                if group.state is None or seen.state.version >= group.state.state.version:
+                    group.state = seen
             if isinstance(meta.get("sent"), float):
                 metrics.BROADCAST_SECONDS.observe(max(0.0, precise_ms() - meta["sent"]) / 1000.0)
         elif kind == events.VACANT:
@@ -475,17 +480,19 @@ class Hub:
         if command.video is not None and not self.sessions.video_exists(command.video):
             raise ProtocolError(UNKNOWN_VIDEO, "no such video")
         now = self.clock()
-        current = await self.sessions.state(group.key)
 
-        def announce(saved: PlaybackState) -> str:
-            wire = encode_state_update(saved.to_json(), now, peer.member_id)
-            meta = {"video": saved.video, "sent": precise_ms()}  # "sent": for the broadcast latency metric
+        def change(current: PlaybackState) -> PlaybackState:
+            return apply_command(current, command, now, self.settings.play_lead_ms)
+
+        def announce(saved: StoredState) -> str:
+            wire = encode_state_update(saved.text or "", now, peer.member_id)
+            # "sent": for the broadcast latency metric; "state": every process's cached copy
+            meta = {"video": saved.state.video, "sent": precise_ms(), "state": saved.text}
             return Event(events.STATE, meta, wire).encode()
 
-        await self.sessions.save_state(
-            group.key, apply_command(current, command, now, self.settings.play_lead_ms),
-            after=current, announce=announce,
-        )
+        # From the cached state, not a read: the write is a compare-and-set that re-reads if the
+        # cache was stale, so a host's update is one store round trip.
+        group.state = await self.sessions.update_state(group.key, change, group.state, announce)
 
     def _update_member(self, group: Group, peer: Peer, report: Report) -> None:
         metrics.client_report(report.rtt, report.drift)

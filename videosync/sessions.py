@@ -14,7 +14,7 @@ import uuid6
 
 from . import metrics
 from .state import INITIAL_STATE_JSON, PlaybackState
-from .store import Store
+from .store import StateChanged, Store, StoreError
 from .store.base import session_channel
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,23 @@ class SessionMeta:
             return cls(str(data["hostToken"]), data.get("video"), int(data["createdAt"]))
         except (ValueError, KeyError, TypeError):
             return None
+
+
+# A state write retried this many times against newer states before giving up: each retry means
+# another writer got in between, which with one host per session is already rare.
+UPDATE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A state and the exact text the store holds for it (None: no state stored)."""
+
+    state: PlaybackState
+    text: str | None
+
+    @classmethod
+    def parse(cls, text: str | None) -> StoredState:
+        return cls(PlaybackState.from_json(text), text)
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,10 @@ class SessionService:
             raise SessionNotFound(key)
 
     async def state(self, key: str) -> PlaybackState:
-        return PlaybackState.from_json(await self.store.get_state(key))
+        return (await self.stored_state(key)).state
+
+    async def stored_state(self, key: str) -> StoredState:
+        return StoredState.parse(await self.store.get_state(key))
 
     async def meta(self, key: str) -> SessionMeta | None:
         return SessionMeta.from_json(await self.store.get_meta(key))
@@ -151,24 +171,40 @@ class SessionService:
         # bytes: compare_digest refuses str with non-ASCII characters (a made-up token may have them)
         return meta is not None and secrets.compare_digest(meta.host_token.encode(), token.strip().encode())
 
-    async def save_state(
+    async def save_state(self, key: str, state: PlaybackState) -> PlaybackState:
+        """Persist `state` as the next version; SessionNotFound if the session is gone."""
+        return (await self.update_state(key, lambda _current: state)).state
+
+    async def update_state(
         self,
         key: str,
-        state: PlaybackState,
-        after: PlaybackState | None = None,
-        announce: Callable[[PlaybackState], str] | None = None,
-    ) -> PlaybackState:
-        """Persist `state` as the version after `after` (the stored state when not given);
-        SessionNotFound if the session is gone.
+        change: Callable[[PlaybackState], PlaybackState],
+        cached: StoredState | None = None,
+        announce: Callable[[StoredState], str] | None = None,
+    ) -> StoredState:
+        """Store `change(current)` as the version after `current`, atomically; SessionNotFound if
+        the session is gone.
 
+        `current` is `cached` when given (no read: a host's update is then one round trip), else
+        read. The write is a compare-and-set on the text it was based on: if the state changed
+        meanwhile (another process, a stale cache), `change` is applied again to the newer one.
         `announce(saved)` builds the message for the session's channel, published in the same
-        store operation as the write: a host's update costs one round trip after its read."""
-        base = after if after is not None else await self.state(key)
-        new = replace(state, version=base.version + 1)
-        message = (session_channel(key), announce(new)) if announce is not None else None
-        if not await self.store.set_state(key, new.to_json(), self.ttl, message):
-            raise SessionNotFound(key)
-        return new
+        store operation as the write."""
+        base = cached if cached is not None else await self.stored_state(key)
+        for _ in range(UPDATE_ATTEMPTS):
+            new = replace(change(base.state), version=base.state.version + 1)
+            text = new.to_json()
+            saved = StoredState(new, text)
+            message = (session_channel(key), announce(saved)) if announce is not None else None
+            try:
+                written = await self.store.set_state(key, text, self.ttl, message, expect=base.text or "")
+            except StateChanged:
+                base = await self.stored_state(key)
+                continue
+            if not written:
+                raise SessionNotFound(key)
+            return saved
+        raise StoreError(f"session {short_key(key)}: the state kept changing under the write")
 
     async def touch(self, key: str) -> bool:
         return await self.store.touch(key, self.ttl)

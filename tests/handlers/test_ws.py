@@ -213,6 +213,21 @@ async def test_late_joiner_gets_the_position_extrapolated_to_now(connect: Connec
 
 
 @pytest.mark.gen_test(timeout=20)
+async def test_an_update_after_a_state_written_elsewhere_builds_on_that_state(
+    connect: Connect, services: Services
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    await host.update(paused=True, currentTime=1, playbackRate=1)
+    assert (await host.recv_type("stateUpdate"))["state"]["version"] == 1
+    # Another writer (a Go instance on the same Redis, say) changes the state without an event.
+    await services.store.set_state(key, '{"paused":true,"currentTime":42,"playbackRate":1,"version":7}', 60)
+    await host.update(playbackRate=2)
+    state = (await host.recv_type("stateUpdate"))["state"]
+    assert (state["version"], state["currentTime"], state["playbackRate"]) == (8, 42, 2)
+
+
+@pytest.mark.gen_test(timeout=20)
 async def test_heartbeat_ack_is_ignored(connect: Connect, services: Services) -> None:
     host = await connect(f"?sessionKey={await new_session(services)}")
     await host.send('{"type":"heartbeatAck"}')

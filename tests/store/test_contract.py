@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from videosync.store import Store
+from videosync.store import StateChanged, Store
 from videosync.store.base import session_channel
 
 
@@ -128,6 +128,22 @@ async def test_a_state_write_announces_itself_only_when_it_was_stored(store: Sto
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(anext(messages), 0.2)
     assert await store.get_state("k1") is None
+
+
+@pytest.mark.gen_test
+async def test_a_conditional_state_write_happens_only_on_the_state_it_expects(store: Store) -> None:
+    channel = session_channel("k1")
+    await _create(store)
+    async with store.subscribe(channel) as messages:
+        await asyncio.sleep(0.05)
+        with pytest.raises(StateChanged):
+            await store.set_state("k1", '{"paused":false}', 60, (channel, "lost"), expect='{"other":1}')
+        assert await store.get_state("k1") == '{"paused":true}'
+        assert await store.set_state("k1", '{"paused":false}', 60, (channel, "won"), expect='{"paused":true}')
+        assert await store.get_state("k1") == '{"paused":false}'
+        assert await asyncio.wait_for(anext(messages), 2) == "won"  # the refused write announced nothing
+    await store.delete_session("k1")
+    assert not await store.set_state("k1", "{}", 60, expect='{"paused":false}')  # gone beats changed
 
 
 @pytest.mark.gen_test

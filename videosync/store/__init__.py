@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Store, StoreError, StoreUnavailable
+from .base import StateChanged, Store, StoreError, StoreUnavailable
 
 
 def open_store(url: str) -> Store:
@@ -18,4 +18,4 @@ def open_store(url: str) -> Store:
     raise ValueError(f"unsupported store URL {url!r}: use memory:// or redis://")
 
 
-__all__ = ["Store", "StoreError", "StoreUnavailable", "open_store"]
+__all__ = ["StateChanged", "Store", "StoreError", "StoreUnavailable", "open_store"]

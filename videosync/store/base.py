@@ -24,6 +24,10 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached right now; the caller may retry later."""
 
 
+class StateChanged(Exception):
+    """A conditional state write found another state than the one it was based on."""
+
+
 def session_key(key: str) -> str:
     return f"session:{key}"
 
@@ -72,11 +76,15 @@ class Store(Protocol):
 
     async def get_meta(self, key: str) -> str | None: ...
 
-    async def set_state(self, key: str, state: str, ttl: int, announce: Announcement | None = None) -> bool:
+    async def set_state(
+        self, key: str, state: str, ttl: int, announce: Announcement | None = None, expect: str | None = None
+    ) -> bool:
         """Store the state and refresh the session's TTLs; False (nothing written) if it is gone.
 
         `announce` (channel, message) is published in the same atomic step, only when the state
-        was written: nobody hears of a state that was not stored, nor misses one that was."""
+        was written: nobody hears of a state that was not stored, nor misses one that was.
+        `expect`: write only if the stored state is exactly this text ("" for none), else raise
+        StateChanged (a compare-and-set: concurrent writers never both build on the same state)."""
 
     async def set_meta(self, key: str, meta: str, ttl: int) -> bool: ...
 

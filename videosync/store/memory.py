@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .base import (
     SESSION_MARKER,
     Announcement,
+    StateChanged,
     host_key,
     members_key,
     meta_key,
@@ -82,9 +83,14 @@ class MemoryStore:
     async def get_meta(self, key: str) -> str | None:
         return self._string(meta_key(key))
 
-    async def set_state(self, key: str, state: str, ttl: int, announce: Announcement | None = None) -> bool:
-        if not await self.touch(key, ttl):
+    async def set_state(
+        self, key: str, state: str, ttl: int, announce: Announcement | None = None, expect: str | None = None
+    ) -> bool:
+        if self._get(session_key(key)) is None:
             return False
+        if expect is not None and (self._string(state_key(key)) or "") != expect:
+            raise StateChanged(key)
+        await self.touch(key, ttl)
         self._set(state_key(key), state, ttl)
         if announce is not None:
             await self.publish(*announce)
