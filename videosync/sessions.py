@@ -191,8 +191,11 @@ class SessionService:
         `announce(saved)` builds the message for the session's channel, published in the same
         store operation as the write."""
         base = cached if cached is not None else await self.stored_state(key)
+        # A writer that does not number its states (a Go instance on the same Redis) stores version
+        # 0; members have seen the cached one, and a lower number would look stale to them.
+        floor = base.state.version
         for _ in range(UPDATE_ATTEMPTS):
-            new = replace(change(base.state), version=base.state.version + 1)
+            new = replace(change(base.state), version=max(base.state.version, floor) + 1)
             text = new.to_json()
             saved = StoredState(new, text)
             message = (session_channel(key), announce(saved)) if announce is not None else None
@@ -200,6 +203,7 @@ class SessionService:
                 written = await self.store.set_state(key, text, self.ttl, message, expect=base.text or "")
             except StateChanged:
                 base = await self.stored_state(key)
+                floor = max(floor, new.version - 1)
                 continue
             if not written:
                 raise SessionNotFound(key)

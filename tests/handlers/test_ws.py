@@ -225,6 +225,11 @@ async def test_an_update_after_a_state_written_elsewhere_builds_on_that_state(
     await host.update(playbackRate=2)
     state = (await host.recv_type("stateUpdate"))["state"]
     assert (state["version"], state["currentTime"], state["playbackRate"]) == (8, 42, 2)
+    # A Go instance's state has no version: numbering goes on from what members have seen.
+    await services.store.set_state(key, '{"paused":true,"currentTime":5,"playbackRate":1}', 60)
+    await host.update(playbackRate=1.5)
+    state = (await host.recv_type("stateUpdate"))["state"]
+    assert (state["version"], state["currentTime"], state["playbackRate"]) == (9, 5, 1.5)
 
 
 @pytest.mark.gen_test(timeout=20)
