@@ -230,6 +230,21 @@ def test_candidate_ties_break_by_id_deterministically() -> None:
     assert host_candidate(r1) == host_candidate(r2) == x
 
 
+def test_a_roster_reuses_members_whose_stored_text_is_unchanged_and_sees_every_change() -> None:
+    a = Member("a", "A", joined_at=100, proc="p")
+    b = Member("b", "B", joined_at=200, proc="p")
+    parsed: dict[str, tuple[str, Member]] = {}
+    first = split_roster(_fields(0, [a, b], {"p": 0}), 0, 5_000, parsed)
+    assert [m.id for m in first.live] == ["a", "b"] and set(parsed) == {"a", "b"}
+    kept = parsed["a"][1]
+    renamed = Member("b", "Bee", joined_at=200, proc="p")
+    second = split_roster(_fields(0, [a, renamed], {"p": 0}), 0, 5_000, parsed)
+    assert second.get("a") is kept, "unchanged text: not parsed again"
+    assert second.get("b") == renamed, "changed text: parsed again"
+    third = split_roster(_fields(0, [renamed], {"p": 0}), 0, 5_000, parsed)
+    assert [m.id for m in third.live] == ["b"] and set(parsed) == {"b"}, "members gone are forgotten"
+
+
 def test_resume_token_is_bound_to_member_and_session_secret() -> None:
     token = resume_token("secret-1", "m1")
     assert member_from_resume("secret-1", token) == "m1"

@@ -161,6 +161,7 @@ class Hub:
         if group is None:
             group = Group(key)
             self._groups[key] = group
+            self.presence.track(key)
             metrics.SESSIONS_LOCAL.inc()
             group.tasks.append(self.spawn(self._listen(group), f"listen-{short_key(key)}"))
             group.tasks.append(self.spawn(self._tick_loop(group), f"tick-{short_key(key)}"))
@@ -170,6 +171,7 @@ class Hub:
     def _teardown(self, group: Group) -> None:
         if self._groups.get(group.key) is group:
             del self._groups[group.key]
+            self.presence.forget(group.key)
             metrics.SESSIONS_LOCAL.dec()
         for task in group.tasks:
             task.cancel()

@@ -87,8 +87,17 @@ class Roster:
         return next((m for m in self.live if m.id == member_id), None)
 
 
-def split_roster(fields: dict[str, str], now_ms: int, stale_after_ms: int) -> Roster:
-    """Pure: which members belong to a process that is still refreshing its heartbeat."""
+# field -> (its stored text, the member parsed from it)
+ParsedMembers = dict[str, tuple[str, Member]]
+
+
+def split_roster(
+    fields: dict[str, str], now_ms: int, stale_after_ms: int, parsed: ParsedMembers | None = None
+) -> Roster:
+    """Which members belong to a process that is still refreshing its heartbeat.
+
+    `parsed` carries members parsed by earlier calls: a member whose stored text has not changed
+    is not parsed again (a tick of a 1,000-member session would otherwise decode 1,000 JSONs)."""
     seen: dict[str, int] = {}
     members: list[Member] = []
     for name, value in fields.items():
@@ -98,9 +107,15 @@ def split_roster(fields: dict[str, str], now_ms: int, stale_after_ms: int) -> Ro
             except (ValueError, KeyError, TypeError):
                 continue
         else:
-            member = Member.from_store(value)
+            known = parsed.get(name) if parsed is not None else None
+            member = known[1] if known is not None and known[0] == value else Member.from_store(value)
             if member is not None:
                 members.append(member)
+                if parsed is not None:
+                    parsed[name] = (value, member)
+    if parsed is not None and len(parsed) > len(members):
+        for name in parsed.keys() - fields.keys():
+            del parsed[name]
     live: list[Member] = []
     stale: list[Member] = []
     for member in sorted(members, key=lambda m: (m.joined_at, m.id)):
@@ -142,6 +157,14 @@ class Presence:
         self.proc_id = proc_id
         self.stale_after_ms = stale_after_ms
         self._clock = clock
+        self._parsed: dict[str, ParsedMembers] = {}  # per session with members here
+
+    def track(self, key: str) -> None:
+        """Keep parsed members of `key` between roster reads (while it has members here)."""
+        self._parsed.setdefault(key, {})
+
+    def forget(self, key: str) -> None:
+        self._parsed.pop(key, None)
 
     async def heartbeat(self, key: str) -> None:
         seen = json.dumps({"seen": self._clock()})
@@ -158,4 +181,4 @@ class Presence:
 
     async def roster(self, key: str) -> Roster:
         fields = await self.store.get_members(key)
-        return split_roster(fields, self._clock(), self.stale_after_ms)
+        return split_roster(fields, self._clock(), self.stale_after_ms, self._parsed.get(key))
