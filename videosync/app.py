@@ -76,6 +76,8 @@ def log_request(handler: RequestHandler) -> None:
     """Access log without query strings (host tokens travel there) and with keys shortened."""
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if not access_log.isEnabledFor(level):
+        return  # at --log-level warning the hot path pays for nothing here
     path = _UUID_RE.sub(r"…\1", handler.request.path)  # as sessions.short_key
     access_log.log(
         level, "%d %s %s %.2fms", status, handler.request.method, path,

@@ -32,6 +32,9 @@ class UnknownVideo(LookupError):
     """A session was asked to play a video the library does not have."""
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def short_key(key: str) -> str:
     """Enough of a key to follow it in logs without publishing it: its last 8 hex digits (random in
     both our UUIDv7 keys and Go's v4; a v7 key's first 8 are its creation minute, shared by many)."""
@@ -53,10 +56,8 @@ class SessionMeta:
     created_at: int
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"hostToken": self.host_token, "video": self.video, "createdAt": self.created_at},
-            separators=(",", ":"),
-        )
+        fields = {"hostToken": self.host_token, "video": self.video, "createdAt": self.created_at}
+        return _COMPACT.encode(fields)
 
     @classmethod
     def from_json(cls, text: str | None) -> SessionMeta | None:

@@ -74,9 +74,12 @@ def problem_for(exc: BaseException) -> Problem | None:
     return None
 
 
+_GO_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def go_json(value: Any) -> str:
     """JSON as Go's encoder writes a map: sorted keys, no spaces, HTML-escaped, trailing newline."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _GO_ENCODER.encode(value)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
 
 
