@@ -52,16 +52,10 @@ redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[4])
 redis.call('set', KEYS[3], ARGV[3], 'EX', ARGV[4])
 return 1
 """
+# Writes KEYS[2] of a live session (KEYS[1] its marker) and refreshes every key's TTL; 0 if gone.
+# ARGV[3] == '1' makes it conditional on the stored text being ARGV[4] (-1 if not); ARGV[5],
+# ARGV[6]: an optional channel and message, published with the write (one round trip).
 _SET_IF_LIVE = """
-if redis.call('exists', KEYS[1]) == 0 then return 0 end
-redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[1])
-for i = 3, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end
-redis.call('expire', KEYS[1], ARGV[1])
-return 1
-"""
-# The state write: ARGV[3] == '1' makes it conditional on the stored text being ARGV[4] (-1 if not);
-# ARGV[5], ARGV[6]: an optional channel and message, published with the write (one round trip).
-_SET_STATE = """
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 if ARGV[3] == '1' and (redis.call('get', KEYS[2]) or '') ~= ARGV[4] then return -1 end
 redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[1])
@@ -122,7 +116,6 @@ class RedisStore:
         self._release = self._redis.register_script(_RELEASE)
         self._touch = self._redis.register_script(_TOUCH)
         self._set_if_live = self._redis.register_script(_SET_IF_LIVE)
-        self._set_state = self._redis.register_script(_SET_STATE)
         self._create = self._redis.register_script(_CREATE)
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -171,7 +164,7 @@ class RedisStore:
     ) -> bool:
         keys = [session_key(key), state_key(key), meta_key(key), members_key(key)]
         condition = ["0", ""] if expect is None else ["1", expect]
-        written = await self._set_state(keys=keys, args=[ttl, state, *condition, *(announce or ())])
+        written = await self._set_if_live(keys=keys, args=[ttl, state, *condition, *(announce or ())])
         if written == -1:
             raise StateChanged(key)
         return bool(written)
@@ -179,7 +172,7 @@ class RedisStore:
     @_translate
     async def set_meta(self, key: str, meta: str, ttl: int) -> bool:
         keys = [session_key(key), meta_key(key), state_key(key), members_key(key)]
-        return bool(await self._set_if_live(keys=keys, args=[ttl, meta]))
+        return bool(await self._set_if_live(keys=keys, args=[ttl, meta, "0", ""]))
 
     @_translate
     async def touch(self, key: str, ttl: int) -> bool:
