@@ -15,6 +15,7 @@ import redis.exceptions as rexc
 from redis.asyncio.client import PubSub
 from redis.asyncio.sentinel import Sentinel
 
+from .autopipeline import AutoPipeline
 from .base import (
     SESSION_MARKER,
     Announcement,
@@ -117,6 +118,7 @@ class RedisStore:
         self._touch = self._redis.register_script(_TOUCH)
         self._set_if_live = self._redis.register_script(_SET_IF_LIVE)
         self._create = self._redis.register_script(_CREATE)
+        self._batched = AutoPipeline(self._redis)
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
@@ -141,19 +143,19 @@ class RedisStore:
     @_translate
     async def create_session(self, key: str, state: str, meta: str, ttl: int) -> None:
         keys = [session_key(key), state_key(key), meta_key(key)]
-        await self._create(keys=keys, args=[SESSION_MARKER, state, meta, ttl])
+        await self._batched.script(self._create, keys, [SESSION_MARKER, state, meta, ttl])
 
     @_translate
     async def session_exists(self, key: str) -> bool:
-        return bool(await self._redis.exists(session_key(key)))
+        return bool(await self._batched.execute("EXISTS", session_key(key)))
 
     @_translate
     async def get_state(self, key: str) -> str | None:
-        return cast("str | None", await self._redis.get(state_key(key)))
+        return cast("str | None", await self._batched.execute("GET", state_key(key)))
 
     @_translate
     async def get_meta(self, key: str) -> str | None:
-        return cast("str | None", await self._redis.get(meta_key(key)))
+        return cast("str | None", await self._batched.execute("GET", meta_key(key)))
 
     def _session_keys(self, key: str) -> list[str]:
         return [session_key(key), state_key(key), meta_key(key), members_key(key)]
@@ -164,7 +166,8 @@ class RedisStore:
     ) -> bool:
         keys = [session_key(key), state_key(key), meta_key(key), members_key(key)]
         condition = ["0", ""] if expect is None else ["1", expect]
-        written = await self._set_if_live(keys=keys, args=[ttl, state, *condition, *(announce or ())])
+        args = [ttl, state, *condition, *(announce or ())]
+        written = await self._batched.script(self._set_if_live, keys, args)
         if written == -1:
             raise StateChanged(key)
         return bool(written)
@@ -176,7 +179,7 @@ class RedisStore:
 
     @_translate
     async def touch(self, key: str, ttl: int) -> bool:
-        return bool(await self._touch(keys=self._session_keys(key), args=[ttl]))
+        return bool(await self._batched.script(self._touch, self._session_keys(key), [ttl]))
 
     @_translate
     async def delete_session(self, key: str) -> None:
@@ -197,7 +200,7 @@ class RedisStore:
 
     @_translate
     async def get_host(self, key: str) -> str | None:
-        return cast("str | None", await self._redis.get(host_key(key)))
+        return cast("str | None", await self._batched.execute("GET", host_key(key)))
 
     # -- presence -----------------------------------------------------------------------
     @_translate
