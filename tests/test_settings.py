@@ -19,6 +19,7 @@ def test_defaults_match_the_go_server() -> None:
     assert (settings.host, settings.port, settings.session_ttl) == ("0.0.0.0", 8080, 86400)
     assert settings.store_url == "memory://" and not settings.uses_redis
     assert settings.allowed_origins == ("*",)
+    assert not settings.trust_proxy_headers  # reachable directly, forwarded addresses are hearsay
 
 
 def test_flags_win_over_environment_which_wins_over_defaults() -> None:
@@ -32,6 +33,12 @@ def test_redis_url_falls_back_to_the_conventional_variable() -> None:
     assert parse([], {"REDIS_URL": "redis://r:6379/0"}).redis_url == "redis://r:6379/0"
     both = {"REDIS_URL": "redis://a/0", "VIDEOSYNC_REDIS_URL": "redis://b/0"}
     assert parse([], both).redis_url == "redis://b/0"
+
+
+@pytest.mark.parametrize(("text", "value"), [("yes", True), ("TRUE", True), ("1", True), ("no", False), ("off", False)])
+def test_trust_proxy_headers_takes_yes_or_no(text: str, value: bool) -> None:
+    assert parse(["--trust-proxy-headers", text]).trust_proxy_headers is value
+    assert parse([], {"VIDEOSYNC_TRUST_PROXY_HEADERS": text}).trust_proxy_headers is value
 
 
 def test_allowed_origins_is_a_comma_list() -> None:
@@ -50,6 +57,7 @@ def test_allowed_origins_is_a_comma_list() -> None:
         ["--ping-interval", "nan"],
         ["--allowed-origins", " , "],
         ["--workers", "2"],
+        ["--trust-proxy-headers", "maybe"],
     ],
 )
 def test_bad_values_are_refused_with_the_flag_named(argv: list[str]) -> None:

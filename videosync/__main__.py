@@ -82,7 +82,11 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
             )
             packager.subscribe(services.hub.publish_media_status)
             services.hub.start()
-            server = HTTPServer(make_app(services), max_body_size=MAX_BUFFERED_BODY, xheaders=True)
+            # Forwarded addresses only from a proxy we were told is there: reachable directly, a
+            # client could claim any address and dodge the per-address connection cap.
+            server = HTTPServer(
+                make_app(services), max_body_size=MAX_BUFFERED_BODY, xheaders=settings.trust_proxy_headers
+            )
             # Full passes of the cyclic collector stop the loop for 50-100 ms with a few thousand
             # sockets open (measured). Everything loaded so far lives as long as the process: out of
             # the collector's sight. And young collections 14x rarer: objects that live a few ms

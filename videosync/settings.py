@@ -48,6 +48,15 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _yes_no(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"must be yes or no, got {text!r}")
+
+
 def _opt(
     default: Any,
     help: str,
@@ -109,6 +118,11 @@ class Settings:
     max_connections_per_ip: int = _opt(
         200, "WebSocket connections one client address may hold on one server process (close 1008 above)",
         _positive_int, ["VIDEOSYNC_MAX_CONNECTIONS_PER_IP"],
+    )
+    trust_proxy_headers: bool = _opt(
+        False,
+        "take client addresses from X-Real-IP / X-Forwarded-For (yes only behind a proxy that sets them)",
+        _yes_no, ["VIDEOSYNC_TRUST_PROXY_HEADERS"],
     )
     host_lease: float = _opt(
         10.0, "seconds a host lease lasts without renewal", _positive_float,

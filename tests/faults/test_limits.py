@@ -114,10 +114,10 @@ def test_a_flooding_client_is_closed_1008_and_the_others_keep_going(make_server:
     asyncio.run(scenario())
 
 
-async def try_join(port: int, query: str) -> Client | int | None:
+async def try_join(port: int, query: str, **kw: Any) -> Client | int | None:
     """The client if it joined, else the close code it got."""
     try:
-        return await Client.connect(port, query, local_addr=(ATTACKER, 0))
+        return await Client.connect(port, query, local_addr=(ATTACKER, 0), **kw)
     except Closed as closed:
         return closed.code
 
@@ -147,5 +147,36 @@ def test_one_address_opening_1000_sockets_is_capped_and_others_still_join(make_s
         rest = [*joined[10:], *(o for o in again if isinstance(o, Client)), host, viewer, late]
         await asyncio.gather(*(c.close() for c in rest))  # unread sockets take close_timeout each
         print(json.dumps({"joined": len(joined), "refused": len(refused)}))
+
+    asyncio.run(scenario())
+
+
+def test_claimed_forwarded_addresses_dodge_the_cap_only_when_a_proxy_is_trusted(make_server: MakeServer) -> None:
+    cap = 3
+    direct = make_server(args=("--max-connections-per-ip", str(cap)), name="direct")
+    proxied = make_server(
+        args=("--max-connections-per-ip", str(cap), "--trust-proxy-headers", "yes"), name="proxied"
+    )
+
+    async def joins_claiming_new_addresses(server: ServerProc) -> list[Client | int | None]:
+        key, _token = await new_session(server)
+        outcomes = [
+            await try_join(
+                server.port, f"?sessionKey={key}",
+                additional_headers={"X-Real-IP": f"10.0.0.{i}", "X-Forwarded-For": f"10.0.1.{i}"},
+            )
+            for i in range(cap + 2)
+        ]
+        await asyncio.gather(*(o.close() for o in outcomes if isinstance(o, Client)))
+        return outcomes
+
+    async def scenario() -> None:
+        # reachable directly (the default), the headers are the client's word and count for nothing
+        outcomes = await joins_claiming_new_addresses(direct)
+        assert sum(isinstance(o, Client) for o in outcomes) == cap
+        assert [o for o in outcomes if not isinstance(o, Client)] == [1008, 1008]
+        # behind a proxy that sets them, each forwarded address is a client of its own
+        outcomes = await joins_claiming_new_addresses(proxied)
+        assert all(isinstance(o, Client) for o in outcomes), outcomes
 
     asyncio.run(scenario())
