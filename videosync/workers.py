@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
-from collections.abc import Sequence
 from types import FrameType
 
 from . import metrics
@@ -25,11 +23,11 @@ MAX_RESTARTS = 100
 FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
-def fork_workers(count: int, listening: Sequence[socket.socket] = ()) -> int:
+def fork_workers(count: int) -> int:
     """Fork `count` workers. Returns the worker's index in each worker; never returns in the parent.
 
-    The parent keeps its copies of the `listening` sockets only to hand them to restarted workers;
-    on a signal it closes them, so the port stops accepting as soon as the workers stop listening.
+    The parent holds no listening socket: each worker opens its own after the fork, so the port
+    stops accepting as soon as the workers stop listening.
     """
     children: dict[int, int] = {}
     stopping = False
@@ -46,8 +44,6 @@ def fork_workers(count: int, listening: Sequence[socket.socket] = ()) -> int:
     def forward(sig: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
-        for sock in listening:
-            sock.close()
         for pid in tuple(children):
             try:
                 os.kill(pid, sig)

@@ -89,3 +89,33 @@ def test_a_crashed_worker_is_replaced_and_the_port_keeps_serving(
         time.sleep(0.1)
     for _ in range(10):  # whichever worker the kernel picks, it answers
         assert http("POST", server.base + "/api/sessions").status == 200
+
+
+def listening_pids(port: int) -> list[int]:
+    """The processes holding a listening TCP socket on `port`, one entry per socket (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    pids = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = [os.readlink(fd) for fd in fd_dir.iterdir()]
+        except OSError:
+            continue  # gone, or not ours to read
+        pids += [int(fd_dir.parent.name)] * sum(link in inodes for link in links)
+    return pids
+
+
+@pytest.mark.redis
+def test_each_worker_listens_on_its_own_socket_and_the_parent_on_none(
+    own_redis: RedisServer, make_server: MakeServer
+) -> None:
+    server = make_server(own_redis.url, ("--workers", "2"))
+    assert server.proc is not None
+    workers = worker_pids(server.proc.pid)
+    # one socket each (SO_REUSEPORT): the kernel spreads connections instead of the first to wake
+    # taking them; the parent accepts nothing, so its stop leaves no queue behind
+    assert sorted(listening_pids(server.port)) == sorted(workers)
