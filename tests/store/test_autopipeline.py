@@ -49,11 +49,14 @@ async def test_commands_queued_in_one_turn_travel_as_one_pipeline_with_their_own
 
 
 @pytest.mark.gen_test
-async def test_commands_from_later_turns_go_in_later_pipelines(client: CountingRedis) -> None:
+async def test_a_command_alone_in_its_turn_is_sent_as_it_is(client: CountingRedis) -> None:
     batched = AutoPipeline(client)
     assert await batched.execute("SET", "a", "1")
     assert await batched.execute("GET", "a") == "1"
-    assert client.pipelines == 2
+    assert client.pipelines == 0
+    await client.hset("a-hash", "f", "v")
+    with pytest.raises(rexc.ResponseError, match="WRONGTYPE"):
+        await batched.execute("GET", "a-hash")
 
 
 @pytest.mark.gen_test
@@ -91,6 +94,8 @@ async def test_when_redis_is_unreachable_every_caller_in_the_batch_hears_it() ->
             *(batched.execute("GET", f"k{i}") for i in range(3)), return_exceptions=True
         )
         assert all(isinstance(r, rexc.ConnectionError) for r in results), results
+        with pytest.raises(rexc.ConnectionError):
+            await batched.execute("GET", "alone")
     finally:
         await client.aclose()
 

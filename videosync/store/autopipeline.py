@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -48,10 +49,13 @@ class AutoPipeline:
 
     async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for command, _ in batch:
-                    pipe.execute_command(*command)
-                replies = await pipe.execute(raise_on_error=False)
+            if len(batch) == 1:  # alone in its turn: a pipeline would only add its own overhead
+                replies = [await _reply_or_error(self._redis.execute_command(*batch[0][0]))]
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for command, _ in batch:
+                        pipe.execute_command(*command)
+                    replies = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
@@ -68,6 +72,14 @@ class AutoPipeline:
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+
+async def _reply_or_error(call: Awaitable[Any]) -> Any:
+    """As a pipeline reports a command Redis refused: the error as the reply."""
+    try:
+        return await call
+    except rexc.ResponseError as exc:
+        return exc
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
