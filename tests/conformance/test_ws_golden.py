@@ -29,7 +29,7 @@ GO_A_TYPES = {"init", "stateUpdate"}
 NOT_REPLAYED = {
     "ws_a_frames": "raw frame forging (fragmentation, invalid UTF-8, 1 MiB: we close 1009)",
     "ws_control_frames": "raw control frames (Tornado echoes close codes like gorilla)",
-    "ws_protocol_violations": "raw protocol violations",
+    "ws_protocol_violations": "raw protocol violations: tests/handlers/test_ws.py sends them by hand",
     "ws_ping_cadence": "16 s of pings; the cadence (5 s, empty payload) is unchanged",
 }
 

@@ -614,3 +614,89 @@ async def _collect_until_left(client: Client, member_id: str) -> tuple[list[floa
             got.append(message["state"]["currentTime"])
         elif message["type"] == "memberLeft" and message["memberId"] == member_id:
             return got, member_id
+
+
+async def _raw_socket(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A hand-made WebSocket client, for frames no library would send; past the `init`."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /ws?sessionKey={key} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    opcode, payload = await _read_frame(reader)
+    assert opcode == 0x1 and json.loads(payload)["type"] == "init"
+    return reader, writer
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    first, second = await reader.readexactly(2)
+    assert not second & 0x80, "server frames are never masked"
+    length = second & 0x7F
+    if length == 126:
+        length = int.from_bytes(await reader.readexactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(await reader.readexactly(8), "big")
+    return first & 0x0F, await reader.readexactly(length)
+
+
+async def _close_frame(reader: asyncio.StreamReader) -> tuple[int, str]:
+    """Skip data frames (presence news) up to the close frame; its code and reason."""
+    while True:
+        opcode, payload = await asyncio.wait_for(_read_frame(reader), 5)
+        if opcode == 0x8:
+            return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+
+
+def _masked(first: int, payload: bytes = b"", key: bytes = b"\x01\x02\x03\x04") -> bytes:
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return bytes([first, 0x80 | len(payload)]) + key + body
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("frame", "code", "reason"),
+    [
+        (bytes([0x81, 0x00]), 1002, "bad MASK"),  # an unmasked text frame: Go-A's golden case
+        (_masked(0xC1), 1002, "RSV1 set"),  # no extension was negotiated
+        (_masked(0x83), 1002, "bad opcode 3"),
+        (bytes([0x83, 0x00]), 1002, "bad opcode 3, bad MASK"),  # every broken rule, in Go's order
+        (_masked(0x09), 1002, "FIN not set on control"),  # a fragmented ping
+        (_masked(0x80), 1002, "continuation after FIN"),  # nothing to continue
+        (_masked(0x81, b'{"type":"\xff\xfe"}'), 1007, "invalid UTF-8"),
+    ],
+)
+async def test_frames_breaking_rfc_6455_get_a_close_code_and_reason_then_the_tcp_close(
+    connect: Connect, services: Services, http_port: int, frame: bytes, code: int, reason: str
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    reader, writer = await _raw_socket(http_port, key)
+    await host.recv_type("memberJoined")
+    writer.write(frame)
+    assert await _close_frame(reader) == (code, reason)
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # and the server hung up
+    writer.close()
+    # everyone else carries on, and nothing the bad frame carried reached the session
+    await host.recv_type("memberLeft")
+    await host.send(json.dumps({"type": "stateUpdate", "state": {"currentTime": 7, "paused": True}}))
+    assert (await host.recv_type("stateUpdate"))["state"]["currentTime"] == 7
+    assert (await stored(services, key)).current_time == 7
+
+
+@pytest.mark.gen_test
+async def test_protocol_errors_are_counted_by_kind(connect: Connect, services: Services, http_port: int) -> None:
+    from videosync import metrics
+
+    def count(reason: str) -> float:
+        value = metrics.REGISTRY.get_sample_value("videosync_ws_rejected_total", {"reason": reason})
+        return value or 0.0
+
+    before = count("protocol_error"), count("invalid_utf8")
+    key = await new_session(services)
+    for frame in (bytes([0x81, 0x00]), _masked(0x81, b"\xff")):
+        reader, writer = await _raw_socket(http_port, key)
+        writer.write(frame)
+        await _close_frame(reader)
+        writer.close()
+    assert (count("protocol_error"), count("invalid_utf8")) == (before[0] + 1, before[1] + 1)

@@ -16,7 +16,12 @@ from typing import Any
 
 from tornado import httputil
 from tornado.iostream import StreamClosedError
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import (
+    WebSocketClosedError,
+    WebSocketHandler,
+    WebSocketProtocol,
+    WebSocketProtocol13,
+)
 
 from .. import metrics
 from ..hub import Hub
@@ -26,6 +31,7 @@ from ..ratelimit import TokenBucket
 from ..sessions import SessionService, short_key
 from ..settings import Settings
 from ..store import StoreError
+from ..wsframes import StrictFraming
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +124,13 @@ class SyncSocket(WebSocketHandler):
 
     def get_compression_options(self) -> dict[str, Any] | None:
         return None  # Go negotiated no permessage-deflate; broadcasts are shared pre-built frames
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if not isinstance(protocol, WebSocketProtocol13):
+            return protocol
+        # Tornado's framing, plus Go's close 1002 / 1007 answers to frames that break RFC 6455
+        return StrictFraming(self, False, protocol.params)
 
     # -- life cycle -------------------------------------------------------------------------
     def _origin_allowed(self) -> bool:
