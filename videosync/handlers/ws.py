@@ -129,7 +129,9 @@ class SyncSocket(WebSocketHandler):
         protocol = super().get_websocket_protocol()
         if not isinstance(protocol, WebSocketProtocol13):
             return protocol
-        # Tornado's framing, plus Go's close 1002 / 1007 answers to frames that break RFC 6455
+        # Tornado's framing, plus Go's close 1002 / 1007 answers to frames that break RFC 6455.
+        # Built from Tornado's own protocol for its parameters (their type is private to Tornado);
+        # the first object is freed at once, once per connection.
         return StrictFraming(self, False, protocol.params)
 
     # -- life cycle -------------------------------------------------------------------------

@@ -28,9 +28,10 @@ class AutoPipeline:
 
     def execute(self, *command: Any) -> asyncio.Future[Any]:
         """Queue one command; the future holds its reply, or the exception it raised."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         if not self._queued:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
         self._queued.append((command, future))
         return future
 
