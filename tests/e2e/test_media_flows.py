@@ -171,15 +171,17 @@ def test_upload_shows_progress_then_plays_while_still_packaging(
     for v in (host, guest):
         v.wait_video("!v.paused && v.currentTime > 1", timeout=20_000)
     # A seek far ahead lands no further than what has been packaged so far.
+    version = host.authoritative()["version"]
+    host.seek(55.0)
+    host.page.wait_for_function("(v) => window.videosync.controller.state.version > v", arg=version)
+    commanded = float(host.authoritative()["currentTime"])
+    # Read after the seek: the playlist keeps growing, and the host clamped to the edge it saw when
+    # it sent the command, which is at most this one (an edge read before the seek raced it).
     edge = float(
         host.page.evaluate(
             "() => { const r = document.querySelector('video').seekable; return r.end(r.length - 1); }"
         )
     )
-    version = host.authoritative()["version"]
-    host.seek(55.0)
-    host.page.wait_for_function("(v) => window.videosync.controller.state.version > v", arg=version)
-    commanded = float(host.authoritative()["currentTime"])
     if edge < 55:
         assert commanded <= edge + 1.0, f"the host asked for {commanded} s with only {edge} s packaged"
     time.sleep(2)
