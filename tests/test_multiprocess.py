@@ -143,7 +143,9 @@ def test_host_leaving_one_process_promotes_a_member_of_the_other(
     run(scenario())
 
 
-def test_transfer_claim_and_resume_across_processes(servers: tuple[ServerProcess, ServerProcess]) -> None:
+def test_transfer_claim_and_resume_across_processes(
+    servers: tuple[ServerProcess, ServerProcess], redis_server: RedisServer
+) -> None:
     a, b = servers
     created = a.create_session()
     key, token = created["sessionKey"], created["hostToken"]
@@ -161,7 +163,12 @@ def test_transfer_claim_and_resume_across_processes(servers: tuple[ServerProcess
         await owner.close()
         again = await Client.connect(b.port, f"?sessionKey={key}&resume={owner.init['resumeToken']}")
         assert again.init["isHost"] is True and again.member_id == owner.member_id
-        await asyncio.sleep(1.0)  # past the grace: the lease stayed with the reclaimer
+        # past the grace (0.5 s): the lease stays with the reclaimer at every look
+        deadline = asyncio.get_running_loop().time() + 1.0
+        with redis_server.client() as db:
+            while asyncio.get_running_loop().time() < deadline:
+                assert db.get(f"session:{key}:host") == owner.member_id
+                await asyncio.sleep(0.05)
         await again.update(currentTime=3)
         assert (await host.recv_type("stateUpdate"))["by"] == owner.member_id
         for client in (host, guest, again):

@@ -108,3 +108,32 @@ async def test_the_public_view_extrapolates_a_playing_state(store: Store) -> Non
     view = await sessions.view(key)
     assert view.state.current_time == pytest.approx(20.0)
     assert view.state.timestamp == 1_000_000
+
+
+@pytest.mark.gen_test
+async def test_the_public_view_issues_its_reads_together(store: Store) -> None:
+    """Each read waits until all four are in flight: read one after another, the view never ends."""
+    import asyncio
+
+    sessions = service(store)
+    key = (await sessions.create()).key
+    in_flight = 0
+    all_in = asyncio.Event()
+
+    def gated(read):  # type: ignore[no-untyped-def]
+        async def wrapper(*args):  # type: ignore[no-untyped-def]
+            nonlocal in_flight
+            in_flight += 1
+            if in_flight == 4:
+                all_in.set()
+            await all_in.wait()
+            return await read(*args)
+
+        return wrapper
+
+    for name in ("session_exists", "get_state", "get_meta", "get_host"):
+        setattr(store, name, gated(getattr(store, name)))
+    view = await asyncio.wait_for(sessions.view(key), 2)
+    assert view.key == key and not view.has_host
+    with pytest.raises(SessionNotFound):
+        await sessions.view(key[:-1] + ("0" if key[-1] != "0" else "1"))

@@ -17,9 +17,10 @@ from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
 from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
-from .hub import Hub
+from .iplimit import AddressLimit
 from .media import MediaLibrary
 from .packager import Packager
+from .room import Hub
 from .sessions import SessionService
 from .settings import Settings
 from .store import Store
@@ -98,7 +99,10 @@ def make_app(services: Services) -> Application:
         (r"/api/sessions", SessionsHandler, sessions),
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
         (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
-        (r"/ws", SyncSocket, {"hub": services.hub, "sessions": services.sessions, "settings": settings}),
+        (r"/ws", SyncSocket, {
+            "hub": services.hub, "sessions": services.sessions, "settings": settings,
+            "per_address": AddressLimit(settings.max_connections_per_ip),  # one per process
+        }),
         *media_routes(services.library, services.packager, settings),
     ]
     if web_dir.is_dir():

@@ -1,7 +1,7 @@
-"""Session events between processes: what the hub publishes on a session's channel.
+"""Session events between processes: what a room publishes on a session's channel.
 
 An event is `kind \\n meta-json \\n wire`: `wire` is the exact text every member's socket gets (built
-once by the publisher, framed once per process), `meta` what hubs need to act on it. Keeping the
+once by the publisher, framed once per process), `meta` what rooms need to act on it. Keeping the
 wire text outside the meta JSON means it is never escaped and parsed again per process.
 """
 
@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-STATE = "state"
-JOINED = "joined"
-LEFT = "left"
-UPDATED = "updated"
-HOST = "host"
-VACANT = "vacant"
-ENDED = "ended"
-MEDIA = "media"
+
+class EventKind(StrEnum):
+    """What happened; the values are on the wire between processes (keep them as they are)."""
+
+    STATE = "state"
+    MEMBER_JOINED = "joined"
+    MEMBER_LEFT = "left"
+    MEMBER_UPDATED = "updated"
+    HOST = "host"  # the host role moved (meta: hostId, prev, reason, fresh)
+    VACANT = "vacant"  # nobody holds the host role: every process tries to promote one of its members
+    ENDED = "ended"
+    MEDIA = "media"
 
 
 @dataclass(frozen=True)

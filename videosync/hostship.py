@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 
 from .sessions import short_key
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-# hostChanged reasons (PROTOCOL.md §2.1)
-CLAIMED = "claimed"
-PROMOTED = "promoted"
-TRANSFERRED = "transferred"
-LEFT = "left"
-RECLAIMED = "reclaimed"
+
+class HostReason(StrEnum):
+    """Why the host role moved: the `reason` of a hostChanged message (PROTOCOL.md §2.1)."""
+
+    CLAIMED = "claimed"
+    PROMOTED = "promoted"
+    TRANSFERRED = "transferred"
+    LEFT = "left"  # the host's socket closed (not a member leaving: that is EventKind.MEMBER_LEFT)
+    RECLAIMED = "reclaimed"
 
 
 @dataclass(frozen=True)
 class JoinRole:
     is_host: bool
-    reason: str | None  # a hostChanged reason to announce, or None
+    reason: HostReason | None  # a hostChanged reason to announce, or None
     previous: str | None  # the host this join displaced (claims only)
 
 
@@ -43,14 +47,14 @@ class Hostship:
             previous = await self.store.get_host(key)
             if previous == member_id:
                 await self.store.renew_host(key, member_id, self.lease_ms)
-                return JoinRole(True, RECLAIMED, None)
+                return JoinRole(True, HostReason.RECLAIMED, None)
             if await self.take(key, member_id, previous):
                 log.info("session %s: host claimed with the host token", short_key(key))
                 # announced only when it displaced someone; taking a free role is just joining
-                return JoinRole(True, CLAIMED if previous is not None else None, previous)
+                return JoinRole(True, HostReason.CLAIMED if previous is not None else None, previous)
             return JoinRole(False, None, None)
         if resumed and await self.store.renew_host(key, member_id, self.lease_ms):
-            return JoinRole(True, RECLAIMED, None)
+            return JoinRole(True, HostReason.RECLAIMED, None)
         if await self.store.acquire_host(key, member_id, self.lease_ms):
             return JoinRole(True, None, None)
         return JoinRole(False, None, None)

@@ -70,6 +70,9 @@ class Member:
             "buffering": self.buffering,
         }
 
+    def renamed(self, name: str) -> Member:
+        return replace(self, name=name)
+
     def with_report(self, rtt: float | None, drift: float | None, buffering: bool | None) -> Member:
         return replace(
             self, rtt=rtt, drift=drift, buffering=self.buffering if buffering is None else buffering

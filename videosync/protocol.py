@@ -207,7 +207,7 @@ def encode_init(
     """Go-A's init, byte for byte in its key order, our fields after it, then Go's newline."""
     host = "true" if is_host else "false"
     head = f'{{"isHost":{host},"state":{state_json},"timestamp":{now_ms},"type":"init"'
-    tail = "".join(f",{_json(k)}:{_json(v)}" for k, v in extensions.items())
+    tail = "".join(f",{_json(k)}:{v if isinstance(v, RawJSON) else _json(v)}" for k, v in extensions.items())
     return head + tail + "}\n"
 
 
@@ -246,3 +246,12 @@ def encode_ended(reason: str) -> str:
 
 def encode_media_status(video: str, status: dict[str, Any]) -> str:
     return _json({"type": "mediaStatus", "video": video, "status": status})
+
+
+def encode_presence(joined: list[dict[str, Any]], updated: list[dict[str, Any]], left: list[str]) -> str:
+    """The batched presence news of one tick, for clients that asked for it (`presence=batch`)."""
+    return _json({"type": "presence", "joined": joined, "updated": updated, "left": left})
+
+
+class RawJSON(str):
+    """Text that is JSON already: `encode_init` puts it in as it is (a roster encoded once per member)."""

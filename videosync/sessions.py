@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -58,6 +59,14 @@ class SessionMeta:
     def to_json(self) -> str:
         fields = {"hostToken": self.host_token, "video": self.video, "createdAt": self.created_at}
         return _COMPACT.encode(fields)
+
+    def accepts(self, token: str | None) -> bool:
+        """Whether `token` is this session's host token."""
+        if not token:
+            return False
+        # Go-B compared trimmed tokens; a token pasted with spaces still works.
+        # bytes: compare_digest refuses str with non-ASCII characters (a made-up token may have them)
+        return secrets.compare_digest(self.host_token.encode(), token.strip().encode())
 
     @classmethod
     def from_json(cls, text: str | None) -> SessionMeta | None:
@@ -153,24 +162,27 @@ class SessionService:
         return SessionMeta.from_json(await self.store.get_meta(key))
 
     async def view(self, key: str) -> SessionView:
-        await self.require(key)
-        state = await self.state(key)
-        meta = await self.meta(key)
+        if not is_session_key(key):
+            raise SessionNotFound(key)
+        # four independent reads: one round trip's wait, not four (Redis pipelines them)
+        exists, state, meta, host = await asyncio.gather(
+            self.store.session_exists(key), self.state(key), self.meta(key), self.store.get_host(key)
+        )
+        if not exists:
+            raise SessionNotFound(key)
         return SessionView(
             key=key,
             state=state.at(self.now()) if not state.paused else state,
             video=state.video or (meta.video if meta else None),
             created_at=meta.created_at if meta else None,
-            has_host=await self.store.get_host(key) is not None,
+            has_host=host is not None,
         )
 
     async def check_host_token(self, key: str, token: str | None) -> bool:
         if not token:
             return False
         meta = await self.meta(key)
-        # Go-B compared trimmed tokens; a token pasted with spaces still works.
-        # bytes: compare_digest refuses str with non-ASCII characters (a made-up token may have them)
-        return meta is not None and secrets.compare_digest(meta.host_token.encode(), token.strip().encode())
+        return meta is not None and meta.accepts(token)
 
     async def save_state(self, key: str, state: PlaybackState) -> PlaybackState:
         """Persist `state` as the next version; SessionNotFound if the session is gone."""

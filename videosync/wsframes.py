@@ -16,9 +16,10 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
 from . import metrics
+from .closecodes import Close
 
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_INVALID_PAYLOAD = 1007
+CLOSE_PROTOCOL_ERROR = Close.PROTOCOL_ERROR
+CLOSE_INVALID_PAYLOAD = Close.INVALID_PAYLOAD
 
 _FIN, _RSV1, _RSV2, _RSV3 = 0x80, 0x40, 0x20, 0x10
 _MASK = 0x80

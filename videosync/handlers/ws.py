@@ -1,4 +1,4 @@
-"""`/ws?sessionKey=K`: a thin WebSocket handler; the hub does the work (PROTOCOL.md §2).
+"""`/ws?sessionKey=K`: a thin WebSocket handler; the session's room does the work (PROTOCOL.md §2).
 
 Go-A behaviour kept: the upgrade succeeds first and a missing or unknown key is then refused with
 close 4001 and Go's reasons; the server pings every `ping_interval` s. Added: origin allow-list,
@@ -24,10 +24,22 @@ from tornado.websocket import (
 )
 
 from .. import metrics
-from ..hub import Hub
+from ..closecodes import (
+    INVALID_KEY,
+    MISSING_KEY,
+    ORIGIN_NOT_ALLOWED,
+    PING_TIMEOUT,
+    RATE_LIMITED,
+    SEND_QUEUE_OVERFLOW,
+    STORE_UNAVAILABLE,
+    TOO_MANY_CONNECTIONS,
+    Close,
+)
+from ..iplimit import AddressLimit
 from ..outbox import Outbox
 from ..protocol import clean_name
 from ..ratelimit import TokenBucket
+from ..room import Rooms
 from ..sessions import SessionService, short_key
 from ..settings import Settings
 from ..store import StoreError
@@ -35,13 +47,6 @@ from ..wsframes import StrictFraming
 
 log = logging.getLogger(__name__)
 
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_INVALID_SESSION = 4001
-MISSING_KEY = "Missing session key"  # Go-A's reasons, byte for byte
-INVALID_KEY = "Invalid session key"
 PONG_DEADLINE_PINGS = 3
 
 
@@ -65,13 +70,17 @@ def handshake_ok(headers: Any) -> bool:
 class SyncSocket(WebSocketHandler):
     outbox: Outbox  # set once the key is known; absent on refused sockets
 
-    def initialize(self, hub: Hub, sessions: SessionService, settings: Settings) -> None:
+    def initialize(
+        self, hub: Rooms, sessions: SessionService, settings: Settings, per_address: AddressLimit
+    ) -> None:
         self.hub = hub
+        self.per_address = per_address  # sockets per client address on this process, shared
         self.sessions = sessions
         self.config = settings
         self.key = ""
-        self.member_id = ""  # given by the hub on join
+        self.member_id = ""  # given by the room on join
         self.joined = False
+        self.presence_batch = False  # `presence=batch`: presence news as batched `presence` messages
         self.gone = False
         self._bucket = TokenBucket(settings.rate_limit, settings.rate_burst, time.monotonic())
         self._ping_handle: Any = None
@@ -143,17 +152,17 @@ class SyncSocket(WebSocketHandler):
     async def open(self) -> None:
         if not self._origin_allowed():
             metrics.rejected("origin")
-            self.close_now(CLOSE_POLICY, "Origin not allowed")
+            self.close_now(Close.POLICY, ORIGIN_NOT_ALLOWED)
             return
         address = self.request.remote_ip or ""
-        if not self.hub.per_address.acquire(address):
+        if not self.per_address.acquire(address):
             metrics.rejected("too_many_connections")
-            self.close_now(CLOSE_POLICY, "Too many connections")
+            self.close_now(Close.POLICY, TOO_MANY_CONNECTIONS)
             return
         self.address = address
         self.key = self._arg("sessionKey") or ""
         if not self.key:
-            self.close_now(CLOSE_INVALID_SESSION, MISSING_KEY)
+            self.close_now(Close.INVALID_SESSION, MISSING_KEY)
             return
         try:
             valid = await self.sessions.exists(self.key)
@@ -161,11 +170,12 @@ class SyncSocket(WebSocketHandler):
             valid = False  # Go-A: a store error reads as an unknown key
         if not valid:
             metrics.rejected("invalid_session")
-            self.close_now(CLOSE_INVALID_SESSION, INVALID_KEY)
+            self.close_now(Close.INVALID_SESSION, INVALID_KEY)
             return
         assert self.ws_connection is not None
         self.set_nodelay(True)  # small sync messages must not wait for Nagle + delayed ACKs
         self.outbox = Outbox(self.ws_connection, self.config.send_queue_limit, self._overflowed)
+        self.presence_batch = self._arg("presence") == "batch"
         try:
             await self.hub.join(
                 self,
@@ -175,7 +185,7 @@ class SyncSocket(WebSocketHandler):
             )
         except StoreError as exc:
             log.warning("session %s: join failed: %s", short_key(self.key), exc)
-            self.disconnect(CLOSE_INTERNAL_ERROR, "session store unavailable")
+            self.disconnect(Close.INTERNAL_ERROR, STORE_UNAVAILABLE)
             await self.hub.leave(self)
             return
         self.joined = True
@@ -197,14 +207,14 @@ class SyncSocket(WebSocketHandler):
         if not self._bucket.take(time.monotonic()):
             log.info("session %s: member %s over the rate limit", short_key(self.key), self.member_id)
             metrics.rejected("rate_limit")
-            self.disconnect(CLOSE_POLICY, "Rate limit exceeded")
+            self.disconnect(Close.POLICY, RATE_LIMITED)
             return
         await self.hub.handle(self, message, received)
 
     def on_close(self) -> None:
         self.gone = True
         if self.address is not None:
-            self.hub.per_address.release(self.address)
+            self.per_address.release(self.address)
             self.address = None
         if self._ping_handle is not None:
             self._ping_handle.cancel()
@@ -214,7 +224,7 @@ class SyncSocket(WebSocketHandler):
             outbox.close()
             self.hub.spawn(self.hub.leave(self), "leave")
 
-    # -- the hub's side of a peer ---------------------------------------------------------------
+    # -- the room's side of a peer ---------------------------------------------------------------
     def disconnect(self, code: int, reason: str) -> None:
         outbox = getattr(self, "outbox", None)
         if outbox is not None:
@@ -225,7 +235,7 @@ class SyncSocket(WebSocketHandler):
     def _overflowed(self) -> None:
         log.warning("session %s: member %s too slow; dropped", short_key(self.key), self.member_id)
         metrics.rejected("slow_consumer")
-        self.disconnect(CLOSE_TRY_AGAIN_LATER, "Send queue overflow")
+        self.disconnect(Close.TRY_AGAIN_LATER, SEND_QUEUE_OVERFLOW)
         self.hub.spawn(self.hub.leave(self), "leave")
 
     def close_now(self, code: int, reason: str) -> None:
@@ -251,7 +261,7 @@ class SyncSocket(WebSocketHandler):
         deadline = PONG_DEADLINE_PINGS * self.config.ping_interval + 1.0
         if time.monotonic() - self._last_pong > deadline:
             metrics.rejected("ping_timeout")
-            self.disconnect(CLOSE_GOING_AWAY, "Ping timeout")
+            self.disconnect(Close.GOING_AWAY, PING_TIMEOUT)
             return
         try:
             self.ping(b"")

@@ -1,0 +1,86 @@
+"""What a room does with each client command: a table keyed by the parsed command's type.
+
+A feature that adds a message (chat, kick, control mode...) adds its parsed type in `protocol` and
+its handler here (or passes its own table to the registry); the room looks handlers up, it never
+names them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..events import Event, EventKind
+from ..playback import apply_command
+from ..protocol import (
+    NOT_HOST,
+    UNKNOWN_VIDEO,
+    Ignored,
+    ProtocolError,
+    Report,
+    SetName,
+    StateCommand,
+    TimeSyncRequest,
+    TransferHost,
+    encode_state_update,
+    encode_time_sync,
+)
+from ..sessions import StoredState
+from ..state import PlaybackState
+from .context import CommandHandler, Peer, precise_ms
+
+if TYPE_CHECKING:
+    from .room import Room
+
+
+async def change_playback(room: Room, peer: Peer, command: StateCommand, _received_ms: float) -> None:
+    if room.host_id != peer.member_id:
+        raise ProtocolError(NOT_HOST, "only the host can change playback")
+    sessions = room.ctx.sessions
+    if command.video is not None and not sessions.video_exists(command.video):
+        raise ProtocolError(UNKNOWN_VIDEO, "no such video")
+    now = room.ctx.clock()
+    play_lead_ms = room.ctx.settings.play_lead_ms
+
+    def change(current: PlaybackState) -> PlaybackState:
+        return apply_command(current, command, now, play_lead_ms)
+
+    def announce(saved: StoredState) -> str:
+        wire = encode_state_update(saved.text or "", now, peer.member_id)
+        # "sent": for the broadcast latency metric; "state": every process's cached copy
+        meta = {"video": saved.state.video, "sent": precise_ms(), "state": saved.text}
+        return Event(EventKind.STATE, meta, wire).encode()
+
+    # From the cached state, not a read: the write is a compare-and-set that re-reads if the
+    # cache was stale, so a host's update is one store round trip.
+    room.state = await sessions.update_state(room.key, change, room.state, announce)
+
+
+async def time_sync(room: Room, peer: Peer, command: TimeSyncRequest, received_ms: float) -> None:
+    room.send(peer, encode_time_sync(command.t0, received_ms, precise_ms()))
+
+
+async def report(room: Room, peer: Peer, command: Report, _received_ms: float) -> None:
+    room.updates.report(peer.member_id, command)
+
+
+async def set_name(room: Room, peer: Peer, command: SetName, _received_ms: float) -> None:
+    await room.updates.rename(peer.member_id, command.name)
+
+
+async def transfer_host(room: Room, peer: Peer, command: TransferHost, _received_ms: float) -> None:
+    await room.host.transfer(peer, command.member_id)
+
+
+async def ignore(_room: Room, _peer: Peer, _command: Ignored, _received_ms: float) -> None:
+    """heartbeatAck: the Go frontend's answer to pings it never got from us."""
+
+
+def command_table() -> dict[type, CommandHandler]:
+    return {
+        StateCommand: change_playback,
+        TimeSyncRequest: time_sync,
+        Report: report,
+        SetName: set_name,
+        TransferHost: transfer_host,
+        Ignored: ignore,
+    }

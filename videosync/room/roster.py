@@ -1,0 +1,91 @@
+"""Every member of a session as this process knows it, kept from the channel's events.
+
+A join sends the joiner the whole roster; reading it from the store for every join makes a join
+storm O(N²) in store traffic. The mirror is read from the store once, when the room is made, then
+kept by the events every process publishes. Each member's JSON is encoded once (as a participant;
+the host's alone is encoded per use), so an `init` costs a join of strings, not an encode of N.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from typing import Any
+
+from ..presence import Member, Roster
+from ..protocol import RawJSON
+
+
+class RosterMirror:
+    def __init__(self) -> None:
+        self._members: dict[str, Member] = {}
+        self._order: list[tuple[int, str]] = []  # (joined_at, id): the same order in every process
+        self._encoded: dict[str, str] = {}  # id -> the member's JSON with role "participant"
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __contains__(self, member_id: str) -> bool:
+        return member_id in self._members
+
+    def seed(self, roster: Roster) -> None:
+        for member in roster.live:
+            self.put(member)
+
+    def put(self, member: Member) -> None:
+        known = self._members.get(member.id)
+        if known == member:
+            return
+        if known is not None:
+            self._unlist(known)
+        self._members[member.id] = member
+        bisect.insort(self._order, (member.joined_at, member.id))
+        self._encoded[member.id] = _compact(member.public(None))
+
+    def remove(self, member_id: str) -> None:
+        member = self._members.pop(member_id, None)
+        if member is not None:
+            self._unlist(member)
+            del self._encoded[member_id]
+
+    def clear(self) -> None:
+        self._members.clear()
+        self._order.clear()
+        self._encoded.clear()
+
+    def _unlist(self, member: Member) -> None:
+        index = bisect.bisect_left(self._order, (member.joined_at, member.id))
+        if index < len(self._order) and self._order[index] == (member.joined_at, member.id):
+            del self._order[index]
+
+    def public(self, host_id: str | None, last: str | None = None) -> RawJSON:
+        """The roster as a JSON list of member objects, oldest first; `last` (the joiner) at the end."""
+        parts = [self._text(member_id, host_id) for _, member_id in self._order if member_id != last]
+        if last is not None and last in self._members:
+            parts.append(self._text(last, host_id))
+        return RawJSON("[" + ",".join(parts) + "]")
+
+    def _text(self, member_id: str, host_id: str | None) -> str:
+        if member_id == host_id:
+            return _compact(self._members[member_id].public(host_id))
+        return self._encoded[member_id]
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def member_from_event(meta: dict[str, Any], wire: str) -> Member | None:
+    """The member a joined/updated event is about: from its stored form in the meta (ours), else
+    from the wire's public member object (a process that did not send it)."""
+    stored = meta.get("member")
+    if isinstance(stored, str):
+        return Member.from_store(stored)
+    try:
+        public = json.loads(wire)["member"]
+        return Member(
+            str(public["id"]), str(public.get("name", "")), int(public["joinedAt"]), "",
+            public.get("rtt"), public.get("drift"), bool(public.get("buffering", False)),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,64 @@
+"""A room's presence tick: keeps the session alive and notices lapses, deletions and crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..sessions import short_key
+from ..store import StoreError
+from .context import left_event
+
+if TYPE_CHECKING:
+    from .room import Room
+
+log = logging.getLogger(__name__)
+
+STORE_RETRY_S = 0.5
+
+
+class Ticker:
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.ctx = room.ctx
+        self.store_failed_at = float("-inf")  # monotonic time of the last failed tick
+
+    async def run(self) -> None:
+        room, interval = self.room, self.ctx.settings.presence_interval
+        await room.ready.wait()
+        delay = interval
+        while not room.ended:
+            await asyncio.sleep(delay)
+            try:
+                await self.tick()
+                delay = interval
+            except StoreError as exc:
+                first = delay == interval  # once per outage, not every retry
+                log.log(logging.WARNING if first else logging.DEBUG,
+                        "session %s: presence tick failed: %s", short_key(room.key), exc)
+                self.store_failed_at = time.monotonic()
+                # retry soon: the first tick after an outage re-takes a host lease that lapsed in it
+                delay = min(interval, STORE_RETRY_S)
+
+    async def tick(self) -> None:
+        """Keep the session alive, renew our host's lease, notice lapses, deletions and crashes."""
+        room, ctx = self.room, self.ctx
+        if not await ctx.sessions.touch(room.key):
+            await room.end("deleted")
+            return
+        await ctx.presence.heartbeat(room.key)
+        holder = await room.host.keep()
+        # After a store outage every process's heartbeat is old: judge nobody stale (nor promote
+        # anyone) until the others have had a tick of their own to refresh theirs.
+        settled = time.monotonic() - self.store_failed_at > 2 * ctx.settings.presence_interval
+        roster = await ctx.presence.roster(room.key)
+        if not room.seeded:  # the read when the room was made failed: this one stands in
+            room.roster.seed(roster)
+            room.seeded = True
+        for member in roster.stale if settled else ():
+            await ctx.presence.remove(room.key, member.id)
+            await room.publish(left_event(member.id))
+        if holder is None and settled:
+            await room.host.promote()
