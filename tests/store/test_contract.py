@@ -105,7 +105,6 @@ async def test_published_messages_reach_every_subscriber_of_the_channel_only(sto
     channel, other = session_channel("k1"), session_channel("k2")
     async with store.subscribe(channel) as first, store.subscribe(channel) as second:
         async with store.subscribe(other) as elsewhere:
-            await asyncio.sleep(0.05)  # Redis confirms subscriptions asynchronously
             for n in range(3):
                 await store.publish(channel, f"m{n}")
             got_first = [await asyncio.wait_for(anext(first), 2) for _ in range(3)]
@@ -116,11 +115,24 @@ async def test_published_messages_reach_every_subscriber_of_the_channel_only(sto
 
 
 @pytest.mark.gen_test
+async def test_a_subscription_hears_what_is_published_right_after_it_returns(store: Store) -> None:
+    # "from now on" means from the moment subscribe returns: nothing published after it is lost,
+    # however soon (over Redis: only once Redis has confirmed the SUBSCRIBE)
+    for n in range(20):
+        channel = session_channel(f"fresh{n}")
+        async with store.subscribe(channel) as messages:
+            await store.publish(channel, f"first{n}")
+            assert await asyncio.wait_for(anext(messages), 2) == f"first{n}"
+            async with store.subscribe(channel) as second:  # a second subscriber of a live channel
+                await store.publish(channel, f"second{n}")
+                assert await asyncio.wait_for(anext(second), 2) == f"second{n}"
+
+
+@pytest.mark.gen_test
 async def test_a_state_write_announces_itself_only_when_it_was_stored(store: Store) -> None:
     channel = session_channel("k1")
     await _create(store)
     async with store.subscribe(channel) as messages:
-        await asyncio.sleep(0.05)
         assert await store.set_state("k1", '{"paused":false}', 60, (channel, "written"))
         assert await asyncio.wait_for(anext(messages), 2) == "written"
         await store.delete_session("k1")
@@ -135,7 +147,6 @@ async def test_a_conditional_state_write_happens_only_on_the_state_it_expects(st
     channel = session_channel("k1")
     await _create(store)
     async with store.subscribe(channel) as messages:
-        await asyncio.sleep(0.05)
         with pytest.raises(StateChanged):
             await store.set_state("k1", '{"paused":false}', 60, (channel, "lost"), expect='{"other":1}')
         assert await store.get_state("k1") == '{"paused":true}'

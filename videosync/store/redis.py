@@ -122,6 +122,9 @@ class RedisStore:
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._queues: dict[str, set[asyncio.Queue[str]]] = {}
+        # per channel, one future per SUBSCRIBE sent and not yet confirmed, in the order sent:
+        # Redis confirms in that order on the one pub/sub connection
+        self._unconfirmed: dict[str, list[asyncio.Future[None]]] = {}
         self._sub_lock = asyncio.Lock()
 
     @_translate
@@ -228,13 +231,19 @@ class RedisStore:
         queue: asyncio.Queue[str] = asyncio.Queue()
         async with self._sub_lock:
             if self._pubsub is None:
-                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = self._redis.pubsub()
             first = channel not in self._queues
             self._queues.setdefault(channel, set()).add(queue)
+            # a later subscriber of the channel waits for the same confirmation as the first
+            pending = self._unconfirmed.get(channel)
             if first:
-                await self._subscribe_channel(channel)
+                confirmed = await self._subscribe_channel(channel)
+            else:
+                confirmed = pending[-1] if pending else None
             if self._listener is None or self._listener.done():
                 self._listener = asyncio.create_task(self._listen(), name="redis-pubsub")
+        if confirmed is not None:
+            await self._confirmation(channel, confirmed)
 
         async def messages() -> AsyncIterator[str]:
             while True:
@@ -251,13 +260,44 @@ class RedisStore:
                         del self._queues[channel]
                         await self._unsubscribe_channel(channel)
 
-    async def _subscribe_channel(self, channel: str) -> None:
+    async def _subscribe_channel(self, channel: str) -> asyncio.Future[None] | None:
+        """Send SUBSCRIBE; the future completes when Redis confirms it (None: not sent)."""
         assert self._pubsub is not None
+        confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unconfirmed.setdefault(channel, []).append(confirmed)
         try:
             await self._pubsub.subscribe(channel)
         except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
             # The listener re-subscribes every channel in self._queues when Redis is back.
             log.warning("subscribe to %s deferred: redis unreachable (%s)", channel[-8:], exc)
+            self._confirm(channel)
+            return None
+        return confirmed
+
+    async def _confirmation(self, channel: str, confirmed: asyncio.Future[None]) -> None:
+        """Until Redis has confirmed the subscription: only then does it deliver what is published."""
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), _TIMEOUT_S)
+        except TimeoutError:
+            # Not forever: a caller (a join) must not hang on a Redis that stopped answering; the
+            # listener re-subscribes everything once it reconnects.
+            log.warning("subscribe to %s not confirmed within %.0f s", channel[-8:], _TIMEOUT_S)
+
+    def _confirm(self, channel: str) -> None:
+        pending = self._unconfirmed.get(channel)
+        if not pending:
+            return  # a re-subscription after a reconnect: nobody is waiting for it
+        future = pending.pop(0)
+        if not pending:
+            del self._unconfirmed[channel]
+        if not future.done():
+            future.set_result(None)
+
+    def _confirm_all(self) -> None:
+        """The connection is gone: nobody waits for confirmations that will never come."""
+        for channel in tuple(self._unconfirmed):
+            while channel in self._unconfirmed:
+                self._confirm(channel)
 
     async def _unsubscribe_channel(self, channel: str) -> None:
         assert self._pubsub is not None
@@ -285,14 +325,20 @@ class RedisStore:
                 backoff = min(backoff * 2, 2.0)
                 await self._reset_pubsub()
                 continue
-            if message is None or message.get("type") != "message":
+            if message is None:
+                continue
+            if message.get("type") == "subscribe":
+                self._confirm(message["channel"])
+                continue
+            if message.get("type") != "message":
                 continue
             for queue in tuple(self._queues.get(message["channel"], ())):
                 queue.put_nowait(message["data"])
 
     async def _reset_pubsub(self) -> None:
+        self._confirm_all()
         old = self._pubsub
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._redis.pubsub()
         if old is not None:
             try:
                 await old.aclose()

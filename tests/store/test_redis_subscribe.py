@@ -1,0 +1,103 @@
+"""RedisStore.subscribe returns only once Redis has confirmed the SUBSCRIBE.
+
+On one machine the SUBSCRIBE nearly always reaches Redis before a PUBLISH sent right after it, so
+the contract test passes either way there. Here the pub/sub connection is the slow one (a proxy
+holds back what it sends, as a longer network path or a busy link would), so a subscribe that
+returned as soon as its command was written loses the messages published just after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from tests.conftest import RedisServer
+from videosync.store.base import session_channel
+from videosync.store.redis import RedisStore
+
+pytestmark = pytest.mark.redis
+
+SLOW_S = 0.05
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
+    """Copy bytes in order, each chunk released `delay_s` after it arrived."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def release() -> None:
+        while True:
+            due, data = await chunks.get()
+            if not data:
+                writer.close()
+                return
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            writer.write(data)
+            await writer.drain()
+
+    releaser = asyncio.create_task(release())
+    try:
+        while True:
+            data = await reader.read(65536)
+            chunks.put_nowait((loop.time() + delay_s, data))
+            if not data:
+                break
+        await releaser
+    except (ConnectionError, asyncio.CancelledError):
+        releaser.cancel()
+
+
+@asynccontextmanager
+async def proxy_with_slow_first_connection(target_port: int) -> AsyncIterator[int]:
+    """A TCP proxy to Redis whose first connection's requests arrive SLOW_S late."""
+    accepted = 0
+    tasks: set[asyncio.Task[None]] = set()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        delay = SLOW_S if accepted == 1 else 0.0
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        writers.extend((writer, up_writer))
+        for task in (
+            asyncio.create_task(_pump(reader, up_writer, delay)),
+            asyncio.create_task(_pump(up_reader, writer, 0.0)),
+        ):
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for task in tuple(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_subscribe_returns_after_redis_confirmed_it_even_on_a_slow_link(
+    redis_server: RedisServer,
+) -> None:
+    async with proxy_with_slow_first_connection(redis_server.port) as port:
+        store = RedisStore(f"redis://127.0.0.1:{port}/0")
+        try:
+            # the first connection opened is the pub/sub one: subscribe before anything else
+            for n in range(10):
+                channel = session_channel(f"slow{n}")
+                async with store.subscribe(channel) as messages:
+                    await store.publish(channel, f"hello{n}")
+                    assert await asyncio.wait_for(anext(messages), 2) == f"hello{n}"
+        finally:
+            await store.close()
