@@ -12,6 +12,7 @@ is read, so a slow client costs one chunk of memory and never blocks the event l
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -36,7 +37,7 @@ from ..ranges import (
     ranges_to_serve,
 )
 from .base import CORS_EXPOSE_MEDIA, BaseHandler
-from .zerocopy import FileSender, FileShrank, SendfileUnsupported, account, usable_stream
+from .zerocopy import FileSender, FileShrank, SendfileUnsupported, account, cork, usable_stream
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class RangedFileHandler(BaseHandler):
         size, mtime = st.st_size, int(st.st_mtime)
         etag = self._etag(st) if self.send_etag else None
         if self.send_last_modified:
-            self.set_header("Last-Modified", format_http_date(mtime))
+            self.set_header("Last-Modified", _http_date(mtime))
         if etag:
             self.set_header("Etag", etag)
         self.set_extra_headers()
@@ -165,24 +166,28 @@ class RangedFileHandler(BaseHandler):
     async def _send(self, fd: int, r: ByteRange) -> None:
         """One range (or the whole file) through sendfile(2), or the copy where it cannot be used."""
         connection = self.request.connection
-        flushed = self.flush()  # first: the connection learns the Content-Length it will count
-        stream = usable_stream(connection)
-        if stream is None or r.length == 0:
+        stream = usable_stream(connection) if r.length else None
+        if stream is None:
+            self.flush()
             return await self._copy(fd, [r], "", "", 0)
-        if stream.writing():
-            await flushed  # the headers must be on the socket before the body goes around them
-        if stream.closed():
-            raise StreamClosedError()
         assert isinstance(connection, HTTP1Connection)
-        self._sender = FileSender(stream, fd, r.start, r.length)
+        cork(stream, True)
         try:
-            sent = await self._sender.run()
-        except SendfileUnsupported:
-            return await self._copy(fd, [r], "", "", 0)
+            flushed = self.flush()  # the connection also learns the Content-Length it will count
+            if stream.writing():
+                await flushed  # the headers must be on the socket before the body goes around them
+            if stream.closed():
+                raise StreamClosedError()
+            self._sender = FileSender(stream, fd, r.start, r.length)
+            try:
+                await self._sender.run()
+            except SendfileUnsupported:
+                return await self._copy(fd, [r], "", "", 0)
+            finally:
+                account(connection, self._sender.sent)
+                self._sender = None
         finally:
-            account(connection, self._sender.sent)
-            self._sender = None
-        assert sent == r.length
+            cork(stream, False)
 
     async def _copy(self, fd: int, ranges: list[ByteRange], boundary: str, ctype: str, size: int) -> None:
         """The body through Python: multipart ranges, TLS, and where sendfile is refused."""
@@ -277,3 +282,8 @@ _NOWAIT = getattr(os, "RWF_NOWAIT", 0) if hasattr(os, "preadv") else 0
 
 
 _SHARED_BUFFERS = BufferPool()
+
+
+@functools.lru_cache(maxsize=256)
+def _http_date(mtime: int) -> str:
+    return format_http_date(mtime)  # the same few files, thousands of times a second

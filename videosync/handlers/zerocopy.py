@@ -55,11 +55,20 @@ def usable_stream(connection: object) -> IOStream | None:
     stream = connection.stream
     if isinstance(stream, SSLIOStream) or not isinstance(stream, IOStream):
         return None
-    if not isinstance(getattr(connection, "_expected_content_remaining", None), int):
+    if not hasattr(connection, "_expected_content_remaining"):
         return None  # a Tornado without the counter finish() checks Content-Length against
     if not isinstance(stream.socket, socket.socket) or stream.closed():
         return None
     return stream
+
+
+def cork(stream: IOStream, on: bool) -> None:
+    """TCP_CORK: the headers (written by Tornado) and the first body bytes leave in full
+    segments rather than as a small packet of their own; uncorking pushes out the rest."""
+    try:
+        stream.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
+    except (OSError, AttributeError):
+        pass  # closed meanwhile, or not Linux: the response is merely not coalesced
 
 
 def account(connection: HTTP1Connection, sent: int) -> None:
@@ -97,49 +106,64 @@ class FileSender:
     _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
     _watch_fd: int = -1
     _aborted: bool = False
+    _cold: bool = False
 
     async def run(self) -> int:
         """Send everything; returns the byte count. Raises SendfileUnsupported (nothing sent),
         StreamClosedError (client gone) or FileShrank."""
+        loop = asyncio.get_running_loop()
         # every send goes through our own duplicate: should Tornado close its fd meanwhile (and
         # the number be reused by a new connection), nothing here can touch the wrong socket
         self._watch_fd = os.dup(self.stream.socket.fileno())
         try:
-            while True:
-                if self._aborted or self.stream.closed():
+            self._send_slice()  # a short range often fits the socket buffer: no registration
+            while self.count > 0:
+                if self._aborted:  # while a cold slice was in the thread
                     raise StreamClosedError()
-                if cached(self.fd, self.offset + min(self.count, self.slice_bytes) - 1):
-                    n = self._send_once()
-                else:
-                    n = await asyncio.to_thread(self._send_once)
-                self._advance(n)
-                if self.count == 0:
-                    return self.sent
-                # even after a whole slice: other connections (sync messages) get their turn
-                await self._writable()
+                if self._cold:
+                    self._cold = False
+                    self._advance(await asyncio.to_thread(self._send_once))
+                    continue
+                # the writer stays registered until the end (or a cold slice): each writable
+                # event sends one slice from the callback, with no task switch in between
+                self._waiter = loop.create_future()
+                loop.add_writer(self._watch_fd, self._on_writable)
+                try:
+                    await self._waiter
+                finally:
+                    loop.remove_writer(self._watch_fd)
+                    self._waiter = None
+            return self.sent
         finally:
-            if self._watch_fd >= 0:
-                os.close(self._watch_fd)
-                self._watch_fd = -1
+            os.close(self._watch_fd)
+            self._watch_fd = -1
 
     def abort(self) -> None:
         self._aborted = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(StreamClosedError())
 
-    async def _writable(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        loop.add_writer(self._watch_fd, self._wake)
+    def _on_writable(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
         try:
-            await waiter
-        finally:
-            loop.remove_writer(self._watch_fd)
-            self._waiter = None
+            self._send_slice()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            waiter.set_exception(exc)
+            return
+        if self.count == 0 or self._cold:
+            waiter.set_result(None)
 
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+    def _send_slice(self) -> None:
+        """One sendfile call of at most a slice, on the loop if its pages are cached; else mark
+        it for the thread."""
+        if self._aborted or self.stream.closed():
+            raise StreamClosedError()
+        if not cached(self.fd, self.offset + min(self.count, self.slice_bytes) - 1):
+            self._cold = True
+            return
+        self._advance(self._send_once())
 
     def _send_once(self) -> int:
         """One sendfile call of at most a slice; -1 when the socket buffer is full."""
