@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Range-serving throughput of /api/video: 1 MiB ranges and whole-file GETs, with wrk.
+"""Range-serving throughput of /api/video against nginx: 1 MiB ranges and whole-file GETs, with wrk.
 
-    python scripts/bench/bench_video.py                     # starts `python -m videosync`
+    python scripts/bench/bench_video.py                     # videosync vs nginx, alternating
+    python scripts/bench/bench_video.py --no-reference      # videosync alone
     python scripts/bench/bench_video.py --url http://127.0.0.1:8080/api/video   # a running server
 
-Prints MiB/s, requests/s and p50/p99 latency per scenario, and the server's RSS while 50 clients
-stream whole files (memory must stay flat). Needs `wrk` (apt install wrk). The server is started
-as its own process on a generated random file so the load generator does not share its loop.
+Each scenario runs against `python -m videosync` and against Debian's nginx (one worker,
+`sendfile on`, a throw-away config on a free port serving the same file; installed with apt-get
+when missing), taking turns for `--rounds` rounds with the same wrk client. Prints MiB/s, p50/p99
+latency and server CPU per MiB (utime + stime from /proc/PID/stat, which other load on the
+machine cannot inflate) and the ratios videosync/nginx, then videosync's RSS while 50 clients
+stream whole files (memory must stay flat). Needs `wrk` (apt install wrk).
 """
 
 from __future__ import annotations
@@ -58,6 +62,63 @@ except ImportError:
 with runner:
     runner.run(main())
 """
+
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location = /api/video {{
+            alias {file};
+            default_type video/mp4;
+        }}
+    }}
+}}
+"""
+
+
+def ensure_nginx() -> str:
+    """Debian's nginx, installed with apt-get when missing (the reference is part of the run)."""
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found:
+        return found
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    print("(installing nginx with apt-get)", file=sys.stderr)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx-light"],
+                   check=False, stdout=subprocess.DEVNULL)
+    if not Path("/usr/sbin/nginx").exists():
+        subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx"],
+                       check=True, stdout=subprocess.DEVNULL)
+    return "/usr/sbin/nginx"
+
+
+def start_nginx(media: Path, conf_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    conf = conf_dir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=conf_dir, port=port, file=media / "bench.mp4"))
+    proc = subprocess.Popen([ensure_nginx(), "-c", str(conf), "-p", str(conf_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/video"
+    if not wait_ready(url, proc):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"nginx did not serve {url}: {(conf_dir / 'error.log').read_text()}")
+    return proc, url
 
 
 def free_port() -> int:
@@ -142,12 +203,29 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def measure(url: str, pid: int | None, seconds: int, conns: int, script: str | None,
+            headers: list[str]) -> dict[str, float]:
+    cpu0 = cpu_seconds(pid)
+    r = run_wrk(url, conns, seconds, script, headers)
+    cpu = cpu_seconds(pid) - cpu0
+    mib = r["mib_s"] * seconds
+    return {**r, "cpu_pct": 100 * cpu / seconds, "cpu_us_per_mib": 1e6 * cpu / mib if mib else float("nan")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="benchmark this running server's /api/video instead")
     parser.add_argument("--server", choices=["videosync", "standalone", "auto"], default="auto",
                         help="`python -m videosync`, or just the media routes (auto: videosync if wired)")
+    parser.add_argument("--no-reference", action="store_true", help="skip nginx")
+    parser.add_argument("--rounds", type=int, default=2, help="turns each server takes per scenario")
     parser.add_argument("--file-mib", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=10)
@@ -156,43 +234,64 @@ def main() -> int:
         print("bench_video: needs wrk (apt install wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        media = Path(tmp)
+        media = Path(tmp) / "media"
+        media.mkdir()
         size = args.file_mib * MIB
         with (media / "bench.mp4").open("wb") as f:
             for _ in range(args.file_mib):
                 f.write(os.urandom(MIB))  # real pages, not a sparse file
-        proc = None
-        url = args.url
-        kind = "external"
-        if url is None:
-            kinds = ["videosync", "standalone"] if args.server == "auto" else [args.server]
-            for kind in kinds:
-                try:
-                    proc, url = start_server(media, kind)
-                    break
-                except RuntimeError as exc:
-                    print(f"({exc}; trying the next)", file=sys.stderr)
-            if url is None:
-                return 1
+        servers: dict[str, tuple[subprocess.Popen[bytes] | None, str]] = {}
         try:
-            print(f"server: {kind}; file {args.file_mib} MiB; {args.connections} connections;"
-                  f" {args.seconds} s each")
+            if args.url:
+                servers["external"] = (None, args.url)
+            else:
+                kinds = ["videosync", "standalone"] if args.server == "auto" else [args.server]
+                for kind in kinds:
+                    try:
+                        servers[kind] = start_server(media, kind)
+                        break
+                    except RuntimeError as exc:
+                        print(f"({exc}; trying the next)", file=sys.stderr)
+                if not servers:
+                    return 1
+            ours = next(iter(servers))
+            if not args.no_reference:
+                conf_dir = Path(tmp) / "nginx"
+                conf_dir.mkdir()
+                servers["nginx"] = start_nginx(media, conf_dir)
+            print(f"servers: {', '.join(servers)}; file {args.file_mib} MiB; {args.connections}"
+                  f" connections; {args.seconds} s per run; {args.rounds} rounds, taking turns;"
+                  f" load average {os.getloadavg()[0]:.2f}")
             lua = RANDOM_RANGE_LUA.format(size=size, mib=MIB)
             scenarios = [
-                ("1 MiB random ranges", args.connections, lua, []),
-                ("1 MiB fixed range", args.connections, None, ["Range: bytes=1048576-2097151"]),
-                ("whole-file GETs", args.connections, None, []),
+                ("1 MiB random ranges", lua, [], 0.8),
+                ("1 MiB fixed range", None, ["Range: bytes=1048576-2097151"], 0.8),
+                ("whole-file GETs", None, [], 0.9),
             ]
-            pid = proc.pid if proc is not None else None
-            for name, conns, script, headers in scenarios:
-                cpu0 = cpu_seconds(pid)
-                r = run_wrk(url, conns, args.seconds, script, headers)
-                cpu = cpu_seconds(pid) - cpu0
-                per_cpu = r["mib_s"] * args.seconds / cpu if cpu else float("nan")
-                print(f"{name:22s} {r['mib_s']:8.0f} MiB/s {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.2f} ms"
-                      f"  p99 {r['p99_ms']:7.2f} ms  non-2xx {int(r['non2xx'])}"
-                      f"  | server CPU {100 * cpu / args.seconds:4.0f}%, {per_cpu:6.0f} MiB per CPU-second")
+            for name, script, headers, target in scenarios:
+                runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
+                for rnd in range(args.rounds):
+                    order = list(servers) if rnd % 2 == 0 else list(reversed(servers))
+                    for kind in order:
+                        proc, url = servers[kind]
+                        runs[kind].append(measure(url, proc.pid if proc else None, args.seconds,
+                                                  args.connections, script, headers))
+                print(f"\n{name}")
+                for kind, results in runs.items():
+                    for r in results:
+                        print(f"  {kind:10s} {r['mib_s']:8.0f} MiB/s {r['rps']:8.1f} req/s"
+                              f"  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
+                              f"  non-2xx {int(r['non2xx'])}  | server CPU {r['cpu_pct']:4.0f}%,"
+                              f" {r['cpu_us_per_mib']:6.0f} µs per MiB")
+                if "nginx" in runs and ours in runs:
+                    tput = median([r["mib_s"] for r in runs[ours]]) / median([r["mib_s"] for r in runs["nginx"]])
+                    cpu = (median([r["cpu_us_per_mib"] for r in runs[ours]])
+                           / median([r["cpu_us_per_mib"] for r in runs["nginx"]]))
+                    print(f"  ratio {ours}/nginx (medians): throughput {tput:.2f}x (target >= {target}x),"
+                          f" CPU per MiB {cpu:.2f}x (target <= 1.5x)")
+            proc = servers[ours][0]
             if proc is not None:
+                url = servers[ours][1]
                 before = rss_mib(proc.pid)
                 peak = [before]
                 done = threading.Event()
@@ -206,12 +305,14 @@ def main() -> int:
                 r = run_wrk(url, 50, args.seconds)
                 done.set()
                 sampler.join()
-                print(f"{'50 streaming clients':22s} {r['mib_s']:8.0f} MiB/s  server RSS {before:.0f} MiB"
+                print(f"\n{'50 streaming clients':22s} {r['mib_s']:8.0f} MiB/s  {ours} RSS {before:.0f} MiB"
                       f" before, {peak[0]:.0f} MiB peak")
+            print(f"load average at the end {os.getloadavg()[0]:.2f}")
         finally:
-            if proc is not None:
-                proc.terminate()
-                proc.wait(10)
+            for proc, _ in servers.values():
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(10)
     return 0
 
 

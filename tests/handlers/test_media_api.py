@@ -152,15 +152,21 @@ async def test_a_client_that_stops_reading_holds_a_bounded_amount_of_the_file(
     big = media_dir / "big.mp4"
     with big.open("wb") as f:
         f.truncate(256 * 1024 * 1024)  # sparse: 256 MiB without writing them
-    read = [0]
-    real_preadv = os.preadv
+    read = [0]  # bytes taken from the file: sent by the kernel, or read into Python
+    real_preadv, real_sendfile = os.preadv, os.sendfile
 
     def counting_preadv(fd: int, buffers: list[memoryview], offset: int, *flags: int) -> int:
         n = real_preadv(fd, buffers, offset, *flags)
         read[0] += n
         return n
 
+    def counting_sendfile(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        n = real_sendfile(out_fd, in_fd, offset, count)
+        read[0] += n
+        return n
+
     monkeypatch.setattr(os, "preadv", counting_preadv)
+    monkeypatch.setattr(os, "sendfile", counting_sendfile)
     with socket.create_connection(("127.0.0.1", http_port)) as stalled:
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         stalled.sendall(b"GET /api/videos/big/file HTTP/1.1\r\nHost: x\r\n\r\n")

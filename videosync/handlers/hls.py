@@ -1,20 +1,19 @@
 """HLS output under /media/hls/{id}/{rev}/…: playlists never cached, segments cached forever.
 
 Segment names are never reused within a revision folder (REV changes with the source), so a
-segment can be `immutable`. Playlists of a running job grow, so they are `no-cache` and read in
-one piece: ffmpeg replaces them by rename, and a stat-then-read could mix two versions.
+segment can be `immutable`. Playlists of a running job grow, so they are `no-cache`; ffmpeg
+replaces them by rename, and `serve` takes size and dates from the opened descriptor, so one
+answer is always one whole version. Both are served by `RangedFileHandler` (ranges as Go,
+sendfile), the same path as the videos.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-from pathlib import Path
-from typing import Any
 
-from tornado.web import HTTPError, StaticFileHandler
+from tornado.web import HTTPError
 
-from .base import CORS_EXPOSE_MEDIA, BaseHandler
+from .ranged import RangedFileHandler
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPES = {".ts": "video/mp2t", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
@@ -35,62 +34,54 @@ def _confined(root: str, relative: str) -> str:
     return path
 
 
-class PlaylistHandler(BaseHandler):
-    expose_headers = CORS_EXPOSE_MEDIA
+class PlaylistHandler(RangedFileHandler):
+    """A playlist: never cached, and validated by an ETag of the file's inode, nanosecond mtime
+    and size rather than Last-Modified (a live playlist changes several times a second)."""
 
-    def initialize(self, root: str) -> None:
+    send_etag = True
+    send_last_modified = False
+
+    def initialize(self, root: str) -> None:  # type: ignore[override]
+        super().initialize()
         self.root = root
 
+    def set_extra_headers(self) -> None:
+        self.set_header("Cache-Control", "no-cache")
+
+    def _etag(self, st: os.stat_result) -> str:
+        return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+
     async def get(self, relative: str) -> None:
-        await self._serve(relative, include_body=True)
+        await self.serve(self._path(relative), PLAYLIST_TYPE, include_body=True)
 
     async def head(self, relative: str) -> None:
-        await self._serve(relative, include_body=False)
+        await self.serve(self._path(relative), PLAYLIST_TYPE, include_body=False)
 
-    async def _serve(self, relative: str, include_body: bool) -> None:
+    def _path(self, relative: str) -> str:
         if not relative.endswith(".m3u8"):
             raise HTTPError(404, "not found")
-        path = _confined(self.root, relative)
-        try:
-            body = await asyncio.to_thread(Path(path).read_bytes)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise HTTPError(404, "not found") from None
-        self.set_header("Content-Type", PLAYLIST_TYPE)
-        self.set_header("Cache-Control", "no-cache")
-        if include_body:
-            self.finish(body)
-        else:
-            self.set_header("Content-Length", str(len(body)))
-            self.finish()
+        return _confined(self.root, relative)
 
 
-class SegmentHandler(BaseHandler, StaticFileHandler):
-    """Tornado's StaticFileHandler (ranges, HEAD, If-Modified-Since) with our CORS and caching."""
-
-    expose_headers = CORS_EXPOSE_MEDIA
+class SegmentHandler(RangedFileHandler):
+    """A segment: the same range serving as the videos, cached forever (names are never reused
+    within a revision folder)."""
 
     def initialize(self, path: str, default_filename: str | None = None) -> None:  # type: ignore[override]
-        StaticFileHandler.initialize(self, path, default_filename)
+        super().initialize()
+        self.root = path
 
-    @classmethod
-    def get_content_version(cls, abspath: str) -> str:
-        st = os.stat(abspath)  # never hash a file to version it
-        return f"{st.st_mtime_ns:x}-{st.st_size:x}"
-
-    def compute_etag(self) -> str | None:
-        return None  # segments are immutable; Last-Modified suffices
-
-    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
-        if os.path.splitext(absolute_path)[1] not in SEGMENT_TYPES:
-            raise HTTPError(404, "not found")
-        _confined(root, os.path.relpath(absolute_path, root))
-        return super().validate_absolute_path(root, absolute_path)
-
-    def get_content_type(self) -> str:
-        return SEGMENT_TYPES[os.path.splitext(self.absolute_path or "")[1]]
-
-    def set_extra_headers(self, path: str) -> None:
+    def set_extra_headers(self) -> None:
         self.set_header("Cache-Control", "public, max-age=31536000, immutable")
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        BaseHandler.write_error(self, status_code, **kwargs)
+    async def get(self, relative: str) -> None:
+        await self.serve(*self._target(relative), include_body=True)
+
+    async def head(self, relative: str) -> None:
+        await self.serve(*self._target(relative), include_body=False)
+
+    def _target(self, relative: str) -> tuple[str, str]:
+        content_type = SEGMENT_TYPES.get(os.path.splitext(relative)[1])
+        if content_type is None:
+            raise HTTPError(404, "not found")
+        return _confined(self.root, relative), content_type

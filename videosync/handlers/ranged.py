@@ -3,20 +3,25 @@
 Not tornado's StaticFileHandler: it has no multipart/byteranges, answers malformed ranges with
 a 200 instead of Go's 416, orders preconditions differently and hashes whole files for ETags.
 The RFC logic lives in `videosync.ranges` (pure, table-tested); this is only the I/O.
-Reads run in the default thread pool and every chunk is flushed before the next is read, so a
-slow client costs one chunk of memory and never blocks the event loop.
+A single range or a whole file goes out with sendfile(2) (`zerocopy`): no byte passes through
+Python, and a slow client costs kernel socket buffer only. Multipart bodies, TLS and connections
+sendfile cannot serve are copied through one pooled buffer, each chunk flushed before the next
+is read, so a slow client costs one chunk of memory and never blocks the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
+import stat
 from typing import Any
 
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
+from tornado.web import HTTPError
 
 from ..media import MediaLibrary, VideoFile
 from ..ranges import (
@@ -32,50 +37,62 @@ from ..ranges import (
     ranges_to_serve,
 )
 from .base import CORS_EXPOSE_MEDIA, BaseHandler
+from .zerocopy import FileSender, FileShrank, SendfileUnsupported, account, cork, usable_stream
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 
 
-class RangeFileHandler(BaseHandler):
-    """Subclasses say which file (`resolve`) and whether to send an mtime+size ETag."""
+class RangedFileHandler(BaseHandler):
+    """One file, Go's range policy, the body through the kernel: subclasses choose the file
+    (`open_target`) and the per-kind headers. /api/video, library files and HLS output all go
+    through `serve`, so there is one range policy and one send path."""
 
     expose_headers = CORS_EXPOSE_MEDIA
     send_etag = False  # Go sent none on /api/video
-    go_cors = False  # Go's /api/video always sent ACAO/ACAM, Origin or not
+    send_last_modified = True  # off for files replaced in place within a second (playlists)
+    buffers: BufferPool
 
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        # only on the answers Go's handler wrote: the router's 405s and CORS's OPTIONS had none
-        if self.go_cors and "*" in self.allowed_origins and self.request.method in ("GET", "HEAD"):
-            self.set_header("Access-Control-Allow-Methods", "GET, HEAD")
-            self.set_header("Access-Control-Allow-Origin", "*")
+    def initialize(self, buffers: BufferPool | None = None) -> None:
+        self.buffers = buffers or _SHARED_BUFFERS
+        self._sender: FileSender | None = None
 
-    def initialize(self, library: MediaLibrary, buffers: BufferPool | None = None) -> None:
-        self.library = library
-        self.buffers = buffers or BufferPool()
+    def set_extra_headers(self) -> None:
+        """Per-kind headers (caching), set on every answer that serves the file."""
 
-    def resolve(self, *args: Any) -> VideoFile:
-        raise NotImplementedError
+    async def serve(self, path: str | os.PathLike[str], content_type: str, include_body: bool) -> None:
+        """Answer GET/HEAD for the file at `path`; a missing or non-regular file is a 404.
 
-    def content_type_for(self, video: VideoFile) -> str:
-        return video.content_type
+        Size and dates come from the opened descriptor, so a file renamed over while being
+        served is served whole, in its one version (ffmpeg replaces playlists that way)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise HTTPError(404, "not found") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise HTTPError(404, "not found")
+            await self._answer(fd, st, content_type, include_body, os.fspath(path))
+        finally:
+            os.close(fd)
 
-    async def get(self, *args: Any) -> None:
-        await self.serve(self.resolve(*args), include_body=True)
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if self._sender is not None:
+            self._sender.abort()
 
-    async def head(self, *args: Any) -> None:
-        await self.serve(self.resolve(*args), include_body=False)
-
-    async def serve(self, video: VideoFile, include_body: bool) -> None:
-        size, mtime = video.size, int(video.mtime)
-        ctype = self.content_type_for(video)
-        etag = f'"{mtime:x}-{size:x}"' if self.send_etag else None
-        self.set_header("Last-Modified", format_http_date(mtime))
+    async def _answer(self, fd: int, st: os.stat_result, ctype: str, include_body: bool, name: str) -> None:
+        size, mtime = st.st_size, int(st.st_mtime)
+        etag = self._etag(st) if self.send_etag else None
+        if self.send_last_modified:
+            self.set_header("Last-Modified", _http_date(mtime))
         if etag:
             self.set_header("Etag", etag)
-        decision = check_preconditions(self.request.method or "GET", self.request.headers.get, mtime, etag)
+        self.set_extra_headers()
+        lookup = self.request.headers.get if self.send_last_modified else self._undated_header
+        decision = check_preconditions(self.request.method or "GET", lookup, mtime, etag)
         if decision.outcome is Outcome.PRECONDITION_FAILED:
             self.set_status(412)
             return self.finish()  # type: ignore[return-value]
@@ -92,6 +109,7 @@ class RangeFileHandler(BaseHandler):
             return self._range_error("invalid range\n")
 
         boundary = ""
+        part_type = ctype
         if len(ranges) == 1:
             self.set_status(206)
             self.set_header("Content-Range", ranges[0].content_range(size))
@@ -109,36 +127,74 @@ class RangeFileHandler(BaseHandler):
         if not include_body:
             return self.finish()  # type: ignore[return-value]
         try:
-            await self._stream(video, ranges or [ByteRange(0, size)], boundary, size)
+            if boundary:
+                self.flush()  # the headers leave with the first part
+                await self._copy(fd, ranges, boundary, part_type, size)
+            else:
+                await self._send(fd, ranges[0] if ranges else ByteRange(0, size))
         except StreamClosedError:
-            return  # the client went away; nothing to clean up but the file (closed below)
-        except (OSError, ShortRead) as exc:
-            log.warning("serving %s stopped: %s", video.path.name, exc)
+            return  # the client went away; the file is closed by serve()
+        except OSError as exc:
+            log.warning("serving %s stopped: %s", os.path.basename(name), exc)
             if isinstance(self.request.connection, HTTP1Connection):
                 self.request.connection.close()  # headers are out: only closing tells the client
             return
         self.finish()
 
+    def _etag(self, st: os.stat_result) -> str:
+        return f'"{int(st.st_mtime):x}-{st.st_size:x}"'
+
+    def _undated_header(self, name: str) -> str | None:
+        # without Last-Modified, a date-based condition could only be a stale guess
+        if name in ("If-Modified-Since", "If-Unmodified-Since"):
+            return None
+        value = self.request.headers.get(name)
+        if name == "If-Range" and value and not value.lstrip(" \t").startswith(("\"", "W/")):
+            return None
+        return value
+
     def _range_error(self, body: str) -> None:
         # Go's serveError drops Last-Modified (and any ETag) and answers in text/plain
         self.clear_header("Last-Modified")
         self.clear_header("Etag")
+        self.clear_header("Cache-Control")  # an error is not the immutable segment
         self.set_status(416)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(body)
 
-    async def _stream(self, video: VideoFile, ranges: list[ByteRange], boundary: str, size: int) -> None:
-        # open() on the loop: resolving the video just stat'ed this path, so it is a cached lookup
-        fd = os.open(video.path, os.O_RDONLY)
+    async def _send(self, fd: int, r: ByteRange) -> None:
+        """One range (or the whole file) through sendfile(2), or the copy where it cannot be used."""
+        connection = self.request.connection
+        stream = usable_stream(connection) if r.length else None
+        if stream is None:
+            self.flush()
+            return await self._copy(fd, [r], "", "", 0)
+        assert isinstance(connection, HTTP1Connection)
+        cork(stream, True)
+        try:
+            flushed = self.flush()  # the connection also learns the Content-Length it will count
+            if stream.writing():
+                await flushed  # the headers must be on the socket before the body goes around them
+            if stream.closed():
+                raise StreamClosedError()
+            self._sender = FileSender(stream, fd, r.start, r.length)
+            try:
+                await self._sender.run()
+            except SendfileUnsupported:
+                return await self._copy(fd, [r], "", "", 0)
+            finally:
+                account(connection, self._sender.sent)
+                self._sender = None
+        finally:
+            cork(stream, False)
+
+    async def _copy(self, fd: int, ranges: list[ByteRange], boundary: str, ctype: str, size: int) -> None:
+        """The body through Python: multipart ranges, TLS, and where sendfile is refused."""
         buf = self.buffers.acquire()
         try:
-            # the headers (not awaited: they leave with the first chunk); the body then goes
-            # straight to the connection
-            self.flush()
             connection = self.request.connection
             assert connection is not None
-            ctype = self.content_type_for(video)
             for i, r in enumerate(ranges):
                 if boundary:
                     await connection.write(part_header(boundary, r, ctype, size, i == 0))
@@ -147,17 +203,47 @@ class RangeFileHandler(BaseHandler):
                     view = memoryview(buf)[: min(len(buf), remaining)]
                     n = await read_into(fd, view, offset)
                     if n == 0:
-                        raise ShortRead(f"file shrank to {offset} bytes while being served")
-                    # zero-copy: tornado keeps a view of the buffer until the socket took it,
-                    # and awaiting the write is the back-pressure on a slow client
+                        raise FileShrank(f"file shrank to {offset} bytes while being served")
+                    # tornado keeps a view of the buffer until the socket took it, and awaiting
+                    # the write is the back-pressure on a slow client
                     await connection.write(view[:n])  # type: ignore[arg-type]
                     offset += n
                     remaining -= n
             if boundary:
                 await connection.write(closing_delimiter(boundary))
         finally:
-            os.close(fd)
             self.buffers.release(buf)
+
+
+class RangeFileHandler(RangedFileHandler):
+    """A library video: subclasses say which (`resolve`) and whether to send an mtime+size ETag."""
+
+    go_cors = False  # Go's /api/video always sent ACAO/ACAM, Origin or not
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        # only on the answers Go's handler wrote: the router's 405s and CORS's OPTIONS had none
+        if self.go_cors and "*" in self.allowed_origins and self.request.method in ("GET", "HEAD"):
+            self.set_header("Access-Control-Allow-Methods", "GET, HEAD")
+            self.set_header("Access-Control-Allow-Origin", "*")
+
+    def initialize(self, library: MediaLibrary, buffers: BufferPool | None = None) -> None:  # type: ignore[override]
+        super().initialize(buffers)
+        self.library = library
+
+    def resolve(self, *args: Any) -> VideoFile:
+        raise NotImplementedError
+
+    def content_type_for(self, video: VideoFile) -> str:
+        return video.content_type
+
+    async def get(self, *args: Any) -> None:
+        video = self.resolve(*args)
+        await self.serve(video.path, self.content_type_for(video), include_body=True)
+
+    async def head(self, *args: Any) -> None:
+        video = self.resolve(*args)
+        await self.serve(video.path, self.content_type_for(video), include_body=False)
 
 
 class BufferPool:
@@ -195,5 +281,9 @@ async def read_into(fd: int, view: memoryview, offset: int) -> int:
 _NOWAIT = getattr(os, "RWF_NOWAIT", 0) if hasattr(os, "preadv") else 0
 
 
-class ShortRead(OSError):
-    """The file is shorter than the Content-Length already sent."""
+_SHARED_BUFFERS = BufferPool()
+
+
+@functools.lru_cache(maxsize=256)
+def _http_date(mtime: int) -> str:
+    return format_http_date(mtime)  # the same few files, thousands of times a second
