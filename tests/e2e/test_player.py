@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.redis_server import RedisServer
+
 from . import harness
 from .viewer import HOST_GRACE, Viewer, measure_skew
 
@@ -154,14 +156,14 @@ def test_someone_is_promoted_when_the_host_leaves(
 
 
 @pytest.fixture
-def redis() -> Iterator[harness.RedisProcess]:
+def redis() -> Iterator[RedisServer]:
     proc = harness.start_redis()
     yield proc
     proc.stop()
 
 
 def test_everyone_resumes_in_sync_after_a_server_restart(
-    media_dir: Path, tmp_path: Path, redis: harness.RedisProcess, open_viewer: OpenViewer
+    media_dir: Path, tmp_path: Path, redis: RedisServer, open_viewer: OpenViewer
 ) -> None:
     with harness.running_server(
         media_dir,
