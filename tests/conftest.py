@@ -3,76 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
+from tests.support.net import free_port
+from tests.support.redis_server import RedisServer, wait_for_redis
 from videosync.app import MAX_BUFFERED_BODY, Services, make_app
 from videosync.media import MediaLibrary
 from videosync.sessions import SessionService
 from videosync.settings import Settings
 from videosync.store import Store, open_store
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_redis(port: int, timeout: float = 10) -> None:
-    """Until a redis-server (or Sentinel) on `port` answers PING."""
-    with redis.Redis(port=port, socket_connect_timeout=0.2) as client:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-
-class RedisServer:
-    """A throw-away redis-server on its own port (never the machine's 6379)."""
-
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: run scripts/test.sh, which installs it")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._cmd = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(workdir), "--loglevel", "warning",
-        ]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self._cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_redis(self.port)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, decode_responses=True)
-
-    def flush(self) -> None:
-        with self.client() as client:
-            client.flushall()
+# re-exported for tests that import them from here; their home is tests.support
+__all__ = ["RedisServer", "free_port", "wait_for_redis"]
 
 
 @pytest.fixture(scope="session")

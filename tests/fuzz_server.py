@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from tornado.httpserver import HTTPServer
 
-from tests.conftest import free_port
+from tests.support.net import free_port
 from videosync.app import MAX_BUFFERED_BODY, Services, make_app
 
 T = TypeVar("T")

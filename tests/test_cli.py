@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.net import free_port
 
 
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the harness uses tests.support
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import harness  # noqa: E402  (lives with the browser tests; shared on purpose)

@@ -19,15 +19,16 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+from tests.support.http import wait_http
+from tests.support.net import free_port
+from tests.support.redis_server import RedisServer
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +44,6 @@ CHROMIUM_ARGS = [
 ]
 
 Sample = tuple[float, float, int, int, int]  # wall ms, currentTime s, paused, seeking, readyState
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer within {timeout} s")
-        time.sleep(0.1)
 
 
 def make_clip(path: Path, seconds: int = 30, size: str = "320x240", fps: int = 30) -> Path:
@@ -105,35 +86,11 @@ def make_clip(path: Path, seconds: int = 30, size: str = "320x240", fps: int = 3
     return path
 
 
-@dataclass
-class RedisProcess:
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def start_redis() -> RedisProcess:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return RedisProcess(port, proc)
-        time.sleep(0.05)
-    proc.kill()
-    raise TimeoutError("redis-server did not start")
+def start_redis() -> RedisServer:
+    """A redis-server of the test's own (no persistence, so no working directory needed)."""
+    server = RedisServer()
+    server.start()
+    return server
 
 
 @dataclass

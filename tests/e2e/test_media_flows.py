@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from . import harness
-from .viewer import HOST_GRACE, Viewer, measure_skew
+from .viewer import HOST_GRACE, Viewer, measure_skew, wait_in_sync
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def test_a_library_video_plays_over_hls_in_sync(
     host.click_play_pause()
     for v in (host, guest):
         v.wait_video("!v.paused && v.currentTime > 0.5")
-    time.sleep(2.5)
+    wait_in_sync([host, guest], 100.0)
     skews = measure_skew([host, guest], 3.0)
     assert skews and harness.percentile(skews, 95) < 100.0
 
@@ -184,7 +184,9 @@ def test_upload_shows_progress_then_plays_while_still_packaging(
     )
     if edge < 55:
         assert commanded <= edge + 1.0, f"the host asked for {commanded} s with only {edge} s packaged"
-    time.sleep(2)
+    for v in (host, guest):  # each has applied the seek
+        v.page.wait_for_function("(v) => window.videosync.controller.state.version > v", arg=version)
+        v.wait_video("!v.seeking")
     for v in (host, guest):
         state = v.page.evaluate(
             """() => { const v = document.querySelector('video'); const r = v.seekable;

@@ -5,7 +5,6 @@ on the sync channel do not turn into skew of the same size."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +13,7 @@ from tests.tools.netem_proxy import Delay, ProxyThread
 
 from . import harness
 from .test_player import create_session_as_host, start_playing
-from .viewer import Viewer, measure_skew
+from .viewer import Viewer, measure_skew, wait_in_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,7 +34,9 @@ def test_viewers_behind_slow_jittery_links_stay_in_sync_with_the_host(
             viewers.append(viewer)
         assert all(p.delayed_connections >= 1 for p in proxies.proxies)  # their sockets did cross it
         start_playing(host, *viewers)
-        time.sleep(6)  # clock estimates over the slow links, then the rate nudges, settle
+        for viewer, (_name, _delay, bound) in zip(viewers, LINKS, strict=True):
+            # clock estimates over the slow link, then the rate nudges: converged within the deadline
+            wait_in_sync([host, viewer], bound, timeout=30.0)
         for viewer, (name, delay, bound) in zip(viewers, LINKS, strict=True):
             skews = measure_skew([host, viewer], 6.0)
             assert skews, f"{name}: no steady window"

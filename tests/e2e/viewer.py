@@ -68,12 +68,41 @@ class Viewer:
         self.page.select_option("[data-speed]", rate)
 
 
+def wait_in_sync(
+    viewers: list[Viewer], bound_ms: float, rate: float = 1.0, timeout: float = 15.0, hold_s: float = 1.5
+) -> float:
+    """Poll until every pair of viewers has stayed within `bound_ms` of each other through the
+    last `hold_s` seconds (every 500 ms window steady); seconds it took. Fails past `timeout`.
+
+    What a fixed "let it settle" sleep used to stand for: returns as soon as they converged, and
+    on a loaded machine waits as long as the deadline allows instead of measuring too early."""
+    for v in viewers:
+        harness.install_sampler(v.page)
+    page = viewers[0].page
+    start = harness.wall_now(page)
+    pairs = len(viewers) * (len(viewers) - 1) // 2
+    windows = int(hold_s * 1000 // 500)
+    begun = time.monotonic()
+    skews: list[float] = []
+    while time.monotonic() - begun < timeout:
+        page.wait_for_timeout(250)  # the poll interval
+        end = harness.wall_now(page)
+        since = end - windows * 500.0
+        if since < start:
+            continue
+        samples = [harness.read_samples(v.page, since) for v in viewers]
+        skews = harness.window_skews(samples, since, end, window_ms=500.0, rate=rate)
+        if len(skews) == pairs * windows and max(skews) <= bound_ms:
+            return time.monotonic() - begun
+    raise AssertionError(f"not within {bound_ms} ms of each other within {timeout} s; last skews {skews}")
+
+
 def measure_skew(viewers: list[Viewer], seconds: float, rate: float = 1.0) -> list[float]:
     """Pairwise steady-state skews (ms) over `seconds` of sampling."""
     for v in viewers:
         harness.install_sampler(v.page)
     start = harness.wall_now(viewers[0].page)
-    time.sleep(seconds)
+    time.sleep(seconds)  # the sampling period, not a wait for something to happen
     samples = [harness.read_samples(v.page, start) for v in viewers]
     end = min(s[-1][0] for s in samples if s)
     return harness.window_skews(samples, start, end, window_ms=500.0, rate=rate)

@@ -5,41 +5,20 @@ Each server logs to a file of its own; a failing test shows the tail of every lo
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.support.http import answers_ok, http
+from tests.support.net import free_port, port_open
+
+__all__ = ["ServerProc", "http"]  # `http` re-exported: the fault tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class HttpAnswer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> object:
-        return json.loads(self.body)
-
-
-def http(method: str, url: str, timeout: float = 10.0) -> HttpAnswer:
-    """One request; HTTP error statuses are answers, not exceptions."""
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
-            return HttpAnswer(r.status, dict(r.headers.items()), r.read())
-    except urllib.error.HTTPError as err:
-        return HttpAnswer(err.code, dict(err.headers.items()), err.read())
 
 
 @dataclass
@@ -85,11 +64,8 @@ class ServerProc:
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if http("GET", self.base + "/health", timeout=1).status == 200:
-                    return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            if answers_ok(self.base + "/health"):
+                return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
             time.sleep(0.1)
@@ -130,5 +106,4 @@ class ServerProc:
             return "(no log)"
 
     def accepts(self) -> bool:
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+        return port_open(self.port)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import RedisServer, free_port, wait_for_redis
+from tests.support.net import free_port
+from tests.support.redis_server import RedisServer, wait_for_redis
 from tests.wsclient import Client
 
 from .conftest import MakeServer

@@ -8,16 +8,10 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
+from tests.support.http import call
 from videosync.store import Store
 
 UUID_SHAPE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-async def call(http_client: AsyncHTTPClient, base_url: str, path: str, **kwargs: Any) -> HTTPResponse:
-    kwargs.setdefault("raise_error", False)
-    if kwargs.get("method") == "POST":
-        kwargs.setdefault("body", b"")
-    return await http_client.fetch(base_url + path, **kwargs)
 
 
 def body(response: HTTPResponse) -> Any:
