@@ -8,7 +8,7 @@ import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
 import { bindMembers } from "./members.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
-import { SessionStore } from "./store.js";
+import { GONE, SessionStore, goneForClose, goneMessage } from "./store.js";
 import { SyncController } from "./sync.js";
 
 const query = new URLSearchParams(location.search);
@@ -36,9 +36,28 @@ function showNotice(message) {
   noticeTimer = setTimeout(() => { el.hidden = true; }, 5000);
 }
 
+/**
+ * The one state of a page whose session cannot be watched: says why, offers a new session, and
+ * hides everything that only makes sense in a live session (members, "Make host", sharing).
+ */
+function showGone(why) {
+  const { title, detail } = goneMessage(why);
+  showError("");
+  $("[data-gone-title]").textContent = title;
+  $("[data-gone-detail]").textContent = detail;
+  $("[data-gone]").hidden = false;
+  $("[data-overlay]").hidden = true;
+  document.body.dataset.gone = why;
+  const conn = $("[data-connection]");
+  conn.dataset.state = "closed";
+  conn.textContent = "session over";
+  document.title = `videosync — ${title.toLowerCase()}`;
+  $("[data-new-session]").focus({ preventScroll: true });
+}
+
 async function main() {
   if (!sessionKey) {
-    showError("This link has no session key. Go to the home page to create or join a session.");
+    showGone(GONE.MISSING);
     return;
   }
   $("[data-share-link]").value = playerLink(sessionKey);
@@ -87,7 +106,9 @@ async function main() {
   });
   socket.addEventListener("status", ({ detail }) => store.setConnection(detail));
   socket.addEventListener("closed", ({ detail }) => {
-    if (detail.final) store.fail(detail.final);
+    const why = goneForClose(detail.code);
+    if (why) store.end(why);
+    else if (detail.final) store.fail(detail.final);
   });
 
   bindMembers(
@@ -98,7 +119,7 @@ async function main() {
   store.addEventListener("change", ({ detail: what }) => {
     const conn = $("[data-connection]");
     conn.dataset.state = store.connection;
-    conn.textContent = CONNECTION_TEXT[store.connection] ?? store.connection;
+    conn.textContent = store.gone ? "session over" : CONNECTION_TEXT[store.connection] ?? store.connection;
     const role = $("[data-role-badge]");
     role.textContent = store.joined ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
@@ -107,7 +128,15 @@ async function main() {
     if (what === "error") showError(store.error ?? "");
     if (what === "init") showError(""); // joined (again): whatever went wrong before is over
     if (what === "notice" && store.notice) showNotice(store.notice);
-    if (what === "playback") media.show(store.playback.video ?? null);
+    if (what === "playback" && !store.gone) media.show(store.playback.video ?? null);
+    if (what === "gone") {
+      // Nothing is live any more: no reconnecting, no media, no stale controls.
+      socket.close();
+      playback.stop();
+      media.stop();
+      store.setConnection("closed");
+      showGone(store.gone);
+    }
     if (what === "host" || what === "init") media.refreshLibrary(store.isHost, store.playback?.video ?? null);
   });
 
@@ -141,16 +170,11 @@ async function main() {
 
   const session = await info;
   if (session instanceof Error) {
-    if (session.status === 404) {
-      socket.close();
-      store.setConnection("closed");
-      showError("This session does not exist (or has ended). Check the key, or create a new session.");
-    } else {
-      showError(session.message);
-    }
+    if (session.status === 404) store.end(GONE.MISSING);
+    else showError(session.message);
     return;
   }
-  if (store.playback === null) media.show(session.video ?? session.state?.video ?? null);
+  if (store.playback === null && !store.gone) media.show(session.video ?? session.state?.video ?? null);
 }
 
 /** Loads the session's current video into the element, and keeps the host's video picker filled. */
@@ -168,9 +192,18 @@ function createMediaSwitcher(video, store) {
     }
     return entry ?? { id };
   };
+  let stopped = false;
   return {
+    /** The session is gone: unload the video for good. */
+    stop() {
+      stopped = true;
+      current = undefined;
+      handle?.destroy();
+      handle = null;
+      video.pause();
+    },
     async show(id) {
-      if (id === current) return;
+      if (stopped || id === current) return;
       current = id;
       handle?.destroy();
       handle = null;

@@ -8,6 +8,28 @@ import { isNewer } from "./sync.js";
 /** Why the session cannot be watched (null while it can). */
 export const GONE = Object.freeze({ MISSING: "missing", ENDED: "ended", EXPIRED: "expired" });
 
+/** Close codes that mean the session is gone for good, and how (socket.js stops reconnecting). */
+export function goneForClose(code) {
+  if (code === 4001) return GONE.MISSING; // unknown (or malformed) session key
+  if (code === 4004) return GONE.ENDED; // deleted or expired while connected
+  return null;
+}
+
+/** What the page says about a session that cannot be watched: {title, detail}. */
+export function goneMessage(why) {
+  switch (why) {
+    case GONE.MISSING:
+      return {
+        title: "This session does not exist",
+        detail: "The link may be mistyped, or the session ended and was removed.",
+      };
+    case GONE.EXPIRED:
+      return { title: "This session has ended", detail: "It expired after a while with nobody watching." };
+    default:
+      return { title: "This session has ended", detail: "The host's session is over." };
+  }
+}
+
 export class SessionStore extends EventTarget {
   constructor(sessionKey) {
     super();

@@ -10,7 +10,7 @@ import { shortcutFor } from "../js/keys.js";
 import { DEFAULT_VOLUME, VOLUME_KEY, loadVolume, saveVolume } from "../js/prefs.js";
 import { sourcesFor } from "../js/media-source.js";
 import { BACKOFF, FINAL_CLOSE_CODES, backoffDelay, socketUrl } from "../js/socket.js";
-import { GONE, SessionStore } from "../js/store.js";
+import { GONE, SessionStore, goneForClose, goneMessage } from "../js/store.js";
 
 const KEY = "01a20089-3623-7989-9cee-df77a38146ef";
 
@@ -225,4 +225,13 @@ test("volume and mute are remembered per browser, and odd saved values fall back
   assert.deepEqual(loadVolume(memoryStorage({ [VOLUME_KEY]: '{"volume": 7, "muted": "yes"}' })), { volume: 1, muted: false });
   assert.deepEqual(loadVolume(memoryStorage({ [VOLUME_KEY]: '{"volume": -1}' })), { volume: 0, muted: false });
   assert.deepEqual(loadVolume(null), DEFAULT_VOLUME);
+});
+
+test("an unknown key and an ended session close the socket for good, each with its own words", () => {
+  assert.equal(goneForClose(4001), GONE.MISSING);
+  assert.equal(goneForClose(4004), GONE.ENDED);
+  for (const code of [1000, 1001, 1006, 1008, 1011]) assert.equal(goneForClose(code), null);
+  assert.match(goneMessage(GONE.MISSING).title, /does not exist/);
+  assert.match(goneMessage(GONE.ENDED).title, /has ended/);
+  assert.match(goneMessage(GONE.EXPIRED).detail, /expired/);
 });
