@@ -199,8 +199,8 @@ def test_an_unknown_key_is_reported_on_the_page(
     server: harness.ServerProcess, open_viewer: OpenViewer
 ) -> None:
     stranger = open_viewer("stranger", f"{server.base_url}/pages/player.html?sessionKey={uuid.uuid4()}")
-    stranger.page.wait_for_selector("[data-error]:not([hidden])")
-    assert "does not exist" in (stranger.page.text_content("[data-error]") or "")
+    stranger.page.wait_for_selector("[data-gone]:not([hidden])")
+    assert "does not exist" in (stranger.page.text_content("[data-gone]") or "")
 
     home = open_viewer("home", server.base_url + "/")
     home.page.fill("[data-join-key]", str(uuid.uuid4()))

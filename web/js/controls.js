@@ -11,12 +11,22 @@ export function formatTime(s) {
   return h ? `${h}:${m.toString().padStart(2, "0")}:${sec}` : `${m}:${sec}`;
 }
 
+/** Why this page's controls are locked, for the person looking at them; null when not locked. */
+export function lockReason(store) {
+  if (store.isHost || store.gone || !store.joined) return null; // gone: the page says so itself
+  const host = store.host;
+  return host
+    ? `Only the host controls playback. ${displayName(host)} is the host.`
+    : "Only the host controls playback. Nobody is host right now; someone will be promoted shortly.";
+}
+
 export class Controls {
   /**
-   * `position()` → where playback is now (the synchronised target), `send(state)` → sends a host
-   * command; both supplied by player.js.
+   * Renders from the store's playback state and role on every store change. `position()` → where
+   * playback is now (the synchronised target), `send(partial)` → sends a host command; both
+   * supplied by player.js.
    */
-  constructor(root, { position, send }) {
+  constructor(root, store, { position, send }) {
     this.el = {
       play: root.querySelector("[data-play]"),
       seek: root.querySelector("[data-seek]"),
@@ -24,15 +34,12 @@ export class Controls {
       speed: root.querySelector("[data-speed]"),
       lock: root.querySelector("[data-lock-reason]"),
     };
+    this.store = store;
     this.position = position;
     this.send = send;
-    this.state = null;
     this.dragging = false;
 
-    this.el.play.addEventListener("click", () => {
-      if (!this.state) return;
-      this.send({ paused: !this.state.paused, currentTime: this.position() });
-    });
+    this.el.play.addEventListener("click", () => this.togglePlay());
     this.el.seek.addEventListener("input", () => {
       this.dragging = true;
       this.el.time.textContent = `${formatTime(Number(this.el.seek.value))} / ${formatTime(Number(this.el.seek.max))}`;
@@ -45,13 +52,33 @@ export class Controls {
       // The position is rebased at the new rate from "now", so nobody jumps.
       this.send({ playbackRate: Number(this.el.speed.value), currentTime: this.position() });
     });
+    store.addEventListener("change", () => this.render());
+    this.render();
+  }
+
+  /** Whether this page may command playback now. */
+  get canControl() {
+    return this.store.isHost && !this.store.gone && this.store.playback !== null;
+  }
+
+  togglePlay() {
+    const state = this.store.playback;
+    if (!state || !this.canControl) return;
+    this.send({ paused: !state.paused, currentTime: this.position() });
+  }
+
+  /** Seek by `delta` seconds from where playback is now (keyboard ←/→). */
+  seekBy(delta) {
+    if (!this.canControl) return;
+    this.send({ currentTime: Math.max(0, this.position() + delta) });
   }
 
   /** Reflect the authoritative state and this page's role. */
-  render(state, store) {
-    this.state = state;
-    const locked = !store.isHost;
-    for (const input of [this.el.play, this.el.seek, this.el.speed]) input.disabled = locked || !state;
+  render() {
+    const { store } = this;
+    const state = store.playback;
+    const locked = !this.canControl;
+    for (const input of [this.el.play, this.el.seek, this.el.speed]) input.disabled = locked;
     if (state) {
       this.el.play.textContent = state.paused ? "▶" : "❚❚";
       this.el.play.setAttribute("aria-label", state.paused ? "Play" : "Pause");
@@ -65,13 +92,9 @@ export class Controls {
       }
       this.el.speed.value = rate;
     }
-    this.el.lock.hidden = !locked;
-    if (locked) {
-      const host = store.host;
-      this.el.lock.textContent = host
-        ? `Only the host controls playback. ${displayName(host)} is the host.`
-        : "Only the host controls playback. Nobody is host right now; someone will be promoted shortly.";
-    }
+    const reason = lockReason(store);
+    this.el.lock.hidden = reason === null;
+    this.el.lock.textContent = reason ?? "";
   }
 
   /** Move the seek bar with the media (not while the host is dragging it). */

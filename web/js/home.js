@@ -1,14 +1,7 @@
 // Home page: create a session (with a library video or a fresh upload), share it, join one.
 
 import { createSession, getVideo, listVideos, parseSessionKey, playerLink, uploadVideo, validateSession } from "./api.js";
-
-const $ = (selector) => document.querySelector(selector);
-
-function showError(message) {
-  const el = $("[data-error]");
-  el.textContent = message ?? "";
-  el.hidden = !message;
-}
+import { $, bindCopyLink, fillVideoSelect, showError } from "./dom.js";
 
 /** Packaging progress 0..1 of a media API entry (`hls.progress`), or null when it does not say. */
 function packagingProgress(entry) {
@@ -26,15 +19,7 @@ async function fillVideoList(selectId) {
   } catch {
     return; // the default video still works; an unreachable server shows up on Create
   }
-  const options = [new Option("(default video)", "")];
-  for (const v of videos) {
-    const o = document.createElement("option");
-    o.value = v.id;
-    o.textContent = v.title ?? v.name ?? v.id; // uploaded file names are user text
-    options.push(o);
-  }
-  select.replaceChildren(...options);
-  if (selectId) select.value = selectId;
+  fillVideoSelect(select, videos, { withDefault: true, selected: selectId ?? "" });
 }
 
 function showCreated(key) {
@@ -135,12 +120,5 @@ async function followPackaging(entry, label, bar) {
 $("[data-create-form]").addEventListener("submit", onCreate);
 $("[data-join-form]").addEventListener("submit", onJoin);
 $("[data-upload-form]").addEventListener("submit", onUpload);
-$("[data-copy]").addEventListener("click", async () => {
-  try {
-    await navigator.clipboard.writeText($("[data-share-link]").value);
-  } catch {
-    $("[data-share-link]").select();
-  }
-  $("[data-copied]").hidden = false;
-});
+bindCopyLink($("[data-created]"));
 fillVideoList();

@@ -14,6 +14,19 @@ export function displayName(m) {
 }
 
 /**
+ * Keep `list` and `countEl` rendered from the store's members on every change; the whole panel
+ * (`panel`) is hidden once the session is gone (nobody is watching, nobody can be made host).
+ */
+export function bindMembers({ panel, list, countEl }, store, onMakeHost) {
+  const render = () => {
+    panel.hidden = Boolean(store.gone);
+    renderMembers(list, countEl, store, onMakeHost);
+  };
+  store.addEventListener("change", render);
+  render();
+}
+
+/**
  * Render `store.members` into `list`. `onMakeHost(id)` is offered next to every other member when
  * this page is the host.
  */

@@ -3,14 +3,14 @@
 import { getSession, getVideo, listVideos, parseSessionKey, playerLink } from "./api.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
+import { $, bindCopyLink, fillVideoSelect, showError } from "./dom.js";
 import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
-import { renderMembers } from "./members.js";
+import { bindMembers } from "./members.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
-import { SessionStore } from "./store.js";
+import { GONE, SessionStore, goneForClose, goneMessage } from "./store.js";
 import { SyncController } from "./sync.js";
 
-const $ = (selector) => document.querySelector(selector);
 const query = new URLSearchParams(location.search);
 const sessionKey = parseSessionKey(query.get("sessionKey"));
 const transport = query.get("transport") ?? "auto"; // "mp4" | "hls" | "auto"
@@ -27,12 +27,6 @@ const CONNECTION_TEXT = {
   closed: "disconnected",
 };
 
-function showError(message) {
-  const el = $("[data-error]");
-  el.textContent = message;
-  el.hidden = !message;
-}
-
 let noticeTimer = null;
 function showNotice(message) {
   const el = $("[data-notice]");
@@ -42,21 +36,32 @@ function showNotice(message) {
   noticeTimer = setTimeout(() => { el.hidden = true; }, 5000);
 }
 
+/**
+ * The one state of a page whose session cannot be watched: says why, offers a new session, and
+ * hides everything that only makes sense in a live session (members, "Make host", sharing).
+ */
+function showGone(why) {
+  const { title, detail } = goneMessage(why);
+  showError("");
+  $("[data-gone-title]").textContent = title;
+  $("[data-gone-detail]").textContent = detail;
+  $("[data-gone]").hidden = false;
+  $("[data-overlay]").hidden = true;
+  document.body.dataset.gone = why;
+  const conn = $("[data-connection]");
+  conn.dataset.state = "closed";
+  conn.textContent = "session over";
+  document.title = `videosync — ${title.toLowerCase()}`;
+  $("[data-new-session]").focus({ preventScroll: true });
+}
+
 async function main() {
   if (!sessionKey) {
-    showError("This link has no session key. Go to the home page to create or join a session.");
+    showGone(GONE.MISSING);
     return;
   }
   $("[data-share-link]").value = playerLink(sessionKey);
-  $("[data-copy]").addEventListener("click", async () => {
-    const link = $("[data-share-link]");
-    try {
-      await navigator.clipboard.writeText(link.value);
-    } catch {
-      link.select(); // no clipboard permission: leave it selected for a manual copy
-    }
-    $("[data-copied]").hidden = false;
-  });
+  bindCopyLink($("[data-share-panel]"));
   // One request says whether the session exists and which video it shows, so the video starts
   // loading while the socket is still connecting (a late joiner catches up sooner).
   const info = getSession(sessionKey).catch((err) => err);
@@ -64,7 +69,7 @@ async function main() {
   const video = $("[data-video]");
   const store = new SessionStore(sessionKey);
   const clock = new ClockEstimator();
-  const controller = new SyncController();
+  const controller = new SyncController(store);
   const socket = new SyncSocket({
     clock,
     params: () => ({
@@ -77,10 +82,10 @@ async function main() {
   const serverNow = () => clock.serverNow(localNow());
   const position = () => controller.target(serverNow(), video.duration) ?? 0;
   const playback = new Playback(video, controller, clock, { now: localNow, report: (m) => socket.send(m) });
-  const controls = new Controls(document, {
+  const controls = new Controls(document, store, {
     position,
     send: (partial) => {
-      const s = controller.state;
+      const s = store.playback;
       if (!s || !store.isHost) return;
       const state = { paused: s.paused, currentTime: position(), playbackRate: s.playbackRate, ...partial };
       // A video still being packaged can only be sought up to what exists so far.
@@ -91,39 +96,49 @@ async function main() {
   });
   const media = createMediaSwitcher(video, store);
 
+  // Server → store; every view below renders from the store's change events.
   socket.addEventListener("message", ({ detail: msg }) => {
     if (msg.type === "init") {
       if (msg.resumeToken) sessionStorage.setItem(storageKeys.resume, msg.resumeToken);
       controller.reset(); // a new connection (maybe a new server) is the authority now
     }
-    const state = store.handle(msg);
-    if (state && controller.accept(state)) {
-      controls.render(controller.state, store);
-      media.show(state.video ?? null);
-    }
+    store.handle(msg);
   });
   socket.addEventListener("status", ({ detail }) => store.setConnection(detail));
   socket.addEventListener("closed", ({ detail }) => {
-    if (detail.final) store.fail(detail.final);
+    const why = goneForClose(detail.code);
+    if (why) store.end(why);
+    else if (detail.final) store.fail(detail.final);
   });
 
-  const render = ({ detail: what }) => {
+  bindMembers(
+    { panel: $("[data-members-panel]"), list: $("[data-members]"), countEl: $("[data-member-count]") },
+    store,
+    (id) => socket.send({ type: "transferHost", memberId: id }),
+  );
+  store.addEventListener("change", ({ detail: what }) => {
     const conn = $("[data-connection]");
     conn.dataset.state = store.connection;
-    conn.textContent = CONNECTION_TEXT[store.connection] ?? store.connection;
+    conn.textContent = store.gone ? "session over" : CONNECTION_TEXT[store.connection] ?? store.connection;
     const role = $("[data-role-badge]");
-    role.textContent = store.memberId || store.isHost ? (store.isHost ? "host" : "participant") : "…";
+    role.textContent = store.joined ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
     document.body.dataset.viewer = role.dataset.role;
     $("[data-host-only]").hidden = !store.isHost;
-    renderMembers($("[data-members]"), $("[data-member-count]"), store, (id) => socket.send({ type: "transferHost", memberId: id }));
-    controls.render(controller.state, store);
     if (what === "error") showError(store.error ?? "");
     if (what === "init") showError(""); // joined (again): whatever went wrong before is over
     if (what === "notice" && store.notice) showNotice(store.notice);
-    if (what === "host" || what === "init") media.refreshLibrary(store.isHost, controller.state?.video ?? null);
-  };
-  store.addEventListener("change", render);
+    if (what === "playback" && !store.gone) media.show(store.playback.video ?? null);
+    if (what === "gone") {
+      // Nothing is live any more: no reconnecting, no media, no stale controls.
+      socket.close();
+      playback.stop();
+      media.stop();
+      store.setConnection("closed");
+      showGone(store.gone);
+    }
+    if (what === "host" || what === "init") media.refreshLibrary(store.isHost, store.playback?.video ?? null);
+  });
 
   playback.addEventListener("autoplayblocked", () => { $("[data-overlay]").hidden = false; });
   $("[data-overlay]").addEventListener("click", () => {
@@ -155,16 +170,11 @@ async function main() {
 
   const session = await info;
   if (session instanceof Error) {
-    if (session.status === 404) {
-      socket.close();
-      store.setConnection("closed");
-      showError("This session does not exist (or has ended). Check the key, or create a new session.");
-    } else {
-      showError(session.message);
-    }
+    if (session.status === 404) store.end(GONE.MISSING);
+    else showError(session.message);
     return;
   }
-  if (controller.state === null) media.show(session.video ?? session.state?.video ?? null);
+  if (store.playback === null && !store.gone) media.show(session.video ?? session.state?.video ?? null);
 }
 
 /** Loads the session's current video into the element, and keeps the host's video picker filled. */
@@ -182,9 +192,18 @@ function createMediaSwitcher(video, store) {
     }
     return entry ?? { id };
   };
+  let stopped = false;
   return {
+    /** The session is gone: unload the video for good. */
+    stop() {
+      stopped = true;
+      current = undefined;
+      handle?.destroy();
+      handle = null;
+      video.pause();
+    },
     async show(id) {
-      if (id === current) return;
+      if (stopped || id === current) return;
       current = id;
       handle?.destroy();
       handle = null;
@@ -220,21 +239,7 @@ function createMediaSwitcher(video, store) {
     async refreshLibrary(isHost, selected) {
       if (!isHost) return;
       library = await listVideos().catch(() => library);
-      const select = $("[data-video-select]");
-      const options = library.map((v) => {
-        const o = document.createElement("option");
-        o.value = v.id;
-        o.textContent = v.title ?? v.name ?? v.id; // file names come from uploaders: text only
-        return o;
-      });
-      if (selected === null) {
-        const o = document.createElement("option");
-        o.value = "";
-        o.textContent = "(default video)";
-        options.unshift(o);
-      }
-      select.replaceChildren(...options);
-      select.value = selected ?? "";
+      fillVideoSelect($("[data-video-select]"), library, { withDefault: selected === null, selected: selected ?? "" });
     },
   };
 }

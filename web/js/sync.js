@@ -60,9 +60,14 @@ function median(values) {
 const clamp = (x, lo, hi) => Math.max(lo, Math.min(hi, x));
 
 export class SyncController {
-  constructor(options = {}) {
+  /**
+   * `source` holds the authoritative state as `source.playback` (the SessionStore; it keeps the
+   * version order). The controller never copies it: it only notices when a new one arrives.
+   */
+  constructor(source, options = {}) {
+    this.source = source;
     this.opts = { ...SYNC_DEFAULTS, ...options };
-    this.state = null;
+    this.followed = null; // the state object the per-command fields below belong to
     this.seekLatencyMs = this.opts.initialSeekLatencyMs;
     this.playLatencyMs = this.opts.initialPlayLatencyMs;
     this.window = [];
@@ -75,20 +80,23 @@ export class SyncController {
     this.retries = 0; // immediate re-seeks since the last command or good landing
   }
 
-  /** Offer a state from init/stateUpdate; returns false for echoes and stale copies. */
-  accept(state) {
-    if (!state || !isNewer(state, this.state)) return false;
-    this.state = { playbackRate: 1, ...state };
+  /** The state being followed: the store's, read through. */
+  get state() {
+    return this.source.playback ?? null;
+  }
+
+  /** A new command: follow it at once, with a fresh drift window and seek budget. */
+  follow(state) {
+    this.followed = state;
     this.fresh = true;
     this.window = [];
     this.lastPausedSeek = null;
     this.retries = 0;
-    return true;
   }
 
-  /** Forget the version (a new server may restart numbering); keep the learned latencies. */
+  /** A new connection: forget what was in flight; keep the learned latencies. */
   reset() {
-    this.state = null;
+    this.followed = null;
     this.window = [];
     this.pending = null;
     this.drift = null;
@@ -111,6 +119,7 @@ export class SyncController {
   step(obs) {
     const s = this.state;
     if (!s) return { play: false, rate: 1, seekTo: null, drift: null, target: null };
+    if (s !== this.followed) this.follow(s);
     const base = s.playbackRate;
     const target = this.target(obs.serverNow, obs.duration);
     const atEnd = Number.isFinite(obs.duration) && obs.duration > 0 && target >= obs.duration - this.opts.endMarginS;

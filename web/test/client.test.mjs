@@ -4,9 +4,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { parseSessionKey, playerLink } from "../js/api.js";
+import { lockReason } from "../js/controls.js";
+import { videoChoices } from "../js/dom.js";
+import { shortcutFor } from "../js/keys.js";
+import { DEFAULT_VOLUME, VOLUME_KEY, loadVolume, saveVolume } from "../js/prefs.js";
 import { sourcesFor } from "../js/media-source.js";
 import { BACKOFF, FINAL_CLOSE_CODES, backoffDelay, socketUrl } from "../js/socket.js";
-import { SessionStore } from "../js/store.js";
+import { GONE, SessionStore, goneForClose, goneMessage } from "../js/store.js";
 
 const KEY = "01a20089-3623-7989-9cee-df77a38146ef";
 
@@ -55,13 +59,13 @@ test("the default video is Go's /api/video; a library video prefers its HLS play
 
 function storeAfterInit(extra = {}) {
   const store = new SessionStore(KEY);
-  const state = store.handle({
+  store.handle({
     type: "init", isHost: false, timestamp: 5000, memberId: "m2", hostId: "m1",
     state: { paused: false, currentTime: 3, playbackRate: 1, timestamp: 4000, version: 7 },
     members: [{ id: "m1", name: "Ann", role: "host" }, { id: "m2", name: "", role: "participant" }],
     ...extra,
   });
-  return { store, state };
+  return { store, state: store.playback };
 }
 
 test("init gives the role, the members and the state to follow", () => {
@@ -75,8 +79,8 @@ test("init gives the role, the members and the state to follow", () => {
 
 test("a Go-style init without a state timestamp takes the message's timestamp", () => {
   const store = new SessionStore(KEY);
-  const state = store.handle({ type: "init", isHost: true, timestamp: 5000, state: { paused: true, currentTime: 0, playbackRate: 1 } });
-  assert.equal(state.timestamp, 5000);
+  store.handle({ type: "init", isHost: true, timestamp: 5000, state: { paused: true, currentTime: 0, playbackRate: 1 } });
+  assert.equal(store.playback.timestamp, 5000);
   assert.equal(store.isHost, true);
 });
 
@@ -100,15 +104,134 @@ test("members join, update and leave", () => {
   assert.equal(store.members.has("m3"), false);
 });
 
-test("stateUpdate in both spellings yields a state; unknown types are ignored", () => {
+test("stateUpdate in both spellings updates the one playback state; unknown types are ignored", () => {
   const { store } = storeAfterInit();
-  assert.equal(store.handle({ type: "stateUpdate", state: { paused: true, currentTime: 1, version: 8 }, timestamp: 1 }).version, 8);
-  assert.equal(store.handle({ type: "state_update", state: { paused: true, currentTime: 1 }, timestamp: 9 }).timestamp, 9);
-  assert.equal(store.handle({ type: "somethingNew" }), null);
+  const seen = [];
+  store.addEventListener("change", (e) => seen.push(e.detail));
+  store.handle({ type: "stateUpdate", state: { paused: true, currentTime: 1, version: 8 }, timestamp: 1 });
+  assert.equal(store.playback.version, 8);
+  store.handle({ type: "state_update", state: { paused: true, currentTime: 1 }, timestamp: 9 });
+  assert.equal(store.playback.timestamp, 9);
+  store.handle({ type: "somethingNew" });
+  assert.deepEqual(seen, ["playback", "playback"]);
 });
 
-test("an ended session is reported as an error", () => {
+test("an echo or a stale state changes nothing and announces nothing", () => {
   const { store } = storeAfterInit();
+  const seen = [];
+  store.addEventListener("change", (e) => seen.push(e.detail));
+  store.handle({ type: "stateUpdate", state: { paused: true, currentTime: 99, version: 7 }, timestamp: 1 });
+  store.handle({ type: "stateUpdate", state: { paused: true, currentTime: 99, version: 6 }, timestamp: 1 });
+  assert.equal(store.playback.currentTime, 3);
+  assert.deepEqual(seen, []);
+});
+
+test("a new init is the new authority: its state is taken whatever its version", () => {
+  const { store } = storeAfterInit();
+  store.handle({ type: "init", isHost: false, memberId: "m2", state: { paused: true, currentTime: 1, version: 1 }, timestamp: 1 });
+  assert.equal(store.playback.version, 1);
+});
+
+test("a state without a rate plays at 1x", () => {
+  const store = new SessionStore(KEY);
+  store.offerPlayback({ paused: false, currentTime: 0 });
+  assert.equal(store.playback.playbackRate, 1);
+});
+
+test("an ended or expired session is gone: members, host and role are cleared, once", () => {
+  const { store } = storeAfterInit();
+  const seen = [];
+  store.addEventListener("change", (e) => seen.push(e.detail));
   store.handle({ type: "ended", reason: "expired" });
-  assert.match(store.error, /expired/);
+  assert.equal(store.gone, GONE.EXPIRED);
+  assert.equal(store.members.size, 0);
+  assert.equal(store.host, null);
+  assert.equal(store.isHost, false);
+  store.end(GONE.MISSING);
+  assert.equal(store.gone, GONE.EXPIRED, "the first reason stands");
+  assert.deepEqual(seen, ["gone"]);
+  const other = storeAfterInit().store;
+  other.handle({ type: "ended", reason: "closed" });
+  assert.equal(other.gone, GONE.ENDED);
+});
+
+test("mediaStatus keeps the latest packaging status per video", () => {
+  const store = new SessionStore(KEY);
+  store.handle({ type: "mediaStatus", video: "clip", status: { status: "packaging", progress: 0.25 } });
+  store.handle({ type: "mediaStatus", video: "clip", status: { status: "ready", progress: 1 } });
+  store.handle({ type: "mediaStatus", video: 7, status: { status: "ready" } });
+  assert.equal(store.mediaStatus("clip").status, "ready");
+  assert.equal(store.mediaStatus("other"), null);
+  assert.equal(store.media.size, 1, "a malformed message is ignored");
+});
+
+test("video pickers label by title, then file name, then id; the default entry comes first", () => {
+  const videos = [{ id: "a", title: "Holiday" }, { id: "b", name: "b.mkv" }, { id: "c" }];
+  assert.deepEqual(videoChoices(videos), [
+    { value: "a", label: "Holiday" }, { value: "b", label: "b.mkv" }, { value: "c", label: "c" },
+  ]);
+  assert.deepEqual(videoChoices(videos, { withDefault: true })[0], { value: "", label: "(default video)" });
+});
+
+test("participants are told who controls; the host, a page not yet joined and a gone session are not", () => {
+  const { store } = storeAfterInit();
+  assert.match(lockReason(store), /Ann is the host/);
+  store.handle({ type: "memberLeft", memberId: "m1" });
+  store.handle({ type: "hostChanged", hostId: null });
+  assert.match(lockReason(store), /Nobody is host right now/);
+  store.end(GONE.ENDED);
+  assert.equal(lockReason(store), null, "no contradictory host message once the session is gone");
+  assert.equal(lockReason(new SessionStore(KEY)), null);
+  assert.equal(lockReason(storeAfterInit({ isHost: true, memberId: "m1" }).store), null);
+});
+
+const key = (k, target = { tagName: "BODY" }, mods = {}) => shortcutFor({ key: k, target, ...mods });
+
+test("player shortcuts: space/k play-pause, arrows seek, f/m/c; letters in either case", () => {
+  assert.equal(key(" "), "togglePlay");
+  assert.equal(key("K"), "togglePlay");
+  assert.equal(key("ArrowLeft"), "seekBack");
+  assert.equal(key("ArrowRight"), "seekForward");
+  assert.equal(key("f"), "fullscreen");
+  assert.equal(key("m"), "mute");
+  assert.equal(key("c"), "subtitles");
+  assert.equal(key("x"), null);
+});
+
+test("shortcuts leave typing, browser shortcuts, buttons and sliders alone", () => {
+  assert.equal(key("k", { tagName: "INPUT", type: "text" }), null, "typing a name");
+  assert.equal(key("m", { tagName: "TEXTAREA" }), null);
+  assert.equal(key("f", { tagName: "DIV", isContentEditable: true }), null);
+  assert.equal(key("ArrowLeft", { tagName: "SELECT" }), null);
+  assert.equal(key("f", {}, { ctrlKey: true }), null);
+  assert.equal(key("ArrowRight", {}, { altKey: true }), null);
+  assert.equal(key(" ", { tagName: "BUTTON" }), null, "a focused button's Space is its own click");
+  assert.equal(key("k", { tagName: "BUTTON" }), "togglePlay");
+  assert.equal(key("ArrowLeft", { tagName: "INPUT", type: "range" }), null, "a focused slider moves itself");
+  assert.equal(key(" ", { tagName: "INPUT", type: "range" }), "togglePlay");
+});
+
+function memoryStorage(initial = {}) {
+  const data = new Map(Object.entries(initial));
+  return { getItem: (k) => data.get(k) ?? null, setItem: (k, v) => data.set(k, String(v)), data };
+}
+
+test("volume and mute are remembered per browser, and odd saved values fall back to defaults", () => {
+  const storage = memoryStorage();
+  assert.deepEqual(loadVolume(storage), DEFAULT_VOLUME);
+  saveVolume(storage, { volume: 0.3, muted: true });
+  assert.deepEqual(loadVolume(storage), { volume: 0.3, muted: true });
+  assert.deepEqual(loadVolume(memoryStorage({ [VOLUME_KEY]: "{not json" })), DEFAULT_VOLUME);
+  assert.deepEqual(loadVolume(memoryStorage({ [VOLUME_KEY]: '{"volume": 7, "muted": "yes"}' })), { volume: 1, muted: false });
+  assert.deepEqual(loadVolume(memoryStorage({ [VOLUME_KEY]: '{"volume": -1}' })), { volume: 0, muted: false });
+  assert.deepEqual(loadVolume(null), DEFAULT_VOLUME);
+});
+
+test("an unknown key and an ended session close the socket for good, each with its own words", () => {
+  assert.equal(goneForClose(4001), GONE.MISSING);
+  assert.equal(goneForClose(4004), GONE.ENDED);
+  for (const code of [1000, 1001, 1006, 1008, 1011]) assert.equal(goneForClose(code), null);
+  assert.match(goneMessage(GONE.MISSING).title, /does not exist/);
+  assert.match(goneMessage(GONE.ENDED).title, /has ended/);
+  assert.match(goneMessage(GONE.EXPIRED).detail, /expired/);
 });

@@ -1,10 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
+import { SessionStore } from "../js/store.js";
 import { SyncController, SYNC_DEFAULTS, isNewer, positionAt, rateFor } from "../js/sync.js";
 
 const playing = (over = {}) => ({ paused: false, currentTime: 10, playbackRate: 1, timestamp: 100_000, version: 1, ...over });
 const paused = (over = {}) => ({ ...playing(), paused: true, ...over });
+// The controller follows the store's playback state; tests offer states to the store.
+function setup(options) {
+  const store = new SessionStore("k");
+  return { store, sync: new SyncController(store, options) };
+}
 // What a healthy, playing <video> reports.
 const obs = (serverNow, currentTime, over = {}) => ({ serverNow, currentTime, paused: false, seeking: false, ready: true, duration: 600, ...over });
 
@@ -19,8 +25,8 @@ test("a paused state stays where it was paused", () => {
 
 test("a play scheduled in the future holds at currentTime until its timestamp", () => {
   assert.equal(positionAt(playing(), 99_950), 10);
-  const sync = new SyncController();
-  sync.accept(playing());
+  const { store, sync } = setup();
+  store.offerPlayback(playing());
   const before = sync.step(obs(99_900, 10, { paused: true }));
   assert.equal(before.play, false);
   assert.equal(before.seekTo, null);
@@ -29,19 +35,19 @@ test("a play scheduled in the future holds at currentTime until its timestamp", 
 });
 
 test("the scheduled start is brought forward by the learned play latency", () => {
-  const sync = new SyncController({ initialPlayLatencyMs: 30 });
-  sync.accept(playing());
+  const { store, sync } = setup({ initialPlayLatencyMs: 30 });
+  store.offerPlayback(playing());
   assert.equal(sync.step(obs(99_969, 10, { paused: true })).play, false);
   assert.equal(sync.step(obs(99_970, 10, { paused: true })).play, true);
 });
 
 test("states are taken only when their version is newer: echoes and stale copies are dropped", () => {
-  const sync = new SyncController();
-  assert.equal(sync.accept(playing({ version: 5 })), true);
-  assert.equal(sync.accept(playing({ version: 5, currentTime: 99 })), false);
-  assert.equal(sync.accept(playing({ version: 4, currentTime: 99 })), false);
+  const { store, sync } = setup();
+  assert.equal(store.offerPlayback(playing({ version: 5 })), true);
+  assert.equal(store.offerPlayback(playing({ version: 5, currentTime: 99 })), false);
+  assert.equal(store.offerPlayback(playing({ version: 4, currentTime: 99 })), false);
   assert.equal(sync.state.currentTime, 10);
-  assert.equal(sync.accept(playing({ version: 6, currentTime: 20 })), true);
+  assert.equal(store.offerPlayback(playing({ version: 6, currentTime: 20 })), true);
   assert.equal(sync.state.currentTime, 20);
 });
 
@@ -51,10 +57,10 @@ test("a state without a version (the Go server) is always taken", () => {
 });
 
 test("after reset a new server may number versions from the start again", () => {
-  const sync = new SyncController();
-  sync.accept(playing({ version: 40 }));
-  sync.reset();
-  assert.equal(sync.accept(playing({ version: 1 })), true);
+  const { store, sync } = setup();
+  store.offerPlayback(playing({ version: 40 }));
+  store.resetPlayback();
+  assert.equal(store.offerPlayback(playing({ version: 1 })), true);
 });
 
 test("inside the dead band the commanded rate is used unchanged", () => {
@@ -62,8 +68,8 @@ test("inside the dead band the commanded rate is used unchanged", () => {
   assert.equal(rateFor(band - 0.1, 1), 1);
   assert.equal(rateFor(-(band - 0.1), 1.25), 1.25);
   assert.notEqual(rateFor(band + 0.1, 1), 1);
-  const sync = new SyncController();
-  sync.accept(playing());
+  const { store, sync } = setup();
+  store.offerPlayback(playing());
   const out = sync.step(obs(101_000, 11 + (band - 0.5) / 1000));
   assert.equal(out.rate, 1);
   assert.equal(out.seekTo, null);
@@ -85,8 +91,8 @@ test("the rate nudge is capped", () => {
 });
 
 test("drift below the seek threshold never seeks, however long it lasts", () => {
-  const sync = new SyncController();
-  sync.accept(playing());
+  const { store, sync } = setup();
+  store.offerPlayback(playing());
   for (let i = 0; i < 50; i++) {
     const now = 101_000 + i * 100;
     const out = sync.step(obs(now, positionAt(sync.state, now) - 0.25));
@@ -96,8 +102,8 @@ test("drift below the seek threshold never seeks, however long it lasts", () => 
 });
 
 test("drift beyond the threshold seeks ahead by the seek latency", () => {
-  const sync = new SyncController({ initialSeekLatencyMs: 80 });
-  sync.accept(playing());
+  const { store, sync } = setup({ initialSeekLatencyMs: 80 });
+  store.offerPlayback(playing());
   sync.step(obs(104_900, 14.9)); // on target, playing: warm
   const out = sync.step(obs(105_000, 14));
   assert.ok(Math.abs(out.drift - -1000) < 1e-6);
@@ -105,16 +111,16 @@ test("drift beyond the threshold seeks ahead by the seek latency", () => {
 });
 
 test("at 2x the seek aims twice as far ahead", () => {
-  const sync = new SyncController({ initialSeekLatencyMs: 80 });
-  sync.accept(playing({ playbackRate: 2 }));
+  const { store, sync } = setup({ initialSeekLatencyMs: 80 });
+  store.offerPlayback(playing({ playbackRate: 2 }));
   sync.step(obs(104_900, 19.8)); // on target, playing: warm
   const out = sync.step(obs(105_000, 10));
   assert.ok(Math.abs(out.seekTo - (20 + 0.16)) < 1e-9);
 });
 
 test("after a drift seek the cooldown lets the nudge work instead of seeking again", () => {
-  const sync = new SyncController({ seekCooldownMs: 1500, maxSeekRetries: 0 });
-  sync.accept(playing());
+  const { store, sync } = setup({ seekCooldownMs: 1500, maxSeekRetries: 0 });
+  store.offerPlayback(playing());
   assert.notEqual(sync.step(obs(105_000, 14)).seekTo, null);
   for (const now of [105_500, 106_000, 106_400]) {
     const out = sync.step(obs(now, positionAt(sync.state, now) - 0.5));
@@ -125,8 +131,8 @@ test("after a drift seek the cooldown lets the nudge work instead of seeking aga
 });
 
 test("a seek that lands far off is retried once at once, with the latency it measured", () => {
-  const sync = new SyncController({ initialSeekLatencyMs: 80, retrySeekMs: 150, maxSeekRetries: 1, settleSamples: 2 });
-  sync.accept(playing());
+  const { store, sync } = setup({ initialSeekLatencyMs: 80, retrySeekMs: 150, maxSeekRetries: 1, settleSamples: 2 });
+  store.offerPlayback(playing());
   sync.step(obs(104_900, 14.9)); // on target, playing: warm
   assert.notEqual(sync.step(obs(105_000, 14)).seekTo, null); // 1 s behind: seek
   const off = (now, d) => obs(now, positionAt(sync.state, now) + d);
@@ -142,8 +148,8 @@ test("a seek that lands far off is retried once at once, with the latency it mea
 });
 
 test("a landing within the retry bound is left to the nudge", () => {
-  const sync = new SyncController({ retrySeekMs: 150, settleSamples: 2 });
-  sync.accept(playing());
+  const { store, sync } = setup({ retrySeekMs: 150, settleSamples: 2 });
+  store.offerPlayback(playing());
   sync.step(obs(104_900, 14.9));
   sync.step(obs(105_000, 14));
   const off = (now, d) => obs(now, positionAt(sync.state, now) + d);
@@ -154,17 +160,17 @@ test("a landing within the retry bound is left to the nudge", () => {
 });
 
 test("a new host command is followed at once, cooldown or not", () => {
-  const sync = new SyncController();
-  sync.accept(playing());
+  const { store, sync } = setup();
+  store.offerPlayback(playing());
   sync.step(obs(105_000, 14));
-  sync.accept(playing({ version: 2, currentTime: 300, timestamp: 105_100 }));
+  store.offerPlayback(playing({ version: 2, currentTime: 300, timestamp: 105_100 }));
   const out = sync.step(obs(105_200, 15.2));
   assert.ok(out.seekTo > 300);
 });
 
 test("one wild reading in steady play does not trigger a seek", () => {
-  const sync = new SyncController();
-  sync.accept(playing());
+  const { store, sync } = setup();
+  store.offerPlayback(playing());
   const at = (now, off) => obs(now, positionAt(sync.state, now) + off);
   sync.step(at(101_000, 0));
   sync.step(at(101_100, 0.001));
@@ -173,8 +179,8 @@ test("one wild reading in steady play does not trigger a seek", () => {
 });
 
 test("a measured late landing raises the seek latency used next time", () => {
-  const sync = new SyncController({ initialSeekLatencyMs: 80, learnRate: 0.5, settleSamples: 2 });
-  sync.accept(playing());
+  const { store, sync } = setup({ initialSeekLatencyMs: 80, learnRate: 0.5, settleSamples: 2 });
+  store.offerPlayback(playing());
   sync.step(obs(105_000, 14)); // seek
   sync.step(obs(105_100, 0, { seeking: true }));
   sync.step(obs(105_200, positionAt(sync.state, 105_200) - 0.04));
@@ -183,8 +189,8 @@ test("a measured late landing raises the seek latency used next time", () => {
 });
 
 test("while seeking or buffering no correction is attempted", () => {
-  const sync = new SyncController();
-  sync.accept(playing());
+  const { store, sync } = setup();
+  store.offerPlayback(playing());
   const seeking = sync.step(obs(105_000, 3, { seeking: true }));
   assert.equal(seeking.seekTo, null);
   assert.equal(seeking.drift, null);
@@ -194,8 +200,8 @@ test("while seeking or buffering no correction is attempted", () => {
 });
 
 test("pause snaps everyone to exactly the paused position", () => {
-  const sync = new SyncController();
-  sync.accept(paused({ currentTime: 42.5 }));
+  const { store, sync } = setup();
+  store.offerPlayback(paused({ currentTime: 42.5 }));
   const out = sync.step(obs(200_000, 42.513));
   assert.equal(out.play, false);
   assert.equal(out.seekTo, 42.5);
@@ -203,36 +209,36 @@ test("pause snaps everyone to exactly the paused position", () => {
 });
 
 test("a paused element already on the paused frame is left alone", () => {
-  const sync = new SyncController();
-  sync.accept(paused({ currentTime: 7 }));
+  const { store, sync } = setup();
+  store.offerPlayback(paused({ currentTime: 7 }));
   const out = sync.step(obs(200_000, 7.0005, { paused: true }));
   assert.equal(out.seekTo, null);
 });
 
 test("a late joiner far behind seeks and plays in the same step, aiming further for a cold start", () => {
-  const sync = new SyncController({ initialSeekLatencyMs: 100, coldSeekLatencyMs: 150 });
-  sync.accept(playing({ currentTime: 0, timestamp: 100_000 }));
+  const { store, sync } = setup({ initialSeekLatencyMs: 100, coldSeekLatencyMs: 150 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
   const out = sync.step(obs(112_000, 0, { paused: true }));
   assert.equal(out.play, true);
   assert.ok(Math.abs(out.seekTo - 12.15) < 1e-9);
 });
 
 test("seeks are clamped to the packaged edge of a video still being packaged", () => {
-  const sync = new SyncController();
-  sync.accept(playing({ currentTime: 0, timestamp: 100_000 }));
+  const { store, sync } = setup();
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
   const out = sync.step(obs(160_000, 0, { paused: true, seekableEnd: 30, duration: NaN }));
   assert.equal(out.seekTo, 29.9);
 });
 
 test("the target never runs past the end of the media", () => {
-  const sync = new SyncController();
-  sync.accept(playing({ currentTime: 0, timestamp: 0 }));
+  const { store, sync } = setup();
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 0 }));
   const out = sync.step(obs(100_000, 29.96, { duration: 30 }));
   assert.equal(out.play, false);
   assert.ok(out.target <= 30);
 });
 
 test("without any state the controller asks for nothing", () => {
-  const out = new SyncController().step(obs(0, 0));
+  const out = setup().sync.step(obs(0, 0));
   assert.deepEqual(out, { play: false, rate: 1, seekTo: null, drift: null, target: null });
 });
