@@ -34,7 +34,8 @@ setup_python() {
     python3 -m venv "$VENV"
   fi
   local stamp="$VENV/.installed-${extras:-base}"
-  if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ "$ROOT/setup.cfg" -nt "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] \
+     || [ "$ROOT/setup.py" -nt "$stamp" ]; then
     log "installing Python packages ${extras:+($extras)}"
     "$PY" -m pip install -q --disable-pip-version-check -e "$spec"
     touch "$stamp"

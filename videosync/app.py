@@ -32,7 +32,11 @@ _KEY = r"([^/]+)"
 
 
 def default_web_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "web"
+    """The web app a wheel carries (copied into the package at build time, see setup.py), else the
+    checkout's web/ beside the package (a source tree or an editable install)."""
+    package = Path(__file__).resolve().parent
+    packaged = package / "web"
+    return packaged if (packaged / "index.html").is_file() else package.parent / "web"
 
 
 @dataclass
@@ -62,7 +66,10 @@ class WebFileHandler(StaticFileHandler):
 
 
 def web_routes(web_dir: Path) -> list[tuple[str, type, dict[str, Any]]]:
-    vendor = web_dir / "node_modules" / "hls.js" / "dist"
+    # A wheel carries hls.js's one needed file in vendor/hls; a checkout has npm's whole package.
+    vendor = web_dir / "vendor" / "hls"
+    if not vendor.is_dir():
+        vendor = web_dir / "node_modules" / "hls.js" / "dist"
     return [
         (r"/(index\.html)", WebFileHandler, {"path": str(web_dir)}),
         (r"/((?:pages|js|css|img)/.*)", WebFileHandler, {"path": str(web_dir)}),

@@ -144,7 +144,7 @@ class Settings:
         4 * 1024**3, "largest video upload accepted", _positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
     )
     web_dir: str | None = _opt(
-        None, "directory of the web app (default: the web/ folder beside the package)",
+        None, "directory of the web app (default: the copy in the installed package, else web/ beside it)",
         env=["VIDEOSYNC_WEB_DIR"],
     )
 
