@@ -22,6 +22,7 @@ from ..media import (
     InvalidVideoId,
     MediaLibrary,
     VideoFile,
+    VideoIdTaken,
     VideoNotFound,
     slugify,
 )
@@ -41,6 +42,16 @@ _FORMAT_EXTENSIONS = {"matroska": ".mkv", "webm": ".webm", "mpegts": ".ts", "avi
 def _lookup(library: MediaLibrary, video_id: str) -> VideoFile:
     try:
         return library.get(video_id)
+    except InvalidVideoId as exc:
+        raise HTTPError(400, str(exc)) from None
+    except VideoNotFound:
+        raise HTTPError(404, "video not found") from None
+
+
+async def _find(library: MediaLibrary, video_id: str) -> VideoFile:
+    """As _lookup, but an id this process has not seen yet re-reads the dir (in a thread)."""
+    try:
+        return await library.find(video_id)
     except InvalidVideoId as exc:
         raise HTTPError(400, str(exc)) from None
     except VideoNotFound:
@@ -95,7 +106,7 @@ class VideoHandler(BaseHandler):
         self.packager = packager
 
     async def get(self, video_id: str) -> None:
-        video = _lookup(self.library, video_id)
+        video = await _find(self.library, video_id)
         self.write_json(await video_json(self.library, self.packager, video))
 
 
@@ -115,7 +126,7 @@ class VideosHandler(BaseHandler):
         self._error: HTTPError | None = None
 
     async def get(self) -> None:
-        videos = await asyncio.to_thread(self.library.scan)
+        videos = await self.library.rescan()
         items = await asyncio.gather(*(video_json(self.library, self.packager, v) for v in videos))
         self.write_json({"videos": list(items)})
 
@@ -173,8 +184,12 @@ class VideosHandler(BaseHandler):
         try:
             info = await probe(self._tmp, self.library.tools)
         except ProbeError as exc:
+            part = self._tmp
             self._discard()
-            raise HTTPError(415, f"not a video ffmpeg can read: {exc}") from None
+            log.info("upload refused: %s", exc)
+            reason = str(exc).replace(str(part), "the upload").replace(part.name, "the upload")
+            reason = self.library.public_message(reason)
+            raise HTTPError(415, f"not a video ffmpeg can read: {reason}") from None
         if info.video_codec is None:
             self._discard()
             raise HTTPError(422, "the file has no video stream")
@@ -183,35 +198,22 @@ class VideosHandler(BaseHandler):
         if ext.lower() not in VIDEO_EXTENSIONS:
             fmt = (info.format_name or "").split(",")[0]
             ext = _FORMAT_EXTENSIONS.get(fmt, ".mp4")
-        dest = await asyncio.to_thread(self._store, slugify(stem) or "upload", ext.lower())
-        videos = await asyncio.to_thread(self.library.scan)
-        video = next(v for v in videos if v.path == dest.resolve())
+        try:
+            video = await asyncio.to_thread(
+                self.library.place, self._tmp, f"{slugify(stem) or 'upload'}{ext.lower()}", move=True,
+                uploaded=True, title=stem or None, info=info,
+            )
+        except VideoIdTaken:
+            self._discard()
+            raise HTTPError(409, "too many videos with this name") from None
+        except OSError as exc:
+            self._discard()
+            raise HTTPError(507, f"cannot store the upload: {exc.strerror}") from None
+        self._tmp = None  # moved into the library
         if self.packager is not None:
-            self.packager.enqueue(video.id)
+            await self.packager.added(video, info)
         self.set_header("Location", f"/api/videos/{video.id}")
         self.write_json(await video_json(self.library, self.packager, video), status=201)
-
-    def _store(self, stem: str, ext: str) -> Path:
-        """Link the finished upload into the library under a free name (never overwriting)."""
-        assert self._tmp is not None
-        for n in range(1, 1000):
-            dest = self.library.root / (f"{stem}{ext}" if n == 1 else f"{stem}-{n}{ext}")
-            try:
-                os.link(self._tmp, dest)
-            except FileExistsError:
-                continue
-            except OSError:  # a filesystem without hard links: claim the name, then rename over it
-                try:
-                    os.close(os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                except FileExistsError:
-                    continue
-                os.replace(self._tmp, dest)
-                self._tmp = None
-                return dest
-            self._tmp.unlink()
-            self._tmp = None
-            return dest
-        raise HTTPError(409, "too many videos with this name")
 
     def _discard(self) -> None:
         if self._file is not None and not self._file.closed:
