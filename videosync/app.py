@@ -99,7 +99,7 @@ def make_app(services: Services) -> Application:
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
         (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
         (r"/ws", SyncSocket, {"hub": services.hub, "sessions": services.sessions, "settings": settings}),
-        *media_routes(services.library, services.packager, settings),
+        *media_routes(services.library, services.packager, settings, services.sessions),
     ]
     if web_dir.is_dir():
         routes += web_routes(web_dir)
