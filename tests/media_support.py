@@ -58,8 +58,10 @@ def fake_ffmpeg(directory: Path, script: str) -> str:
 GOLDEN_MTIME = 1744724728  # Tue, 15 Apr 2025 13:45:28 GMT: the Last-Modified in the Go transcripts
 
 
-def media_services(media_dir: Path, tools: Tools, tmp_path: Path, **settings: object):  # type: ignore[no-untyped-def]
-    """Services for make_app with the media routes, on the memory store; also the packager."""
+def media_services(media_dir: Path, tools: Tools, tmp_path: Path, store_url: str = "memory://",  # type: ignore[no-untyped-def]
+                   **settings: object):
+    """Services for make_app with the media routes, on the given store; also the packager (not
+    started: a test starts it, with `await packager.start()`)."""
     from videosync.app import Services
     from videosync.media import MediaLibrary
     from videosync.packager import Packager
@@ -69,8 +71,14 @@ def media_services(media_dir: Path, tools: Tools, tmp_path: Path, **settings: ob
 
     config = Settings(media_dir=str(media_dir), web_dir=str(tmp_path / "no-web"), **settings)  # type: ignore[arg-type]
     library = MediaLibrary(media_dir, tools, config.video)
-    packager = Packager(library, tools, rescan_interval=None, settle_seconds=0)
-    store = open_store("memory://")
+    store = open_store(store_url)
+
+    async def session_exists(key: str) -> bool:
+        return await store.session_exists(key)
+
+    packager = Packager(library, tools, rescan_interval=None, settle_seconds=0, bus=store,
+                        jobs=config.packager_jobs, threads=config.packager_threads,
+                        session_exists=session_exists, sweep_interval=None)
     services = Services(
         settings=config, store=store,
         sessions=SessionService(store, config.session_ttl, video_exists=library.has),

@@ -18,12 +18,13 @@ from videosync.hls import (
     QUEUED,
     READY,
     JobStatus,
+    claim,
     decide_mode,
     ladder_rungs,
     package_video,
     parse_playlist,
-    read_status,
-    write_status,
+    read_ready,
+    source_rev,
 )
 from videosync.media import MediaLibrary
 from videosync.packager import Packager
@@ -76,9 +77,9 @@ def _playlist(out: Path, name: str = "index.m3u8") -> str:
 
 
 def _rev_dir(hls_dir: Path) -> Path:
-    status = read_status(hls_dir)
-    assert status is not None and status.rev
-    return hls_dir / status.rev
+    revs = [p for p in hls_dir.iterdir() if p.is_dir()]
+    assert len(revs) == 1, "one revision folder: the one packaged"
+    return revs[0]
 
 
 async def _package(source: Path, hls_dir: Path, tools: Tools, **kw) -> JobStatus:
@@ -99,7 +100,8 @@ async def test_h264_aac_is_stream_copied_into_an_ended_event_playlist(clips, too
     assert not list(out.glob("*.tmp")), "no temporary segment left behind"
     codecs = {s["codec_type"]: s["codec_name"] for s in ffprobe_streams(out / "seg_00000.ts")}
     assert codecs == {"video": "h264", "audio": "aac"}
-    assert read_status(tmp_path / "hls").status == READY
+    st = clips["h264_aac"].stat()
+    assert read_ready(tmp_path / "hls", st.st_size, st.st_mtime).mode == "copy"  # for a restart
 
 
 @pytest.mark.ffmpeg
@@ -155,17 +157,18 @@ async def test_a_transcode_is_playable_before_it_ends(clips, tools, tmp_path) ->
     """Watch while packaging: segments and a growing EVENT playlist exist before #EXT-X-ENDLIST."""
     hls_dir = tmp_path / "hls"
     seen: list[tuple[int, bool]] = []
+    statuses: list[JobStatus] = []
 
     async def watch(job: asyncio.Task[JobStatus]) -> None:
         while not job.done():
-            status = read_status(hls_dir)
+            status = statuses[-1] if statuses else None
             if status and status.rev and (hls_dir / status.rev / "index.m3u8").exists():
                 info = parse_playlist((hls_dir / status.rev / "index.m3u8").read_text())
                 seen.append((info.segments, info.ended))
             await asyncio.sleep(0.02)
 
     async def run() -> JobStatus:
-        job = asyncio.create_task(_package(clips["long"], hls_dir, tools))
+        job = asyncio.create_task(_package(clips["long"], hls_dir, tools, on_status=statuses.append))
         await watch(job)
         return await job
 
@@ -182,7 +185,8 @@ async def test_garbage_input_fails_with_a_message(tools, tmp_path) -> None:
     source.write_bytes(b"this is not a video" * 1000)
     status = await _package(source, tmp_path / "hls", tools)
     assert status.status == FAILED and status.message
-    assert read_status(tmp_path / "hls").status == FAILED
+    st = source.stat()
+    assert read_ready(tmp_path / "hls", st.st_size, st.st_mtime) is None
 
 
 @pytest.mark.ffmpeg
@@ -263,16 +267,14 @@ async def test_restart_repackages_a_half_packaged_video(clips, tools, tmp_path) 
     library = _library(tmp_path, clips["h264_aac"], tools)
     video = library.scan()[0]
     hls_dir = library.hls_dir("clip")
-    dead_pid = 2**22 + 12345  # above pid_max on Linux: no such process
-    write_status(hls_dir, JobStatus(PACKAGING, 0.4, source_size=video.size, source_mtime=video.mtime,
-                                    pid=dead_pid, rev="0-0"))
+    half = hls_dir / source_rev(video.size, video.mtime)  # the current revision, but no ready.json
+    half.mkdir(parents=True)
+    (half / "index.m3u8").write_text("#EXTM3U\n#EXTINF:2.0,\nseg_00000.ts\n")
     (hls_dir / "0-0").mkdir()
-    (hls_dir / "0-0" / "index.m3u8").write_text("#EXTM3U\n#EXTINF:2.0,\nseg_00000.ts\n")
     packager = Packager(library, tools, rescan_interval=None)
-    assert packager.status("clip")["status"] == PACKAGING
     await _run_packager(packager)
-    status = read_status(hls_dir)
-    assert status.status == READY and status.rev != "0-0"
+    assert packager.status("clip")["status"] == READY
+    assert read_ready(hls_dir, video.size, video.mtime) is not None
     assert not (hls_dir / "0-0").exists()
 
 
@@ -282,16 +284,19 @@ async def test_ready_output_is_kept_across_restarts_and_redone_when_the_source_c
     clips, tools, tmp_path
 ) -> None:
     library = _library(tmp_path, clips["h264_aac"], tools)
-    await _run_packager(Packager(library, tools, rescan_interval=None))
-    first = read_status(library.hls_dir("clip"))
+    first = Packager(library, tools, rescan_interval=None)
+    await _run_packager(first)
     again = Packager(library, tools, rescan_interval=None)
     events: list[object] = []
     again.subscribe(lambda vid, status: events.append(status))
     await _run_packager(again)
-    assert events == [] and read_status(library.hls_dir("clip")) == first
+    assert events == [] and again.status("clip") == first.status("clip")
+    assert again.status("clip")["mode"] == "copy"
     os.utime(library.root / "clip.mp4", (1_700_000_100, 1_700_000_100))
-    await _run_packager(Packager(library, tools, rescan_interval=None))
-    assert read_status(library.hls_dir("clip")).rev != first.rev
+    third = Packager(library, tools, rescan_interval=None)
+    await _run_packager(third)
+    assert third.status("clip")["status"] == READY
+    assert third.status("clip")["playlist"] != first.status("clip")["playlist"]
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -328,16 +333,58 @@ async def test_open_media_makes_a_sample_and_packages_it(tools, tmp_path) -> Non
 
 
 @pytest.mark.gen_test
-async def test_a_process_that_does_not_package_reports_status_from_disk(tmp_path) -> None:
+async def test_a_process_that_does_not_package_reports_status_heard_on_the_media_channel(
+    tmp_path, store
+) -> None:
+    from videosync.events import MEDIA, Event
+    from videosync.packager import STATUS_CHANNEL
+    from videosync.protocol import encode_media_status
+
     media = tmp_path / "media"
     media.mkdir()
     (media / "a.mp4").write_bytes(b"x")
     library = MediaLibrary(media)
-    library.scan()
-    write_status(library.hls_dir("a"), JobStatus(PACKAGING, 0.5, pid=os.getpid() + 1, rev="1-1"))
-    idle = Packager(library, None, rescan_interval=None)
-    idle.enqueue("a")  # not running: leaves the job to the process that packages
-    assert idle.status("a")["status"] == PACKAGING and idle.status("a")["progress"] == 0.5
+    idle = Packager(library, None, rescan_interval=None, bus=store)
+    await idle.start(package=False)
+    try:
+        idle.enqueue("a")  # does not package: leaves the job to the process that does
+        assert idle.status("a")["status"] == "none"
+        view = {**idle.status("a"), "status": PACKAGING, "progress": 0.5}
+        for _ in range(100):  # until the listener is subscribed and has heard it
+            await store.publish(STATUS_CHANNEL, Event(MEDIA, {"video": "a"}, encode_media_status("a", view)).encode())
+            if idle.status("a")["status"] == PACKAGING:
+                break
+            await asyncio.sleep(0.05)
+        assert idle.status("a") == view
+    finally:
+        await idle.close()
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.gen_test(timeout=60)
+async def test_a_video_someone_else_is_packaging_is_left_to_them(clips, tools, tmp_path) -> None:
+    library = _library(tmp_path, clips["h264_aac"], tools)
+    packager = Packager(library, tools, rescan_interval=None)
+    with claim(library.hls_root, "clip") as mine:  # as the package command holds it
+        assert mine
+        await _run_packager(packager)
+        assert packager.status("clip")["status"] == PACKAGING
+        assert packager.status("clip")["message"] == "being packaged by another process"
+    assert not library.hls_dir("clip").exists()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_queue_serves_owners_in_turn() -> None:
+    from videosync.jobqueue import FairQueue
+
+    queue = FairQueue()
+    for n in range(3):
+        queue.put("greedy", f"g{n}")
+    queue.put(None, "library")
+    queue.put("other", "o0")
+    order = [await queue.get() for _ in range(5)]
+    assert order == ["g0", "library", "o0", "g1", "g2"]
+    assert queue.discard("nothing") is False
 
 
 @pytest.mark.gen_test
@@ -415,4 +462,4 @@ async def test_shutting_down_while_the_sample_renders_leaves_no_partial_file(tmp
     media = tmp_path / "media"
     async with open_media(Settings(media_dir=str(media))):
         await asyncio.sleep(0.5)  # ffmpeg is rendering the 60 s sample now
-    assert sorted(p.name for p in media.iterdir() if p.name != ".hls") == []
+    assert sorted(p.name for p in media.iterdir() if p.name not in (".hls", ".videosync")) == []

@@ -42,6 +42,65 @@ def test_same_stem_in_two_containers_gets_two_ids(media: Path) -> None:
     assert sorted(ids) == ["a_film", "a_film-2", "b-movie", "shows-ep1"]
 
 
+def test_ids_stay_with_their_files_when_a_file_sorting_first_is_added_later(media: Path) -> None:
+    before = {v.path.name: v.id for v in MediaLibrary(media).scan()}
+    assert before["a_film.mkv"] == "a_film"
+    (media / "a_film.avi").write_bytes(b"added later, sorts first")
+    (media / "0.mp4").write_bytes(b"sorts before everything")
+    after = {v.path.name: v.id for v in MediaLibrary(media).scan()}  # a new process: a restart
+    assert {name: after[name] for name in before} == before
+    assert after["a_film.avi"] == "a_film-2"
+    assert MediaLibrary(media, default_video="a_film.mkv").scan()[0].id == "0"
+
+
+def test_a_removed_video_frees_nothing_it_did_not_hold(media: Path) -> None:
+    library = MediaLibrary(media)
+    library.scan()
+    (media / "b movie.mp4").unlink()
+    (media / "a_film.mp4").write_bytes(b"new")
+    ids = {v.path.name: v.id for v in library.scan()}
+    assert ids["a_film.mkv"] == "a_film" and ids["a_film.mp4"] == "a_film-2"
+
+
+def test_place_puts_a_file_in_without_overwriting_and_knows_its_id_at_once(media: Path, tmp_path: Path) -> None:
+    library = MediaLibrary(media)
+    library.scan()
+    source = tmp_path / "in.mkv"
+    source.write_bytes(b"uploaded")
+    permanent = library.place(source, "a_film.mkv", uploaded=True)
+    assert (permanent.id, permanent.path.name) == ("a_film-2", "a_film-2.mkv")
+    assert source.exists() and (media / "a_film.mkv").read_bytes() == b"data a_film.mkv"
+    owned = library.place(source, "Trip.mkv", move=True, owner="KEY", uploaded=True, title="Trip.mkv")
+    assert not source.exists() and owned.path.parent == media / ".uploads"
+    assert owned.id.startswith("Trip-") and owned.owner == "KEY" and owned.title == "Trip.mkv"
+    assert library.get(owned.id) == owned and library.uploads("KEY") == [owned]
+    again = {v.id: v for v in MediaLibrary(media).scan()}  # another process sees the same
+    assert again[owned.id].owner == "KEY" and again["a_film-2"].uploaded
+    assert library.default().id == "a_film"
+
+
+def test_uploads_are_never_the_default_video(media: Path, tmp_path: Path) -> None:
+    library = MediaLibrary(tmp_path / "empty")
+    library.scan()
+    clip = tmp_path / "0.mp4"
+    clip.write_bytes(b"x")
+    library.place(clip, "0.mp4", uploaded=True)
+    with pytest.raises(VideoNotFound):
+        library.default()
+
+
+def test_only_uploads_can_be_removed_and_take_their_packaging_with_them(media: Path) -> None:
+    library = MediaLibrary(media)
+    library.scan()
+    with pytest.raises(PermissionError):
+        library.remove("a_film")
+    owned = library.place(media / "b movie.mp4", "up.mp4", owner="KEY", uploaded=True)
+    (library.hls_dir(owned.id) / "1-2").mkdir(parents=True)
+    library.remove(owned.id)
+    assert not owned.path.exists() and not library.hls_dir(owned.id).exists()
+    assert not library.has(owned.id) and owned.id not in {v.id for v in MediaLibrary(media).scan()}
+
+
 def test_symlink_out_of_the_media_dir_is_not_listed(media: Path, tmp_path: Path) -> None:
     outside = tmp_path / "secret.mp4"
     outside.write_bytes(b"secret")
@@ -88,17 +147,23 @@ def test_resolve_file_never_leaves_the_media_dir(media: Path, relative: str) -> 
     assert MediaLibrary(media).resolve_file(relative) is None
 
 
+def _scanned(media: Path, default_video: str | None = None) -> MediaLibrary:
+    library = MediaLibrary(media, default_video=default_video)
+    library.scan()
+    return library
+
+
 def test_default_video_is_the_configured_file_or_id_else_the_first(media: Path) -> None:
-    assert MediaLibrary(media).default().id == "a_film"
-    assert MediaLibrary(media, default_video="b movie.mp4").default().id == "b-movie"
-    assert MediaLibrary(media, default_video="shows-ep1").default().id == "shows-ep1"
+    assert _scanned(media).default().id == "a_film"
+    assert _scanned(media, "b movie.mp4").default().id == "b-movie"
+    assert _scanned(media, "shows-ep1").default().id == "shows-ep1"
     with pytest.raises(VideoNotFound):
-        MediaLibrary(media, default_video="missing.mp4").default()
+        _scanned(media, "missing.mp4").default()
 
 
 def test_default_video_in_an_empty_dir_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(VideoNotFound):
-        MediaLibrary(tmp_path / "empty").default()
+        _scanned(tmp_path / "empty").default()
 
 
 BANNER = """Input #0, matroska,webm, from 'x.mkv':
@@ -160,7 +225,7 @@ def test_an_empty_media_dir_gets_a_sample_with_picture_and_sound(tools, tmp_path
     assert (streams["video"]["codec_name"], streams["audio"]["codec_name"]) == ("h264", "aac")
     assert float(streams["video"]["duration"]) == pytest.approx(3.0, abs=0.1)
     assert ensure_sample(tmp_path / "media", tools, seconds=3) is None  # not twice
-    assert [p.name for p in (tmp_path / "media").iterdir()] == ["sample.mp4"]
+    assert [p.name for p in (tmp_path / "media").iterdir() if not p.name.startswith(".")] == ["sample.mp4"]
 
 
 def test_no_sample_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from videosync.hls import JobStatus, read_status
+from videosync.hls import JobStatus, read_ready
 from videosync.package_cli import ProgressReport, add_package_command, describe, run_package
 
 from .media_support import clips, tools  # noqa: F401 (fixtures)
@@ -65,8 +65,9 @@ def test_package_puts_the_file_in_the_library_and_packages_it(clips, tmp_path, c
     media = tmp_path / "media"
     assert package(str(clips["h264_aac"]), "--id", "demo", "--media-dir", str(media)) == 0
     assert (media / "demo.mp4").read_bytes() == clips["h264_aac"].read_bytes()
-    status = read_status(media / ".hls" / "demo")
-    assert status.status == "ready" and status.mode == "copy"
+    st = (media / "demo.mp4").stat()
+    status = read_ready(media / ".hls" / "demo", st.st_size, st.st_mtime)
+    assert status is not None and status.mode == "copy"
     assert capsys.readouterr().out.strip() == f"/media/hls/demo/{status.rev}/index.m3u8"
     assert (media / ".hls" / "demo" / status.rev / "index.m3u8").exists()
     # the same id again would overwrite a video: refused
@@ -79,6 +80,16 @@ def test_an_unreadable_input_exits_1_with_the_reason(tmp_path: Path, capsys) -> 
     junk.write_bytes(b"not a video" * 100)
     assert package(str(junk), "--media-dir", str(tmp_path / "media")) == 1
     assert "failed:" in capsys.readouterr().err
+
+
+@pytest.mark.ffmpeg
+def test_the_media_dir_comes_from_the_servers_settings(clips, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("VIDEOSYNC_MEDIA_DIR", str(tmp_path / "from-env"))
+    assert package(str(clips["h264_aac"]), "--id", "env") == 0
+    assert (tmp_path / "from-env" / "env.mp4").is_file()
+    from videosync.media import MediaLibrary
+
+    assert MediaLibrary(tmp_path / "from-env").get("env").uploaded is False  # the operator's: read-only
 
 
 def test_a_missing_input_exits_2(tmp_path: Path, capsys) -> None:

@@ -75,8 +75,9 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
                 await store.ping()
             except StoreError as exc:
                 raise StartupError(f"--redis-url {settings.redis_url}: {exc}") from None
-        # Several workers share one media dir: one of them packages, all of them serve.
-        async with open_media(settings, run_packager=worker == 0) as (library, packager):
+        # Several workers share one media dir: one of them packages, all of them serve; the others
+        # learn statuses and library changes through the store.
+        async with open_media(settings, run_packager=worker == 0, store=store) as (library, packager):
             sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
             services = Services(
                 settings=settings, store=store, sessions=sessions, library=library, packager=packager

@@ -110,7 +110,7 @@ def make_app(services: Services) -> Application:
             "hub": services.hub, "sessions": services.sessions, "settings": settings,
             "per_address": AddressLimit(settings.max_connections_per_ip),  # one per process
         }),
-        *media_routes(services.library, services.packager, settings),
+        *media_routes(services.library, services.packager, settings, services.sessions),
     ]
     if web_dir.is_dir():
         routes += web_routes(web_dir)

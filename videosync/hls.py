@@ -1,22 +1,27 @@
-"""Packaging one video to HLS: probe, decide copy/transcode, run ffmpeg, keep a status file.
+"""Packaging one video to HLS: decide copy/transcode, run ffmpeg, report each status change.
 
-Output for video ID lives in `<media>/.hls/ID/`: `status.json` and one folder per source revision
-REV (from the source's size and mtime, so a replaced source never reuses the URL of a segment
-that was served as immutable) holding `index.m3u8` + `seg_NNNNN.ts`, or, with a ladder,
-`master.m3u8` + `vN/index.m3u8` + `vN/seg_NNNNN.ts`. Playlists are EVENT playlists that
-grow while ffmpeg runs (ffmpeg renames each new playlist into place) and segments appear by
-rename (`-hls_flags temp_file`), so a reader never sees half a file. `ready` is written only after
-ffmpeg exited cleanly and the playlist ends with `#EXT-X-ENDLIST`.
+Output for video ID lives in `<media>/.hls/ID/`, one folder per source revision REV (from the
+source's size and mtime, so a replaced source never reuses the URL of a segment that was served as
+immutable) holding `index.m3u8` + `seg_NNNNN.ts`, or, with a ladder, `master.m3u8` +
+`vN/index.m3u8` + `vN/seg_NNNNN.ts`. Playlists are EVENT playlists that grow while ffmpeg runs
+(ffmpeg renames each new playlist into place) and segments appear by rename (`-hls_flags
+temp_file`), so a reader never sees half a file. The status lives in memory (the packager's);
+the disk keeps only `REV/ready.json`, written once ffmpeg exited cleanly and the playlist ends with
+`#EXT-X-ENDLIST`, so a restart knows what is done. Whoever packages a video holds
+`.hls/.locks/ID` (flock), so a server and the package command never package it at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -27,7 +32,8 @@ from .ffmpeg import FfmpegFailed, FfmpegMissing, ProbeError, ProbeInfo, Progress
 log = logging.getLogger(__name__)
 
 SEGMENT_SECONDS = 2
-STATUS_FILE = "status.json"
+READY_FILE = "ready.json"
+LOCKS_DIRNAME = ".locks"
 PLAYLIST = "index.m3u8"
 MASTER = "master.m3u8"
 # (height, video bitrate) of the --ladder renditions; those taller than the source are dropped
@@ -58,26 +64,41 @@ class JobStatus:
         return cls(**known)  # type: ignore[arg-type]
 
 
-def read_status(hls_dir: Path) -> JobStatus | None:
+def read_ready(hls_dir: Path, size: int, mtime: float) -> JobStatus | None:
+    """The finished packaging of this revision of the source, if there is one (blocking)."""
+    rev = source_rev(size, mtime)
     try:
-        return JobStatus.from_json(json.loads((hls_dir / STATUS_FILE).read_text()))
+        job = JobStatus.from_json(json.loads((hls_dir / rev / READY_FILE).read_text()))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError) as exc:
-        log.warning("unreadable %s: %s", hls_dir / STATUS_FILE, exc)
+        log.warning("unreadable %s: %s", hls_dir / rev / READY_FILE, exc)
         return None
+    return replace(job, status=READY, rev=rev, source_size=size, source_mtime=mtime)
 
 
-def write_status(hls_dir: Path, status: JobStatus) -> None:
-    """Write status.json atomically (temp + rename); a full disk is logged, never raised."""
-    tmp = hls_dir / f".{STATUS_FILE}.{os.getpid()}.tmp"
+def _write_ready(out_dir: Path, status: JobStatus) -> None:
+    tmp = out_dir / f".{READY_FILE}.tmp"
+    tmp.write_text(json.dumps(status.to_json()))
+    os.replace(tmp, out_dir / READY_FILE)
+
+
+@contextlib.contextmanager
+def claim(hls_root: Path, video_id: str, wait: bool = False) -> Iterator[bool]:
+    """Hold the packaging lock of one video (blocking: call in a thread); yields False when
+    another process holds it and `wait` is false. Released when the process dies, whatever way."""
+    locks = hls_root / LOCKS_DIRNAME
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / video_id, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        hls_dir.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(status.to_json()))
-        os.replace(tmp, hls_dir / STATUS_FILE)
-    except OSError as exc:
-        log.warning("cannot write %s: %s", hls_dir / STATUS_FILE, exc)
-        tmp.unlink(missing_ok=True)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def source_rev(size: int, mtime: float) -> str:
@@ -165,7 +186,7 @@ def _x264(preset: str) -> dict[str, object]:
 
 
 def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: Tools,
-               preset: str = "veryfast") -> list[str]:
+               preset: str = "veryfast", threads: int | None = None) -> list[str]:
     inp = ffmpeg_python.input(str(source))
     has_audio = info.audio_codec is not None
     hls = {
@@ -197,8 +218,9 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
             *streams, str(out_dir / PLAYLIST),
             hls_segment_filename=str(out_dir / "seg_%05d.ts"), **hls, **codecs, **audio,
         )
+    limits = ["-threads", str(threads)] if threads else []  # a bounded share of the machine
     out = out.global_args("-hide_banner", "-nostdin", "-loglevel", "error",
-                          "-progress", "pipe:1", "-nostats")
+                          "-progress", "pipe:1", "-nostats", *limits)
     return out.overwrite_output().compile(cmd=tools.ffmpeg)
 
 
@@ -213,10 +235,13 @@ async def package_video(
     ladder: bool = False,
     on_status: Callable[[JobStatus], None] | None = None,
     stall_timeout: float = 120.0,
+    info: ProbeInfo | None = None,
+    threads: int | None = None,
 ) -> JobStatus:
     """Package `source` into `hls_dir`/REV, reporting each status change; never raises for a bad
-    input, a missing ffmpeg or a full disk: those end as a `failed` status with a message."""
-    st = source.stat()
+    input, a missing ffmpeg or a full disk: those end as a `failed` status with a message. `info`
+    is the probe already made of this file (probed here when None)."""
+    st = await asyncio.to_thread(source.stat)
     rev = source_rev(st.st_size, st.st_mtime)
     out_dir = hls_dir / rev
     status = JobStatus(PACKAGING, source_size=st.st_size, source_mtime=st.st_mtime,
@@ -225,20 +250,20 @@ async def package_video(
     def publish(new: JobStatus) -> None:
         nonlocal status
         status = new
-        write_status(hls_dir, new)
         if on_status is not None:
             on_status(new)
 
-    publish(status)  # first: a status file always says who owns this folder
+    publish(status)
     try:
-        _clear_outputs(hls_dir)  # never mix segments of two runs or revisions
-        out_dir.mkdir(parents=True, exist_ok=True)
+        # never mix segments of two runs or revisions
+        await asyncio.to_thread(_clear_outputs, hls_dir, out_dir)
         if tools is None:
             raise FfmpegMissing("ffmpeg is not available")
-        info = await probe(source, tools)
+        if info is None:
+            info = await probe(source, tools)
         mode = decide_mode(info, ladder)
         publish(replace(status, mode=mode, duration=info.duration, updated=time.time()))
-        args = build_args(source, out_dir, info, mode, tools)
+        args = build_args(source, out_dir, info, mode, tools, threads=threads)
         log.info("packaging %s (%s): %s", source.name, mode, " ".join(args))
         last = [0.0]
 
@@ -247,14 +272,17 @@ async def package_video(
             if not p.done and now - last[0] < 0.5:
                 return  # a status write and a fan-out per 0.5 s is plenty
             last[0] = now
-            fraction = min(1.0, p.seconds / info.duration) if info.duration else 0.0
+            duration = status.duration
+            fraction = min(1.0, p.seconds / duration) if duration else 0.0
             publish(replace(status, progress=round(fraction, 4), speed=p.speed, updated=time.time()))
 
         await run_ffmpeg(args, progress, stall_timeout)
-        final = playlist_info(out_dir)
+        final = await asyncio.to_thread(playlist_info, out_dir)
         if final is None or not final.ended or final.segments == 0:
             raise FfmpegFailed("ffmpeg finished without a complete playlist")
-        publish(replace(status, status=READY, progress=1.0, message="", updated=time.time()))
+        ready = replace(status, status=READY, progress=1.0, message="", updated=time.time())
+        await asyncio.to_thread(_write_ready, out_dir, ready)
+        publish(ready)
     except (ProbeError, FfmpegFailed, FfmpegMissing, OSError) as exc:
         message = str(exc) or type(exc).__name__
         log.warning("packaging %s failed: %s", source.name, message)
@@ -262,13 +290,12 @@ async def package_video(
     return status
 
 
-def _clear_outputs(hls_dir: Path) -> None:
-    if not hls_dir.is_dir():
-        return
-    for child in hls_dir.iterdir():
-        if child.name == STATUS_FILE:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
+def _clear_outputs(hls_dir: Path, out_dir: Path) -> None:
+    if hls_dir.is_dir():
+        for child in hls_dir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+

@@ -1,8 +1,10 @@
 """`python -m videosync package INPUT [--id ID] [--ladder] [--media-dir DIR]`.
 
-Puts INPUT into the media dir (a hard link when possible, else a copy) and packages it there with
-the server's packager, showing a progress bar on a terminal and plain lines otherwise. A server
-running on the same media dir sees the job (status.json names this process) and leaves it alone.
+Puts INPUT into the media dir (a hard link when possible, else a copy, by the library's `place`)
+and packages it there with the server's packaging code, showing a progress bar on a terminal and
+plain lines otherwise. The media dir comes from the server's settings (--media-dir, else
+VIDEOSYNC_MEDIA_DIR, else ./media). A server running on the same media dir finds the video's lock
+held (hls.claim) and leaves the job to this command.
 """
 
 from __future__ import annotations
@@ -10,15 +12,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
 from .ffmpeg import FfmpegMissing, find_tools
-from .hls import QUEUED, READY, JobStatus, package_video, source_rev, write_status
-from .media import VIDEO_EXTENSIONS, InvalidVideoId, MediaLibrary, check_id, is_inside, slugify
+from .hls import QUEUED, READY, JobStatus, claim, package_video
+from .media import (
+    VIDEO_EXTENSIONS,
+    InvalidVideoId,
+    MediaLibrary,
+    VideoFile,
+    VideoIdTaken,
+    check_id,
+    is_inside,
+    slugify,
+)
+from .settings import SettingsError, from_sources
 
 BAR_WIDTH = 30
 PLAIN_EVERY_S = 2.0
@@ -34,7 +45,7 @@ def add_package_command(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--ladder", action="store_true", help="several renditions + a master playlist")
     parser.add_argument(
         "--media-dir", default=None,
-        help="the library (env VIDEOSYNC_MEDIA_DIR; default ./media)",
+        help="the library (env VIDEOSYNC_MEDIA_DIR; default ./media), as the server's --media-dir",
     )
     return parser
 
@@ -81,33 +92,26 @@ def describe(status: JobStatus) -> str:
     return "  ".join(parts)
 
 
-def place_in_library(library: MediaLibrary, source: Path, video_id: str | None) -> tuple[str, Path]:
-    """(id, path in the media dir) for INPUT; links or copies it in under ID.ext if needed."""
+def place_in_library(library: MediaLibrary, source: Path, video_id: str | None) -> VideoFile:
+    """INPUT as a video of the library: found there if it is inside the media dir, else placed
+    (linked or copied) by the library's one way in, under ID.ext (default: from its name)."""
     real = Path(os.path.realpath(source))
+    videos = library.scan()
     if is_inside(real, library.root):
-        found = next((v for v in library.scan() if v.path == real), None)
+        found = next((v for v in videos if v.path == real), None)
         if found is None:
             raise ValueError(f"{source} is in the media dir but not a video file it lists")
         if video_id and video_id != found.id:
             raise ValueError(f"{source} is already in the library as {found.id!r}; drop --id or rename it")
-        return found.id, real
-    vid = check_id(video_id) if video_id else slugify(source.stem)
+        return found
     suffix = source.suffix.lower() if source.suffix.lower() in VIDEO_EXTENSIONS else ".mp4"
-    target = library.root / f"{vid}{suffix}"
-    if target.exists():
-        raise ValueError(f"{target} already exists; pass another --id")
-    st = real.stat()
-    # claim the id before the file appears, so a running server's rescan leaves the job to us
-    write_status(library.hls_dir(vid), JobStatus(
-        QUEUED, source_size=st.st_size, source_mtime=st.st_mtime, pid=os.getpid(),
-        rev=source_rev(st.st_size, st.st_mtime)))
-    partial = library.root / f".{vid}{suffix}.partial"  # hidden from scans until complete
+    stem = check_id(video_id) if video_id else slugify(source.stem)
+    if video_id and (library.root / f"{stem}{suffix}").exists():
+        raise ValueError(f"{stem}{suffix} already exists in the media dir; pass another --id")
     try:
-        os.link(real, partial)
-    except OSError:
-        shutil.copy2(real, partial)  # keeps the mtime, which the status above names
-    os.replace(partial, target)
-    return vid, target
+        return library.place(source, f"{stem}{suffix}", video_id=video_id)
+    except VideoIdTaken as exc:
+        raise ValueError(f"{exc}; pass another --id") from None
 
 
 def run_package(args: argparse.Namespace) -> int:
@@ -115,24 +119,28 @@ def run_package(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"videosync package: {source}: no such file", file=sys.stderr)
         return 2
-    media_dir = args.media_dir or os.environ.get("VIDEOSYNC_MEDIA_DIR") or "./media"
     try:
+        settings = from_sources(argparse.Namespace(media_dir=args.media_dir))
         tools = find_tools()
+    except SettingsError as exc:
+        print(f"videosync package: {exc}", file=sys.stderr)
+        return 2
     except FfmpegMissing as exc:
         print(f"videosync package: {exc}", file=sys.stderr)
         return 1
-    library = MediaLibrary(media_dir, tools)
+    library = MediaLibrary(settings.media_dir, tools)
     try:
-        library.root.mkdir(parents=True, exist_ok=True)
-        video_id, path = place_in_library(library, source, args.id)
+        video = place_in_library(library, source, args.id)
     except (ValueError, InvalidVideoId, OSError) as exc:
         print(f"videosync package: {exc}", file=sys.stderr)
         return 2
-    report = ProgressReport(video_id, sys.stderr, sys.stderr.isatty())
-    final = asyncio.run(package_video(path, library.hls_dir(video_id), tools,
-                                      ladder=args.ladder, on_status=report))
+    report = ProgressReport(video.id, sys.stderr, sys.stderr.isatty())
+    # a server on the same media dir leaves a video alone while someone holds its lock
+    with claim(library.hls_root, video.id, wait=True):
+        final = asyncio.run(package_video(video.path, library.hls_dir(video.id), tools, ladder=args.ladder,
+                                          on_status=report, threads=settings.packager_threads))
     if final.status != READY:
         return 1
     playlist = "master.m3u8" if args.ladder else "index.m3u8"
-    print(f"/media/hls/{video_id}/{final.rev}/{playlist}")
+    print(f"/media/hls/{video.id}/{final.rev}/{playlist}")
     return 0

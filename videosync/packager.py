@@ -1,8 +1,13 @@
-"""The packaging job runner: queues videos of the library, runs one ffmpeg at a time, reports.
+"""The packaging service: queues videos of the library, runs ffmpeg, keeps and pushes the status.
 
-Start it with `await packager.start()` at server start-up and stop it with `await
-packager.close()`. `subscribe(callback)` registers `callback(video_id, hls_status_dict)`, called on
-every status change (at most every 0.5 s while packaging) — the hub uses it to tell sessions.
+Start it with `await packager.start(package=...)` at server start-up and stop it with `await
+packager.close()`. Of several processes sharing a media dir (`--workers`), one packages
+(`package=True`); the others learn every status change from the media channel the hub publishes
+on, and every library change (an upload, a delete) from a channel of their own, so that each
+process answers `GET /api/videos/{id}` alike. Status lives in memory: the disk keeps only what a
+restart needs (hls.py: `ready.json`). `subscribe(callback)` registers `callback(video_id,
+status_view)`, called on every change (at most every 0.5 s while packaging): the hub relays it
+to the sessions that watch the video as `mediaStatus`.
 """
 
 from __future__ import annotations
@@ -10,49 +15,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 from . import metrics
-from .ffmpeg import FfmpegMissing, Tools, find_tools
+from .events import Event
+from .ffmpeg import FfmpegMissing, ProbeInfo, Tools, find_tools
 from .hls import (
     FAILED,
     PACKAGING,
     QUEUED,
     READY,
     JobStatus,
+    claim,
     main_playlist,
     package_video,
     playlist_info,
-    read_status,
+    read_ready,
     rev_dir,
-    write_status,
 )
+from .jobqueue import FairQueue
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
 from .sample import generate_sample
 from .settings import Settings
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-# called with (video_id, hls status dict); may be a coroutine function (run as a task)
+# called with (video_id, status view); may be a coroutine function (run as a task)
 ProgressCallback = Callable[[str, dict[str, object]], object]
+SessionExists = Callable[[str], Awaitable[bool]]
 HLS_URL_PREFIX = "/media/hls"
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+STATUS_CHANNEL = "videosync:media"  # the hub publishes mediaStatus events here (hub.MEDIA_CHANNEL)
+LIBRARY_CHANNEL = "videosync:media:library"  # "something was added or removed: re-read the dir"
+NO_STATUS: dict[str, object] = {"status": "none", "progress": 0.0, "edge": 0.0, "playlist": None,
+                                "message": "", "mode": None, "speed": None}
 
 
 class Packager:
@@ -65,6 +68,11 @@ class Packager:
         rescan_interval: float | None = 10.0,
         settle_seconds: float = 2.0,
         stall_timeout: float = 120.0,
+        jobs: int = 1,
+        threads: int | None = None,
+        bus: Store | None = None,
+        session_exists: SessionExists | None = None,
+        sweep_interval: float | None = 30.0,
     ) -> None:
         self.library = library
         self.tools = tools
@@ -72,12 +80,22 @@ class Packager:
         self.rescan_interval = rescan_interval
         self.settle_seconds = settle_seconds  # a file still being copied in is left for later
         self.stall_timeout = stall_timeout
-        self._statuses: dict[str, JobStatus] = {}
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self.jobs = jobs
+        self.threads = threads
+        self.bus = bus
+        self.session_exists = session_exists
+        self.sweep_interval = sweep_interval
+        self.packages = False  # this process runs ffmpeg (set by start)
+        self._jobs: dict[str, JobStatus] = {}
+        self._views: dict[str, dict[str, object]] = {}
+        self._serial: dict[str, int] = {}
+        self._infos: dict[str, ProbeInfo] = {}  # probes handed in with a job: not probed again
+        self._queue = FairQueue()
         self._pending: set[str] = set()
+        self._active: dict[str, asyncio.Task[None]] = {}
         self._subscribers: list[ProgressCallback] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._notifications: set[asyncio.Future[object]] = set()
+        self._notifications: set[asyncio.Future[Any]] = set()
 
     @property
     def running(self) -> bool:
@@ -85,21 +103,24 @@ class Packager:
 
     # -- observing --------------------------------------------------------------------------
     def subscribe(self, callback: ProgressCallback) -> Callable[[], None]:
-        """Call `callback(video_id, status_dict)` on every change (a coroutine function is run as
+        """Call `callback(video_id, status_view)` on every change (a coroutine function is run as
         a task); returns the unsubscribe function."""
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
     def status(self, video_id: str) -> dict[str, object]:
         """The `hls` object of the media API: status, progress, edge, playlist URL, message."""
-        job = self._statuses.get(video_id)
-        hls_dir = self.library.hls_dir(video_id)
-        if job is None or job.pid not in (None, os.getpid()):
-            job = read_status(hls_dir) or job  # a CLI run may be packaging it right now
-        if job is None:
-            return {"status": "none", "progress": 0.0, "edge": 0.0, "playlist": None,
-                    "message": "", "mode": None, "speed": None}
-        out_dir = rev_dir(hls_dir, job)
+        return dict(self._views.get(video_id, NO_STATUS))
+
+    def edge(self, video_id: str) -> float | None:
+        """Seconds a viewer may seek to, or None when the whole video is available."""
+        view = self.status(video_id)
+        edge = view["edge"]
+        return None if view["status"] in (READY, "none", FAILED) or not isinstance(edge, float) else edge
+
+    def _view(self, video_id: str, job: JobStatus) -> dict[str, object]:
+        """Blocking (reads the playlist for the packaged edge): call in a thread."""
+        out_dir = rev_dir(self.library.hls_dir(video_id), job)
         playlist = main_playlist(out_dir) if out_dir and job.status in (PACKAGING, READY) else None
         info = playlist_info(out_dir) if out_dir and playlist is not None else None
         return {
@@ -107,22 +128,28 @@ class Packager:
             "progress": job.progress,
             "edge": round(info.seconds, 3) if info else 0.0,
             "playlist": f"{HLS_URL_PREFIX}/{video_id}/{job.rev}/{playlist.name}" if playlist else None,
-            "message": job.message,
+            "message": self.library.public_message(job.message),
             "mode": job.mode,
             "speed": job.speed,
         }
 
-    def edge(self, video_id: str) -> float | None:
-        """Seconds a viewer may seek to, or None when the whole video is available."""
-        view = self.status(video_id)
-        return None if view["status"] in (READY, "none", FAILED) else float(view["edge"])  # type: ignore[arg-type]
-
     def _changed(self, video_id: str, job: JobStatus) -> None:
-        self._statuses[video_id] = job
+        self._jobs[video_id] = job
         metrics.packaging(job.status, job.speed)
-        if not self._subscribers:
-            return
-        view = self.status(video_id)
+        serial = self._serial[video_id] = self._serial.get(video_id, 0) + 1
+        if job.rev is not None and job.status in (PACKAGING, READY):
+            self._spawn_notification(self._publish(video_id, job, serial))
+        else:
+            self._deliver(video_id, self._view(video_id, job))  # reads nothing from disk
+
+    async def _publish(self, video_id: str, job: JobStatus, serial: int) -> None:
+        view = await asyncio.to_thread(self._view, video_id, job)
+        if self._serial.get(video_id) != serial:
+            return  # a newer status overtook this one while the playlist was read
+        self._deliver(video_id, view)
+
+    def _deliver(self, video_id: str, view: dict[str, object]) -> None:
+        self._views[video_id] = view
         for callback in list(self._subscribers):
             try:
                 result = callback(video_id, view)
@@ -130,59 +157,109 @@ class Packager:
                 log.exception("packaging progress subscriber failed")
                 continue
             if inspect.isawaitable(result):  # e.g. hub.publish_media_status: runs as a task
-                task = asyncio.ensure_future(result)
-                self._notifications.add(task)
-                task.add_done_callback(self._notified)
+                self._spawn_notification(result)
 
-    def _notified(self, task: asyncio.Future[object]) -> None:
+    def _spawn_notification(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._notifications.add(task)
+        task.add_done_callback(self._notified)
+
+    def _notified(self, task: asyncio.Future[Any]) -> None:
         self._notifications.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("packaging progress subscriber failed: %s", task.exception())
 
+    def _forget(self, video_id: str) -> None:
+        self._jobs.pop(video_id, None)
+        self._views.pop(video_id, None)
+        self._infos.pop(video_id, None)
+        self._serial[video_id] = self._serial.get(video_id, 0) + 1  # drops a view in flight
+
+    # -- the library changing -----------------------------------------------------------------
+    async def added(self, video: VideoFile, info: ProbeInfo | None = None) -> None:
+        """A file was placed into the library (an upload): package it, tell the other processes."""
+        self.enqueue(video.id, info)
+        await self._announce()
+
+    async def remove(self, video_id: str) -> VideoFile:
+        """Delete an uploaded video with its packaging (PermissionError for the operator's files)."""
+        self._cancel(video_id)
+        video = await asyncio.to_thread(self.library.remove, video_id)
+        self._forget(video_id)
+        await self._announce()
+        return video
+
+    async def _announce(self) -> None:
+        if self.bus is None:
+            return
+        try:
+            await self.bus.publish(LIBRARY_CHANNEL, "changed")
+        except StoreError as exc:  # the others find it on their next rescan
+            log.warning("library change not announced: %s", exc)
+
+    def _cancel(self, video_id: str) -> None:
+        if self._queue.discard(video_id):
+            self._pending.discard(video_id)
+        task = self._active.get(video_id)
+        if task is not None:
+            task.cancel()
+
     # -- queueing ---------------------------------------------------------------------------
-    def enqueue(self, video_id: str) -> None:
-        if video_id in self._pending or not self.running:
+    def enqueue(self, video_id: str, info: ProbeInfo | None = None) -> None:
+        if not self.packages or video_id in self._pending:
             return  # a server process that does not package leaves the job to the one that does
-        self._pending.add(video_id)
         try:
             video = self.library.get(video_id)
         except (InvalidVideoId, VideoNotFound):
-            self._pending.discard(video_id)
             return
-        job = JobStatus(QUEUED, source_size=video.size, source_mtime=video.mtime, pid=os.getpid())
-        write_status(self.library.hls_dir(video_id), job)
-        self._changed(video_id, job)
-        self._queue.put_nowait(video_id)
+        self._pending.add(video_id)
+        if info is not None:
+            self._infos[video_id] = info
+        self._changed(video_id, JobStatus(QUEUED, source_size=video.size, source_mtime=video.mtime,
+                                          pid=os.getpid()))
+        self._queue.put(video.owner, video_id)
 
-    def reconcile(self, video: VideoFile, now: float | None = None) -> None:
-        """Queue a video unless its packaged output is current or someone else is on it."""
+    def reconcile(self, video: VideoFile, ready: tuple[JobStatus, dict[str, object]] | None,
+                  now: float | None = None) -> None:
+        """Queue a video unless its packaged output (`ready`, read from disk) is current."""
         if video.id in self._pending:
             return
-        now = time.time() if now is None else now
-        if now - video.mtime < self.settle_seconds:
+        job = self._jobs.get(video.id)
+        if job is not None and (job.source_size, job.source_mtime) == (video.size, video.mtime) \
+                and job.status in (READY, FAILED):
             return
-        job = read_status(self.library.hls_dir(video.id))
-        if job is not None and (job.source_size, job.source_mtime) == (video.size, video.mtime):
-            out_dir = rev_dir(self.library.hls_dir(video.id), job)
-            if job.status == READY and out_dir and (info := playlist_info(out_dir)) and info.ended:
-                self._statuses[video.id] = job
-                return
-            if job.status == FAILED:
-                self._statuses[video.id] = job
-                return
-            other = job.pid not in (None, os.getpid()) and _pid_alive(job.pid)
-            if job.status in (QUEUED, PACKAGING) and other \
-                    and now - job.updated < self.stall_timeout:
-                self._statuses[video.id] = job
-                return
-        # never packaged, stale, half-packaged by a process that died: (re)package
+        if ready is not None:
+            self._jobs[video.id], self._views[video.id] = ready
+            return
+        now = time.time() if now is None else now
+        # an upload is whole when placed; a file copied in by hand may still be growing
+        if not self.packages or (not video.uploaded and now - video.mtime < self.settle_seconds):
+            return
         self.enqueue(video.id)
 
     async def rescan(self) -> None:
-        videos = await asyncio.to_thread(self.library.scan)
+        videos = await self.library.rescan()
+        ready = await asyncio.to_thread(self._read_ready, videos)
         for video in videos:
-            self.reconcile(video)
-        await asyncio.to_thread(self._prune, {video.id for video in videos})
+            self.reconcile(video, ready.get(video.id))
+        present = {video.id for video in videos}
+        for gone in (set(self._jobs) | set(self._views)) - present:
+            self._cancel(gone)
+            self._forget(gone)
+        if self.packages:
+            await asyncio.to_thread(self._prune, present)
+
+    def _read_ready(self, videos: list[VideoFile]) -> dict[str, tuple[JobStatus, dict[str, object]]]:
+        found = {}
+        for video in videos:
+            job = self._jobs.get(video.id)
+            if job is not None and job.status == READY and (job.source_size, job.source_mtime) == (
+                    video.size, video.mtime):
+                continue
+            ready = read_ready(self.library.hls_dir(video.id), video.size, video.mtime)
+            if ready is not None:
+                found[video.id] = (ready, self._view(video.id, ready))
+        return found
 
     def _prune(self, present: set[str]) -> None:
         """Delete the packaged output of videos that are gone (deleted or renamed away)."""
@@ -196,14 +273,22 @@ class Packager:
             if child.is_dir() and not child.is_symlink():
                 log.info("removing the HLS packaging of %s: its video is gone", name)
                 shutil.rmtree(child, ignore_errors=True)
-                self._statuses.pop(name, None)
 
     # -- running ----------------------------------------------------------------------------
-    async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._work(), name="packager-worker"))
+    async def start(self, package: bool = True) -> None:
+        self.packages = package
+        if package:
+            for n in range(self.jobs):
+                self._tasks.append(asyncio.create_task(self._work(), name=f"packager-{n}"))
         await self.rescan()
         if self.rescan_interval:
             self._tasks.append(asyncio.create_task(self._rescan_loop(), name="packager-rescan"))
+        if self.bus is not None:
+            self._tasks.append(asyncio.create_task(self._listen_library(), name="library-changes"))
+            if not package:
+                self._tasks.append(asyncio.create_task(self._listen_status(), name="media-status"))
+        if package and self.session_exists is not None and self.sweep_interval:
+            self._tasks.append(asyncio.create_task(self._sweep_loop(), name="upload-sweep"))
 
     async def close(self) -> None:
         """Stop the runner; a running ffmpeg is killed (its job is redone on the next start)."""
@@ -213,10 +298,13 @@ class Packager:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.packages = False
 
     async def join(self) -> None:
-        """Wait until the queue is empty and nothing is packaging (for tests and the CLI)."""
+        """Wait until the queue is empty, nothing is packaging and every status is published."""
         await self._queue.join()
+        while self._notifications:
+            await asyncio.gather(*tuple(self._notifications), return_exceptions=True)
 
     async def _rescan_loop(self) -> None:
         assert self.rescan_interval
@@ -227,18 +315,88 @@ class Packager:
             except OSError as exc:
                 log.warning("media rescan failed: %s", exc)
 
+    async def _listen_library(self) -> None:
+        assert self.bus is not None
+        while True:
+            try:
+                async with self.bus.subscribe(LIBRARY_CHANNEL) as messages:
+                    async for _ in messages:
+                        await self.rescan()
+            except (StoreError, OSError) as exc:
+                log.warning("library change listener: %s; retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def _listen_status(self) -> None:
+        """In a process that does not package: the statuses the packaging process publishes."""
+        assert self.bus is not None
+        while True:
+            try:
+                async with self.bus.subscribe(STATUS_CHANNEL) as messages:
+                    async for text in messages:
+                        self._heard(text)
+            except (StoreError, OSError) as exc:
+                log.warning("media status listener: %s; retrying", exc)
+                await asyncio.sleep(1.0)
+
+    def _heard(self, text: str) -> None:
+        event = Event.decode(text)
+        if event is None:
+            return
+        try:
+            message = json.loads(event.wire)
+            video, view = message["video"], message["status"]
+        except (ValueError, TypeError, KeyError):
+            return
+        if isinstance(video, str) and isinstance(view, dict) and self.library.has(video):
+            self._views[video] = view
+
+    async def _sweep_loop(self) -> None:
+        assert self.sweep_interval
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            await self.sweep()
+
+    async def sweep(self) -> list[str]:
+        """Delete the uploads of sessions that have ended or expired; the ids deleted."""
+        assert self.session_exists is not None
+        removed: list[str] = []
+        for owner in {v.owner for v in self.library.uploads() if v.owner}:
+            try:
+                if await self.session_exists(owner):
+                    continue
+            except StoreError as exc:
+                log.warning("upload sweep postponed: %s", exc)
+                return removed
+            for video in self.library.uploads(owner):
+                try:
+                    await self.remove(video.id)
+                except (VideoNotFound, PermissionError, OSError) as exc:
+                    log.warning("could not remove the upload %s: %s", video.id, exc)
+                    continue
+                removed.append(video.id)
+        if removed:
+            log.info("removed %d uploads of ended sessions", len(removed))
+        return removed
+
     async def _work(self) -> None:
         while True:
             video_id = await self._queue.get()
+            job = asyncio.create_task(self._package(video_id), name=f"package-{video_id}")
+            self._active[video_id] = job
             try:
-                await self._package(video_id)
+                await job
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the packager is closing
+                log.info("packaging %s cancelled: the video was removed", video_id)
             except Exception:  # keep the runner alive whatever one job does
                 log.exception("packaging %s crashed", video_id)
-                job = self._statuses.get(video_id) or JobStatus(PACKAGING)
-                failed = replace(job, status=FAILED, message="internal error", updated=time.time())
-                write_status(self.library.hls_dir(video_id), failed)
-                self._changed(video_id, failed)
+                last = self._jobs.get(video_id) or JobStatus(PACKAGING)
+                self._changed(video_id, replace(last, status=FAILED, message="internal error",
+                                                updated=time.time()))
             finally:
+                self._active.pop(video_id, None)
                 self._pending.discard(video_id)
                 self._queue.task_done()
 
@@ -247,22 +405,32 @@ class Packager:
             video = self.library.get(video_id)
         except VideoNotFound:
             return
-        await package_video(
-            video.path, self.library.hls_dir(video_id), self.tools, ladder=self.ladder,
-            on_status=lambda job: self._changed(video_id, job), stall_timeout=self.stall_timeout,
-        )
+        info = self._infos.pop(video_id, None) or self.library.cached_probe(video)
+        with contextlib.ExitStack() as held:
+            mine = await asyncio.to_thread(held.enter_context, claim(self.library.hls_root, video_id))
+            if not mine:
+                self._changed(video_id, JobStatus(
+                    PACKAGING, source_size=video.size, source_mtime=video.mtime,
+                    message="being packaged by another process"))
+                return
+            await package_video(
+                video.path, self.library.hls_dir(video_id), self.tools, ladder=self.ladder,
+                on_status=lambda job: self._changed(video_id, job), stall_timeout=self.stall_timeout,
+                info=info, threads=self.threads,
+            )
 
 
 @contextlib.asynccontextmanager
 async def open_media(
-    settings: Settings, run_packager: bool = True
+    settings: Settings, run_packager: bool = True, store: Store | None = None,
 ) -> AsyncIterator[tuple[MediaLibrary, Packager]]:
     """The media library and its packager for a server's lifetime.
 
-    With `run_packager`: packages every video not yet packaged, watches the dir for new ones, and
-    when the dir is empty generates the sample video in the background (the server answers at
-    once; /api/video is a 404 for the few seconds that takes). Pass run_packager=False in all but
-    one process when several share a media dir (`--workers`): they still report status from disk.
+    With `run_packager`: packages every video not yet packaged, watches the dir for new ones,
+    deletes the uploads of ended sessions, and when the dir is empty generates the sample video in
+    the background (the server answers at once; /api/video is a 404 for the few seconds that
+    takes). Pass run_packager=False in all but one process when several share a media dir
+    (`--workers`); with a `store` they learn statuses and library changes through it.
     """
     try:
         tools: Tools | None = find_tools()
@@ -270,11 +438,18 @@ async def open_media(
         log.warning("%s: videos are served, but nothing is probed or packaged", exc)
         tools = None
     library = MediaLibrary(settings.media_dir, tools, settings.video)
-    await asyncio.to_thread(library.scan)
-    packager = Packager(library, tools)
+
+    async def session_exists(key: str) -> bool:
+        assert store is not None
+        return await store.session_exists(key)
+
+    packager = Packager(
+        library, tools, jobs=settings.packager_jobs, threads=settings.packager_threads, bus=store,
+        session_exists=session_exists if store is not None else None,
+    )
+    await packager.start(package=run_packager)
     sample_task = None
     if run_packager:
-        await packager.start()
         sample_task = asyncio.create_task(_sample(library, packager), name="sample-video")
     try:
         yield library, packager
@@ -290,6 +465,7 @@ async def _sample(library: MediaLibrary, packager: Packager) -> None:
     sample = await generate_sample(library.root, library.tools)
     if sample is None:
         return
-    for video in await asyncio.to_thread(library.scan):
+    for video in await library.rescan():
         if video.path == sample:
             packager.enqueue(video.id)  # complete (renamed into place): no need to let it settle
+    await packager._announce()

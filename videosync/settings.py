@@ -57,6 +57,13 @@ def _yes_no(text: str) -> bool:
     raise ValueError(f"must be yes or no, got {text!r}")
 
 
+def _upload_mode(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {"off", "hosts", "anyone"}:
+        raise ValueError(f"must be off, hosts or anyone; got {text!r}")
+    return value
+
+
 def _opt(
     default: Any,
     help: str,
@@ -142,6 +149,30 @@ class Settings:
     )
     max_upload_bytes: int = _opt(
         4 * 1024**3, "largest video upload accepted", _positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
+    )
+    uploads: str = _opt(
+        "hosts",
+        "who may upload videos: off, hosts (the host token of a live session) or anyone",
+        _upload_mode, ["VIDEOSYNC_UPLOADS"],
+    )
+    admin_token: str | None = _opt(
+        None,
+        "operator secret (Authorization: Bearer ...) that may always upload to the permanent library "
+        "and delete uploads; unset: no admin",
+        env=["VIDEOSYNC_ADMIN_TOKEN"],
+    )
+    upload_quota: int = _opt(
+        4 * 1024**3, "bytes of uploads one session may hold", _positive_int, ["VIDEOSYNC_UPLOAD_QUOTA"]
+    )
+    media_quota: int = _opt(
+        20 * 1024**3, "bytes all uploads together may hold", _positive_int, ["VIDEOSYNC_MEDIA_QUOTA"]
+    )
+    packager_jobs: int = _opt(
+        1, "ffmpeg packaging processes run at once", _positive_int, ["VIDEOSYNC_PACKAGER_JOBS"]
+    )
+    packager_threads: int = _opt(
+        2, "threads each ffmpeg packaging process may use", _positive_int,
+        ["VIDEOSYNC_PACKAGER_THREADS"],
     )
     web_dir: str | None = _opt(
         None, "directory of the web app (default: the copy in the installed package, else web/ beside it)",
