@@ -11,11 +11,11 @@ from typing import Any
 from tornado.log import access_log
 from tornado.web import Application, RequestHandler, StaticFileHandler
 
-from .handlers.base import NotFoundHandler
+from .handlers.base import MAX_BUFFERED_BODY, CrossSiteGuard, NotFoundHandler
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
 from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
-from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
+from .handlers.sessions import CreationLimits, SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
 from .hub import Hub
 from .media import MediaLibrary
@@ -24,8 +24,7 @@ from .sessions import SessionService
 from .settings import Settings
 from .store import Store
 
-# Bodies of ordinary requests are buffered in memory; uploads raise their own limit per request.
-MAX_BUFFERED_BODY = 1024 * 1024
+__all__ = ["MAX_BUFFERED_BODY", "Services", "make_app"]  # the first for HTTPServer(max_body_size=...)
 
 _KEY = r"([^/]+)"
 
@@ -50,7 +49,7 @@ class Services:
             self.hub = Hub(self.sessions, self.settings)
 
 
-class WebFileHandler(StaticFileHandler):
+class WebFileHandler(CrossSiteGuard, StaticFileHandler):
     """The web app's static files; revalidated on every load so a deploy is seen at once."""
 
     def set_default_headers(self) -> None:
@@ -89,15 +88,16 @@ def make_app(services: Services) -> Application:
     settings = services.settings
     sessions = {"sessions": services.sessions}
     store = {"store": services.store}
+    creation_limits = CreationLimits.from_settings(settings, services.store)
     web_dir = Path(settings.web_dir) if settings.web_dir else default_web_dir()
     routes: list[Any] = [
         (r"/", RootHandler, {"web_dir": web_dir if web_dir.is_dir() else None}),
         (r"/health", HealthHandler, store),
         (r"/ready", ReadyHandler, store),
         (r"/metrics", MetricsHandler),
-        (r"/api/sessions", SessionsHandler, sessions),
+        (r"/api/sessions", SessionsHandler, {**sessions, "limits": creation_limits}),
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
-        (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
+        (rf"/api/sessions/{_KEY}", SessionHandler, {**sessions, "public_url": settings.public_url}),
         (r"/ws", SyncSocket, {"hub": services.hub, "sessions": services.sessions, "settings": settings}),
         *media_routes(services.library, services.packager, settings),
     ]
@@ -107,6 +107,8 @@ def make_app(services: Services) -> Application:
         routes,
         default_handler_class=NotFoundHandler,
         allowed_origins=settings.allowed_origins,
+        public_url=settings.public_url,
+        xsrf_cookies="*" not in settings.allowed_origins,  # runs CrossSiteGuard before each POST/PUT/DELETE
         compress_response=False,
         websocket_ping_interval=None,
         log_function=log_request,

@@ -8,6 +8,7 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado import httputil
 from tornado.web import HTTPError, RequestHandler, stream_request_body
@@ -18,6 +19,9 @@ from ..store import StoreError, StoreUnavailable
 log = logging.getLogger(__name__)
 
 MAX_JSON_BODY = 64 * 1024
+# Bodies of ordinary requests are buffered in memory up to this (the HTTPServer's max_body_size);
+# uploads raise their own limit per request.
+MAX_BUFFERED_BODY = 1024 * 1024
 RETRY_AFTER_S = 2
 
 # Go-A's CORS (gorilla/handlers) allowed GET, POST, OPTIONS and these headers; we add what
@@ -87,7 +91,55 @@ def canonical_header(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-class BaseHandler(RequestHandler):
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL (as a browser's `Origin` header would name it), or None."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class CrossSiteGuard(RequestHandler):
+    """Refuses a state-changing request sent by a browser from a site not in `--allowed-origins`.
+
+    Tornado calls `check_xsrf_cookie` for every POST, PUT, DELETE and PATCH before `prepare()` and
+    before a streamed body is read, when the application has `xsrf_cookies` on (app.py turns it on
+    whenever the origins are restricted). We use that hook for an origin check instead of Tornado's
+    cookie tokens: the API has no cookies to protect, but a page elsewhere can still make a
+    visitor's browser send a "simple" request (a no-cors POST) whose effect happens even though
+    the page may not read the answer. With `*` everything is let through (the access model in
+    README decides who may do what). Browsers always send `Origin` on these methods; `Referer`
+    covers older ones that did not. A request with neither is not from a browser page.
+    """
+
+    def check_xsrf_cookie(self) -> None:
+        allowed = tuple(self.application.settings.get("allowed_origins", ("*",)))
+        if "*" in allowed:
+            return
+        headers = self.request.headers
+        if headers.get("Sec-Fetch-Site") == "same-origin":
+            return  # set by the browser itself; no page can forge it
+        origin = headers.get("Origin")
+        if origin is None:
+            referer = headers.get("Referer")
+            origin = origin_of(referer) if referer else None
+            if origin is None:
+                return
+        origin = origin.rstrip("/").lower()
+        if origin in allowed or self.is_own_origin(origin):
+            return
+        raise HTTPError(403, "cross-site request refused: its origin is not in --allowed-origins")
+
+    def is_own_origin(self, origin: str) -> bool:
+        """The server's own pages are never cross-site: the origin of `--public-url`, or (as
+        Tornado's own check does) an origin naming the host the request was sent to."""
+        public_url = self.application.settings.get("public_url")
+        if public_url and origin == origin_of(public_url):
+            return True
+        return urlsplit(origin).netloc == self.request.headers.get("Host", "").lower()
+
+
+class BaseHandler(CrossSiteGuard):
     """Every handler's base. `allowed_origins` comes from the application settings."""
 
     expose_headers = CORS_EXPOSE
@@ -207,7 +259,7 @@ class BaseHandler(RequestHandler):
 
 @stream_request_body
 class JSONBodyHandler(BaseHandler):
-    """A handler that reads a small JSON body, refusing an oversized one before buffering it."""
+    """A handler that reads a small JSON body; an oversized one is answered 413, never buffered."""
 
     body_limit = MAX_JSON_BODY
 
@@ -215,10 +267,14 @@ class JSONBodyHandler(BaseHandler):
         self._body = bytearray()
         self._too_large = False
         declared = self.request.headers.get("Content-Length", "0")
-        if declared.isdigit() and int(declared) > self.body_limit:
+        if declared.isdigit() and int(declared) > MAX_BUFFERED_BODY:
+            # Past what the server reads at all: answer at once (a client that sent
+            # `Expect: 100-continue` gets it before sending the body).
             raise PayloadTooLarge(f"JSON body over {self.body_limit} bytes")
-        # Tornado rejects a larger body itself; the check above answers it with a clear 413 first.
-        self.request.connection.set_max_body_size(4 * self.body_limit)  # type: ignore[union-attr]
+        # Anything up to the server's limit is read (and dropped past `body_limit`) and answered
+        # 413 when it ends: answering earlier would close the connection on unread data, and the
+        # client would see a reset instead of the answer. Chunked bodies have no declared length,
+        # so this is the only way they get one.
 
     def data_received(self, chunk: bytes) -> None:
         # Raising here would only drop the connection; remember it and answer 413 from the verb.

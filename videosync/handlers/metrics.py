@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tornado.web import RequestHandler
-
 from .. import metrics
+from .base import CrossSiteGuard
 
 
-class MetricsHandler(RequestHandler):
+class MetricsHandler(CrossSiteGuard):
     def set_default_headers(self) -> None:
         self.clear_header("Server")
 
