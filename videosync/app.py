@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tornado import httputil
 from tornado.log import access_log
 from tornado.web import Application, RequestHandler, StaticFileHandler
 
-from .handlers.base import MAX_BUFFERED_BODY, CrossSiteGuard, NotFoundHandler
+from .handlers.base import MAX_BUFFERED_BODY, SAFE_METHODS, CrossSiteRefused, NotFoundHandler, is_cross_site
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
 from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
@@ -49,7 +50,7 @@ class Services:
             self.hub = Hub(self.sessions, self.settings)
 
 
-class WebFileHandler(CrossSiteGuard, StaticFileHandler):
+class WebFileHandler(StaticFileHandler):
     """The web app's static files; revalidated on every load so a deploy is seen at once."""
 
     def set_default_headers(self) -> None:
@@ -84,6 +85,19 @@ def log_request(handler: RequestHandler) -> None:
     )
 
 
+class VideosyncApplication(Application):
+    """Tornado's Application, refusing cross-site state changes on every route (PROTOCOL.md §1)."""
+
+    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> Any:
+        # Here, before any route's handler exists: nothing it does in prepare() or with the body
+        # (an upload streams to disk) can happen for a refused request.
+        if request.method not in SAFE_METHODS and is_cross_site(
+            request, self.settings["allowed_origins"], self.settings.get("public_url")
+        ):
+            return self.get_handler_delegate(request, CrossSiteRefused)
+        return super().find_handler(request, **kwargs)
+
+
 def make_app(services: Services) -> Application:
     settings = services.settings
     sessions = {"sessions": services.sessions}
@@ -103,12 +117,11 @@ def make_app(services: Services) -> Application:
     ]
     if web_dir.is_dir():
         routes += web_routes(web_dir)
-    return Application(
+    return VideosyncApplication(
         routes,
         default_handler_class=NotFoundHandler,
         allowed_origins=settings.allowed_origins,
         public_url=settings.public_url,
-        xsrf_cookies="*" not in settings.allowed_origins,  # runs CrossSiteGuard before each POST/PUT/DELETE
         compress_response=False,
         websocket_ping_interval=None,
         log_function=log_request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -99,47 +99,39 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class CrossSiteGuard(RequestHandler):
-    """Refuses a state-changing request sent by a browser from a site not in `--allowed-origins`.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    Tornado calls `check_xsrf_cookie` for every POST, PUT, DELETE and PATCH before `prepare()` and
-    before a streamed body is read, when the application has `xsrf_cookies` on (app.py turns it on
-    whenever the origins are restricted). We use that hook for an origin check instead of Tornado's
-    cookie tokens: the API has no cookies to protect, but a page elsewhere can still make a
-    visitor's browser send a "simple" request (a no-cors POST) whose effect happens even though
-    the page may not read the answer. With `*` everything is let through (the access model in
-    README decides who may do what). Browsers always send `Origin` on these methods; `Referer`
-    covers older ones that did not. A request with neither is not from a browser page.
+
+def is_cross_site(
+    request: httputil.HTTPServerRequest, allowed: Sequence[str], public_url: str | None
+) -> bool:
+    """Whether a browser sent this request from a page on a site not in `allowed`.
+
+    A page elsewhere can make a visitor's browser send a "simple" request (a no-cors POST) whose
+    effect happens even though the page may not read the answer: CORS alone does not stop it.
+    Browsers always send `Origin` on state-changing methods; `Referer` covers older ones that did
+    not. A request with neither is not from a browser page. The server's own pages are never
+    cross-site: `Sec-Fetch-Site: same-origin` (set by the browser, no page can forge it), the origin
+    of `--public-url`, or, as in Tornado's own check, an origin naming the host the request went to.
     """
-
-    def check_xsrf_cookie(self) -> None:
-        allowed = tuple(self.application.settings.get("allowed_origins", ("*",)))
-        if "*" in allowed:
-            return
-        headers = self.request.headers
-        if headers.get("Sec-Fetch-Site") == "same-origin":
-            return  # set by the browser itself; no page can forge it
-        origin = headers.get("Origin")
+    if "*" in allowed:
+        return False
+    headers = request.headers
+    if headers.get("Sec-Fetch-Site") == "same-origin":
+        return False
+    origin = headers.get("Origin")
+    if origin is None:
+        referer = headers.get("Referer")
+        origin = origin_of(referer) if referer else None
         if origin is None:
-            referer = headers.get("Referer")
-            origin = origin_of(referer) if referer else None
-            if origin is None:
-                return
-        origin = origin.rstrip("/").lower()
-        if origin in allowed or self.is_own_origin(origin):
-            return
-        raise HTTPError(403, "cross-site request refused: its origin is not in --allowed-origins")
-
-    def is_own_origin(self, origin: str) -> bool:
-        """The server's own pages are never cross-site: the origin of `--public-url`, or (as
-        Tornado's own check does) an origin naming the host the request was sent to."""
-        public_url = self.application.settings.get("public_url")
-        if public_url and origin == origin_of(public_url):
-            return True
-        return urlsplit(origin).netloc == self.request.headers.get("Host", "").lower()
+            return False
+    origin = origin.rstrip("/").lower()
+    if origin in allowed or (public_url is not None and origin == origin_of(public_url)):
+        return False
+    return urlsplit(origin).netloc != headers.get("Host", "").lower()
 
 
-class BaseHandler(CrossSiteGuard):
+class BaseHandler(RequestHandler):
     """Every handler's base. `allowed_origins` comes from the application settings."""
 
     expose_headers = CORS_EXPOSE
@@ -291,6 +283,14 @@ class JSONBodyHandler(BaseHandler):
             return json.loads(self._body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"malformed JSON body: {exc}") from None
+
+
+@stream_request_body  # so that it runs as soon as the headers are in, never reading the body
+class CrossSiteRefused(BaseHandler):
+    """Answers every request `is_cross_site` found, before any handler of the route is built."""
+
+    def prepare(self) -> None:
+        raise HTTPError(403, "cross-site request refused: its origin is not in --allowed-origins")
 
 
 class NotFoundHandler(BaseHandler):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from tornado.web import RequestHandler
+
 from .. import metrics
-from .base import CrossSiteGuard
 
 
-class MetricsHandler(CrossSiteGuard):
+class MetricsHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.clear_header("Server")
 
