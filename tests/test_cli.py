@@ -44,6 +44,10 @@ def test_help_documents_every_flag_and_its_variable() -> None:
         ("--session-ttl", "VIDEOSYNC_SESSION_TTL"),
         ("--allowed-origins", "VIDEOSYNC_ALLOWED_ORIGINS"),
         ("--log-level", "VIDEOSYNC_LOG_LEVEL"),
+        ("--create-rate", "VIDEOSYNC_CREATE_RATE"),
+        ("--create-burst", "VIDEOSYNC_CREATE_BURST"),
+        ("--max-sessions", "VIDEOSYNC_MAX_SESSIONS"),
+        ("--public-url", "VIDEOSYNC_PUBLIC_URL"),
     ]:
         assert flag in result.stdout and env in result.stdout
 

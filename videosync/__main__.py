@@ -6,22 +6,25 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from . import __version__
 from .app import MAX_BUFFERED_BODY, Services, make_app
+from .media import MediaLibrary, VideoNotFound
 from .package_cli import add_package_command, run_package
 from .packager import open_media
 from .sessions import SessionService
 from .settings import Settings, SettingsError, build_parser, from_sources
-from .store import StoreError, open_store
+from .store import Store, StoreError, open_store
 from .workers import fork_workers
 
 log = logging.getLogger("videosync")
@@ -67,8 +70,38 @@ def public_url(settings: Settings, sockets: list[socket.socket]) -> str:
     return f"http://{host}:{port}/"
 
 
+def check_media_dir(settings: Settings) -> None:
+    """The media dir exists (created if missing) and can be listed: else one line, not a traceback."""
+    path = Path(settings.media_dir)
+    if path.exists() and not path.is_dir():
+        raise StartupError(f"--media-dir {settings.media_dir}: not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"--media-dir {settings.media_dir}: {exc.strerror or exc}") from None
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise StartupError(f"--media-dir {settings.media_dir}: not readable by this user")
+
+
+def check_default_video(settings: Settings, library: MediaLibrary) -> None:
+    """`--video` names a video that is there (an empty dir is getting its sample: not yet judged)."""
+    if not settings.video or not library.videos():
+        return
+    try:
+        library.default()
+    except VideoNotFound:
+        raise StartupError(f"--video {settings.video}: no such video in {settings.media_dir}") from None
+
+
+def open_configured_store(settings: Settings) -> Store:
+    try:
+        return open_store(settings.store_url)
+    except ValueError as exc:
+        raise StartupError(f"--redis-url: {exc}") from None
+
+
 async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 0) -> None:
-    store = open_store(settings.store_url)
+    store = open_configured_store(settings)
     try:
         if settings.uses_redis:
             try:
@@ -78,6 +111,7 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
         # Several workers share one media dir: one of them packages, all of them serve; the others
         # learn statuses and library changes through the store.
         async with open_media(settings, run_packager=worker == 0, store=store) as (library, packager):
+            check_default_video(settings, library)
             sessions = SessionService(store, settings.session_ttl, video_exists=library.has)
             services = Services(
                 settings=settings, store=store, sessions=sessions, library=library, packager=packager
@@ -99,7 +133,8 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
             gc.set_threshold(10_000, 10, 10)
             server.add_sockets(sockets)
             kind = "redis" if settings.uses_redis else "memory (embedded, one process)"
-            log.info("videosync %s: store %s; open %s", __version__, kind, public_url(settings, sockets))
+            url = settings.public_url or public_url(settings, sockets)
+            log.info("videosync %s: store %s; open %s", __version__, kind, url)
             await wait_for_shutdown()
             log.info("shutting down")
             server.stop()
@@ -136,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = from_sources(args)
         configure_logging(settings.log_level)
+        check_media_dir(settings)
         # Without SO_REUSEPORT even a port another server shares by SO_REUSEPORT is refused here.
         sockets = listen(settings)
         worker = 0

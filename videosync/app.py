@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tornado import httputil
 from tornado.log import access_log
 from tornado.web import Application, RequestHandler, StaticFileHandler
 
-from .handlers.base import NotFoundHandler
+from .handlers.base import MAX_BUFFERED_BODY, SAFE_METHODS, CrossSiteRefused, NotFoundHandler, is_cross_site
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
 from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
-from .handlers.sessions import SessionHandler, SessionsHandler, ValidateHandler
+from .handlers.sessions import CreationLimits, SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
 from .iplimit import AddressLimit
 from .media import MediaLibrary
@@ -25,8 +26,7 @@ from .sessions import SessionService
 from .settings import Settings
 from .store import Store
 
-# Bodies of ordinary requests are buffered in memory; uploads raise their own limit per request.
-MAX_BUFFERED_BODY = 1024 * 1024
+__all__ = ["MAX_BUFFERED_BODY", "Services", "make_app"]  # the first for HTTPServer(max_body_size=...)
 
 _KEY = r"([^/]+)"
 
@@ -93,19 +93,33 @@ def log_request(handler: RequestHandler) -> None:
     )
 
 
+class VideosyncApplication(Application):
+    """Tornado's Application, refusing cross-site state changes on every route (PROTOCOL.md §1)."""
+
+    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> Any:
+        # Here, before any route's handler exists: nothing it does in prepare() or with the body
+        # (an upload streams to disk) can happen for a refused request.
+        if request.method not in SAFE_METHODS and is_cross_site(
+            request, self.settings["allowed_origins"], self.settings.get("public_url")
+        ):
+            return self.get_handler_delegate(request, CrossSiteRefused)
+        return super().find_handler(request, **kwargs)
+
+
 def make_app(services: Services) -> Application:
     settings = services.settings
     sessions = {"sessions": services.sessions}
     store = {"store": services.store}
+    creation_limits = CreationLimits.from_settings(settings, services.store)
     web_dir = Path(settings.web_dir) if settings.web_dir else default_web_dir()
     routes: list[Any] = [
         (r"/", RootHandler, {"web_dir": web_dir if web_dir.is_dir() else None}),
         (r"/health", HealthHandler, store),
         (r"/ready", ReadyHandler, store),
         (r"/metrics", MetricsHandler),
-        (r"/api/sessions", SessionsHandler, sessions),
+        (r"/api/sessions", SessionsHandler, {**sessions, "limits": creation_limits}),
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
-        (rf"/api/sessions/{_KEY}", SessionHandler, sessions),
+        (rf"/api/sessions/{_KEY}", SessionHandler, {**sessions, "public_url": settings.public_url}),
         (r"/ws", SyncSocket, {
             "hub": services.hub, "sessions": services.sessions, "settings": settings,
             "per_address": AddressLimit(settings.max_connections_per_ip),  # one per process
@@ -114,10 +128,11 @@ def make_app(services: Services) -> Application:
     ]
     if web_dir.is_dir():
         routes += web_routes(web_dir)
-    return Application(
+    return VideosyncApplication(
         routes,
         default_handler_class=NotFoundHandler,
         allowed_origins=settings.allowed_origins,
+        public_url=settings.public_url,
         compress_response=False,
         websocket_ping_interval=None,
         log_function=log_request,

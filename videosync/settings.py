@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -34,11 +35,40 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"must be 0 or a positive number, got {text!r}")
+    return value
+
+
+def _origin(text: str) -> str:
+    """`scheme://host[:port]` as browsers send it in `Origin`, without a trailing slash."""
+    parts = urlsplit(text)
+    if not parts.scheme or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{text!r} is not an origin such as https://watch.example.org")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _public_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"must be an http(s) URL such as https://watch.example.org, got {text!r}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
 def _origins(text: str) -> tuple[str, ...]:
-    parts = tuple(p.strip().rstrip("/") for p in text.split(",") if p.strip())
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
     if not parts:
         raise ValueError("must name at least one origin, or '*'")
-    return parts
+    return tuple(p if p == "*" else _origin(p) for p in parts)
 
 
 def _log_level(text: str) -> str:
@@ -130,6 +160,25 @@ class Settings:
         False,
         "take client addresses from X-Real-IP / X-Forwarded-For (yes only behind a proxy that sets them)",
         _yes_no, ["VIDEOSYNC_TRUST_PROXY_HEADERS"],
+    )
+    # -- what strangers may do to a server on a public address (README: "Who may do what") --
+    create_rate: float = _opt(
+        30.0, "sessions one client address may create per minute, after the burst (0: unlimited)",
+        _non_negative_float, ["VIDEOSYNC_CREATE_RATE"],
+    )
+    create_burst: int = _opt(
+        10, "sessions one client address may create at once before --create-rate applies",
+        _positive_int, ["VIDEOSYNC_CREATE_BURST"],
+    )
+    max_sessions: int = _opt(
+        10_000, "live sessions the embedded store holds before creation is refused with 503 (0: no cap; "
+        "not applied with --redis-url, where Redis's maxmemory is the bound)",
+        _non_negative_int, ["VIDEOSYNC_MAX_SESSIONS"],
+    )
+    public_url: str | None = _opt(
+        None, "the server's address as browsers reach it (https://watch.example.org): absolute URLs in "
+        "answers are built from it, and requests from it count as same-origin; absent: URLs are relative",
+        _public_url, ["VIDEOSYNC_PUBLIC_URL"],
     )
     host_lease: float = _opt(
         10.0, "seconds a host lease lasts without renewal", _positive_float,

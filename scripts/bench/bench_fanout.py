@@ -141,7 +141,8 @@ class Server:
         self.redis: subprocess.Popen[bytes] | None = None
         args = [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
                 "--media-dir", str(workdir / "media"), "--log-level", "warning",
-                "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000"]
+                "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000",
+                "--create-rate", "0", "--max-sessions", "0"]
         if store == "redis":
             rport = free_port()
             self.redis = subprocess.Popen(

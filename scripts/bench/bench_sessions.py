@@ -67,7 +67,8 @@ def bench(label: str, extra: list[str], args: argparse.Namespace, script: Path, 
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--media-dir", media, *extra],
+         "--log-level", "warning", "--media-dir", media,
+         "--create-rate", "0", "--max-sessions", "0", *extra],  # measuring creation, not its limits
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

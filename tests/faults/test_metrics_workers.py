@@ -20,7 +20,8 @@ def test_with_workers_and_multiprocess_mode_every_scrape_sums_all_workers(
 ) -> None:
     shared = tmp_path / "prom"
     shared.mkdir()
-    server = make_server(own_redis.url, ("--workers", "2"), env={"PROMETHEUS_MULTIPROC_DIR": str(shared)})
+    server = make_server(own_redis.url, ("--workers", "2", "--create-rate", "0"),  # 12 from one address
+                         env={"PROMETHEUS_MULTIPROC_DIR": str(shared)})
     for _ in range(12):
         assert http("POST", server.base + "/api/sessions").status == 200
     for _ in range(6):  # whichever worker answers, it reports both

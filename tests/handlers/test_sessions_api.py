@@ -69,7 +69,7 @@ async def test_public_read_never_shows_the_host_token(http_client, base_url) -> 
     assert view["sessionKey"] == created["sessionKey"]
     assert view["state"] == {"paused": True, "currentTime": 0, "playbackRate": 1}
     assert view["hasHost"] is False
-    assert view["streamingUrl"].endswith("/api/video")
+    assert view["streamingUrl"] == "/api/video"  # relative without --public-url, whatever the Host
 
 
 @pytest.mark.gen_test

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado import httputil
 from tornado.web import HTTPError, RequestHandler, stream_request_body
@@ -18,6 +19,9 @@ from ..store import StoreError, StoreUnavailable
 log = logging.getLogger(__name__)
 
 MAX_JSON_BODY = 64 * 1024
+# Bodies of ordinary requests are buffered in memory up to this (the HTTPServer's max_body_size);
+# uploads raise their own limit per request.
+MAX_BUFFERED_BODY = 1024 * 1024
 RETRY_AFTER_S = 2
 
 # Go-A's CORS (gorilla/handlers) allowed GET, POST, OPTIONS and these headers; we add what
@@ -85,6 +89,46 @@ def go_json(value: Any) -> str:
 
 def canonical_header(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL (as a browser's `Origin` header would name it), or None."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_cross_site(
+    request: httputil.HTTPServerRequest, allowed: Sequence[str], public_url: str | None
+) -> bool:
+    """Whether a browser sent this request from a page on a site not in `allowed`.
+
+    A page elsewhere can make a visitor's browser send a "simple" request (a no-cors POST) whose
+    effect happens even though the page may not read the answer: CORS alone does not stop it.
+    Browsers always send `Origin` on state-changing methods; `Referer` covers older ones that did
+    not. A request with neither is not from a browser page. The server's own pages are never
+    cross-site: `Sec-Fetch-Site: same-origin` (set by the browser, no page can forge it), the origin
+    of `--public-url`, or, as in Tornado's own check, an origin naming the host the request went to.
+    """
+    if "*" in allowed:
+        return False
+    headers = request.headers
+    if headers.get("Sec-Fetch-Site") == "same-origin":
+        return False
+    origin = headers.get("Origin")
+    if origin is None:
+        referer = headers.get("Referer")
+        origin = origin_of(referer) if referer else None
+        if origin is None:
+            return False
+    origin = origin.rstrip("/").lower()
+    if origin in allowed or (public_url is not None and origin == origin_of(public_url)):
+        return False
+    return urlsplit(origin).netloc != headers.get("Host", "").lower()
 
 
 class BaseHandler(RequestHandler):
@@ -207,7 +251,7 @@ class BaseHandler(RequestHandler):
 
 @stream_request_body
 class JSONBodyHandler(BaseHandler):
-    """A handler that reads a small JSON body, refusing an oversized one before buffering it."""
+    """A handler that reads a small JSON body; an oversized one is answered 413, never buffered."""
 
     body_limit = MAX_JSON_BODY
 
@@ -215,10 +259,14 @@ class JSONBodyHandler(BaseHandler):
         self._body = bytearray()
         self._too_large = False
         declared = self.request.headers.get("Content-Length", "0")
-        if declared.isdigit() and int(declared) > self.body_limit:
+        if declared.isdigit() and int(declared) > MAX_BUFFERED_BODY:
+            # Past what the server reads at all: answer at once (a client that sent
+            # `Expect: 100-continue` gets it before sending the body).
             raise PayloadTooLarge(f"JSON body over {self.body_limit} bytes")
-        # Tornado rejects a larger body itself; the check above answers it with a clear 413 first.
-        self.request.connection.set_max_body_size(4 * self.body_limit)  # type: ignore[union-attr]
+        # Anything up to the server's limit is read (and dropped past `body_limit`) and answered
+        # 413 when it ends: answering earlier would close the connection on unread data, and the
+        # client would see a reset instead of the answer. Chunked bodies have no declared length,
+        # so this is the only way they get one.
 
     def data_received(self, chunk: bytes) -> None:
         # Raising here would only drop the connection; remember it and answer 413 from the verb.
@@ -235,6 +283,14 @@ class JSONBodyHandler(BaseHandler):
             return json.loads(self._body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"malformed JSON body: {exc}") from None
+
+
+@stream_request_body  # so that it runs as soon as the headers are in, never reading the body
+class CrossSiteRefused(BaseHandler):
+    """Answers every request `is_cross_site` found, before any handler of the route is built."""
+
+    def prepare(self) -> None:
+        raise HTTPError(403, "cross-site request refused: its origin is not in --allowed-origins")
 
 
 class NotFoundHandler(BaseHandler):

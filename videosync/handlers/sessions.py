@@ -2,27 +2,64 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from tornado.web import HTTPError
 
+from ..session_limits import AddressRateLimit, SessionCap
 from ..sessions import SessionNotFound, SessionService, is_session_key, view_to_public_json
+from ..settings import Settings
+from ..store import Store
 from .base import BadRequest, BaseHandler, JSONBodyHandler
 
 # Go accepted any path segment; beyond this length nothing can be a key and we stop reading.
 MAX_KEY_CHARS = 256
 
 
+@dataclass
+class CreationLimits:
+    """What bounds `POST /api/sessions` on this process (None: that limit is off)."""
+
+    rate: AddressRateLimit | None
+    cap: SessionCap | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> CreationLimits:
+        rate = AddressRateLimit(settings.create_rate, settings.create_burst) if settings.create_rate else None
+        # Only the embedded store can be counted cheaply and exactly; Redis is bounded by maxmemory.
+        counted = store.url.startswith("memory://") and settings.max_sessions > 0
+        cap = SessionCap(settings.max_sessions, store.session_exists) if counted else None
+        return cls(rate, cap)
+
+
 class SessionsHandler(JSONBodyHandler):
     """`POST /api/sessions`: Go-A's 200 and `sessionKey`, plus Go-B's `hostToken`."""
 
-    def initialize(self, sessions: SessionService) -> None:
+    def initialize(self, sessions: SessionService, limits: CreationLimits | None = None) -> None:
         self.sessions = sessions
+        self.limits = limits or CreationLimits(None, None)
+
+    def prepare(self) -> None:
+        super().prepare()
+        # Refused before the body is read: a client over its rate costs no more than its headers.
+        if self.request.method == "POST" and self.limits.rate is not None:
+            wait = self.limits.rate.take(self.request.remote_ip or "")
+            if wait is not None:
+                self.set_header("Retry-After", str(wait))
+                self.write_json({"error": "too many sessions created from this address; retry later"}, 429)
 
     async def post(self) -> None:
         video = self._requested_video(self.json_body(optional=True))
+        cap = self.limits.cap
+        if cap is not None and not await cap.has_room():
+            full = f"the server holds its maximum of {cap.limit} sessions; retry later"
+            self.write_json({"error": full}, 503)
+            return
         created = await self.sessions.create(video)
+        if cap is not None:
+            cap.add(created.key)
         self.write_json({"sessionKey": created.key, "hostToken": created.host_token})
 
     @staticmethod
@@ -54,15 +91,17 @@ class ValidateHandler(BaseHandler):
 class SessionHandler(BaseHandler):
     """`GET /api/sessions/{key}`: Go-B's public read, minus the host token Go-B leaked."""
 
-    def initialize(self, sessions: SessionService) -> None:
+    def initialize(self, sessions: SessionService, public_url: str | None = None) -> None:
         self.sessions = sessions
+        self.public_url = public_url
 
     async def get(self, key: str) -> None:
         if len(key) > MAX_KEY_CHARS or not is_session_key(key):
             raise SessionNotFound(key)
         view = await self.sessions.view(key)
         body = view_to_public_json(view)
-        # Go-B clients find the video here; ours is served by this server (PROTOCOL.md §1).
+        # Go-B clients find the video here; ours is served by this server (PROTOCOL.md §1). Never
+        # from the Host header: any client can send any Host, and the URL would point anywhere.
         video_path = f"/api/videos/{quote(view.video)}/file" if view.video else "/api/video"
-        body["streamingUrl"] = f"{self.request.protocol}://{self.request.host}{video_path}"
+        body["streamingUrl"] = (self.public_url or "") + video_path
         self.write_json(body)
