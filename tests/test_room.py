@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from videosync.closecodes import Close
-from videosync.protocol import SetName
+from videosync.events import Event, EventKind
+from videosync.presence import Member
+from videosync.protocol import (
+    SetName,
+    encode_host_changed,
+    encode_member_joined,
+    encode_member_left,
+    encode_member_updated,
+)
 from videosync.room import Room, Rooms
 from videosync.sessions import SessionService, epoch_ms, short_key
 from videosync.settings import Settings
@@ -30,6 +38,7 @@ class FakeOutbox:
         self._held: list[bytes] = []
         self.opened = False
         self.closed = False
+        self.writes = 0  # send() calls: one write each on a real socket
 
     @staticmethod
     def _decode(frame: bytes) -> list[dict[str, Any]]:
@@ -54,6 +63,7 @@ class FakeOutbox:
     def send(self, frame: bytes) -> None:
         if self.closed:
             return
+        self.writes += 1
         if self.opened:
             self.messages += self._decode(frame)
         else:
@@ -68,11 +78,11 @@ class FakeOutbox:
 
 
 class FakePeer:
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, presence_batch: bool = False) -> None:
         self.key = key
         self.member_id = ""
         self.outbox: Any = FakeOutbox()
-        self.presence_batch = False
+        self.presence_batch = presence_batch
         self.closed_with: tuple[int, str] | None = None
 
     def disconnect(self, code: int, reason: str) -> None:
@@ -126,8 +136,10 @@ def run(scenario: Scenario, tmp_path: Path, **overrides: Any) -> None:
     asyncio.run(asyncio.wait_for(main(), 20))
 
 
-async def join(rooms: Rooms, key: str, name: str = "", host_token: str | None = None) -> FakePeer:
-    peer = FakePeer(key)
+async def join(
+    rooms: Rooms, key: str, name: str = "", host_token: str | None = None, presence_batch: bool = False
+) -> FakePeer:
+    peer = FakePeer(key, presence_batch)
     await rooms.join(peer, name, host_token, None)
     return peer
 
@@ -258,5 +270,71 @@ def test_a_join_reads_the_session_meta_once(tmp_path: Path) -> None:
         peer = await join(rooms, key, host_token="not the token")
         assert peer.outbox.messages[0]["resumeToken"]  # the meta was read (it signs the token) ...
         assert reads == [key]  # ... once, for the resume token and the host token alike
+
+    run(scenario, tmp_path)
+
+
+def _joined(member_id: str, joined_at: int) -> Event:
+    member = Member(member_id, f"M {member_id}", joined_at, "elsewhere")
+    wire = encode_member_joined(member.public(None))
+    return Event(EventKind.MEMBER_JOINED, {"skip": member_id, "member": member.to_store()}, wire)
+
+
+def test_presence_news_of_one_tick_reaches_each_member_in_one_write(tmp_path: Path) -> None:
+    async def scenario(rooms: Rooms, _sessions: SessionService, key: str) -> None:
+        old = await join(rooms, key)
+        new = await join(rooms, key, presence_batch=True)
+        room = rooms.get(key)
+        assert room is not None
+        await until(lambda: bool(old.of_type("memberJoined")))  # the news of `new` is out
+        await until(lambda: room.feed.quiet)  # a quiet spell: the next news goes out at once
+        writes = old.outbox.writes, new.outbox.writes
+        for i in range(20):  # a storm: twenty joins heard in one loop turn
+            room.dispatch(_joined(f"m{i}", 1_000 + i))
+        assert (old.outbox.writes - writes[0], new.outbox.writes - writes[1]) == (1, 1)  # the first
+        await until(lambda: old.outbox.writes - writes[0] == 2)  # the other 19, one tick later
+        assert new.outbox.writes - writes[1] == 2
+        ids = [m["member"]["id"] for m in old.of_type("memberJoined")]
+        assert ids[-20:] == [f"m{i}" for i in range(20)]  # old clients: every message, in order
+        batches = new.of_type("presence")
+        assert new.of_type("memberJoined") == []
+        assert [m["id"] for b in batches[-2:] for m in b["joined"]] == [f"m{i}" for i in range(20)]
+        assert all(b["updated"] == [] and b["left"] == [] for b in batches[-2:])
+        assert len(room.roster) == 22  # the mirror has them all: the next init lists them
+
+    run(scenario, tmp_path)
+
+
+def test_pending_presence_news_goes_out_before_any_other_message(tmp_path: Path) -> None:
+    async def scenario(rooms: Rooms, _sessions: SessionService, key: str) -> None:
+        peer = await join(rooms, key)
+        room = rooms.get(key)
+        assert room is not None
+        room.dispatch(_joined("a", 1))
+        room.dispatch(_joined("b", 2))  # within the tick: held back
+        room.dispatch(Event(EventKind.MEMBER_LEFT, {"memberId": "b"}, encode_member_left("b")))
+        room.fanout(encode_host_changed(None, "left"))
+        kinds = [(m["type"], m.get("memberId") or m.get("member", {}).get("id")) for m in peer.outbox.messages]
+        assert kinds[-4:] == [("memberJoined", "a"), ("memberJoined", "b"), ("memberLeft", "b"), ("hostChanged", None)]
+
+    run(scenario, tmp_path)
+
+
+def test_a_batch_nets_out_changes_per_member(tmp_path: Path) -> None:
+    async def scenario(rooms: Rooms, _sessions: SessionService, key: str) -> None:
+        peer = await join(rooms, key, presence_batch=True)
+        room = rooms.get(key)
+        assert room is not None
+        room.dispatch(_joined("first", 1))  # after it, the rest of this turn's news waits for a tick
+        room.dispatch(_joined("a", 2))
+        updated = Member("a", "Renamed", 2, "elsewhere")
+        room.dispatch(Event(EventKind.MEMBER_UPDATED, {"memberId": "a", "member": updated.to_store()},
+                            encode_member_updated(updated.public(None))))
+        room.dispatch(_joined("b", 3))
+        room.dispatch(Event(EventKind.MEMBER_LEFT, {"memberId": "b"}, encode_member_left("b")))
+        await until(lambda: any(b["left"] for b in peer.of_type("presence")))
+        batch = peer.of_type("presence")[-1]
+        assert [(m["id"], m["name"]) for m in batch["joined"] if m["id"] != "first"] == [("a", "Renamed")]
+        assert batch["updated"] == [] and batch["left"] == ["b"]
 
     run(scenario, tmp_path)

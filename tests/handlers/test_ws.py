@@ -279,6 +279,20 @@ async def test_presence_join_report_name_and_leave(connect: Connect, services: S
 
 
 @pytest.mark.gen_test(timeout=20)
+async def test_a_client_that_asks_for_batched_presence_gets_presence_messages(
+    connect: Connect, services: Services
+) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}&presence=batch")
+    guest = await connect(f"?sessionKey={key}&name=Bob")
+    batch = await host.recv_type("presence")
+    assert [m["name"] for m in batch["joined"]] == ["Bob"] and batch["left"] == []
+    await guest.close()
+    assert (await host.recv_type("presence"))["left"] == [guest.member_id]
+    assert [m for m in host.raw if '"type":"member' in m] == []  # none of the one-by-one messages
+
+
+@pytest.mark.gen_test(timeout=20)
 async def test_member_reports_are_throttled_but_the_latest_is_not_lost(connect: Connect, services: Services) -> None:
     key = await new_session(services)
     host = await connect(f"?sessionKey={key}")

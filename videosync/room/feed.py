@@ -36,6 +36,11 @@ class PresenceFeed:
         self._last_flush = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing pending and a tick since the last flush: the next news goes out at once."""
+        return self._timer is None and time.monotonic() - self._last_flush >= self.interval
+
     def add(self, event: Event) -> None:
         meta = event.meta
         if event.kind == EventKind.MEMBER_LEFT:
