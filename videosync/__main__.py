@@ -68,7 +68,10 @@ def public_url(settings: Settings, sockets: list[socket.socket]) -> str:
 
 
 async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 0) -> None:
-    store = open_store(settings.store_url)
+    try:
+        store = open_store(settings.store_url)
+    except StoreError as exc:
+        raise StartupError(f"--data-dir {settings.data_dir}: {exc}") from None
     try:
         if settings.uses_redis:
             try:
@@ -97,7 +100,11 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
             gc.freeze()
             gc.set_threshold(10_000, 10, 10)
             server.add_sockets(sockets)
-            kind = "redis" if settings.uses_redis else "memory (embedded, one process)"
+            kind = (
+                "redis" if settings.uses_redis
+                else "memory (embedded, one process, nothing kept)" if settings.store_url == "memory://"
+                else f"sqlite (embedded, one process) in {settings.data_dir}"
+            )
             log.info("videosync %s: store %s; open %s", __version__, kind, public_url(settings, sockets))
             await wait_for_shutdown()
             log.info("shutting down")
