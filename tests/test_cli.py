@@ -40,6 +40,7 @@ def test_help_documents_every_flag_and_its_variable() -> None:
         ("--port", "VIDEOSYNC_PORT"),
         ("--redis-url", "REDIS_URL"),
         ("--media-dir", "VIDEOSYNC_MEDIA_DIR"),
+        ("--data-dir", "VIDEOSYNC_DATA_DIR"),
         ("--video", "VIDEOSYNC_VIDEO"),
         ("--session-ttl", "VIDEOSYNC_SESSION_TTL"),
         ("--allowed-origins", "VIDEOSYNC_ALLOWED_ORIGINS"),
@@ -60,6 +61,23 @@ def test_an_unreachable_redis_given_explicitly_is_one_line_and_exit_2() -> None:
     assert_one_line_error(run("--redis-url", f"redis://127.0.0.1:{free_port()}/0"), "--redis-url")
 
 
+def test_a_data_dir_that_cannot_be_made_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    result = run("--port", str(free_port()), "--media-dir", str(tmp_path), "--data-dir", str(tmp_path / "file" / "d"))
+    assert_one_line_error(result, "--data-dir", "cannot use data dir")
+
+
+def test_a_data_dir_another_server_uses_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from videosync.store.sqlite import SqliteFile, path_of, url_for_dir
+
+    held = SqliteFile(path_of(url_for_dir(str(tmp_path / "data"))))  # as a running server holds it
+    try:
+        result = run("--port", str(free_port()), "--media-dir", str(tmp_path), "--data-dir", str(tmp_path / "data"))
+        assert_one_line_error(result, "--data-dir", "in use by another videosync process")
+    finally:
+        held.close()
+
+
 def test_a_port_in_use_is_one_line_and_exit_2() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -72,12 +90,13 @@ def test_serve_is_the_default_command_and_says_store_and_url_first(tmp_path: Pat
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOSYNC_") and k != "REDIS_URL"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "videosync", "--port", str(port), "--media-dir", str(tmp_path)],
+        [sys.executable, "-m", "videosync", "--port", str(port), "--media-dir", str(tmp_path),
+         "--data-dir", str(tmp_path / "data")],
         stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
         first = proc.stderr.readline() if proc.stderr else ""
-        assert "store memory" in first and f"http://localhost:{port}/" in first
+        assert "store sqlite" in first and f"http://localhost:{port}/" in first
         deadline = time.monotonic() + 10
         while True:
             try:

@@ -17,9 +17,18 @@ def parse(argv: list[str], env: dict[str, str] | None = None) -> Settings:
 def test_defaults_match_the_go_server() -> None:
     settings = parse([])
     assert (settings.host, settings.port, settings.session_ttl) == ("0.0.0.0", 8080, 86400)
-    assert settings.store_url == "memory://" and not settings.uses_redis
+    assert not settings.uses_redis
     assert settings.allowed_origins == ("*",)
     assert not settings.trust_proxy_headers  # reachable directly, forwarded addresses are hearsay
+
+
+def test_the_default_store_is_sqlite_in_a_data_dir_under_the_working_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    assert parse([]).store_url == f"sqlite://{tmp_path.resolve()}/data/videosync.sqlite3"
+    assert parse([], {"VIDEOSYNC_DATA_DIR": "/srv/vs"}).store_url == "sqlite:///srv/vs/videosync.sqlite3"
+    assert parse(["--data-dir", "memory://"]).store_url == "memory://"
+    assert parse(["--redis-url", "redis://r/0"]).store_url == "redis://r/0"  # the data dir is unused then
+    assert parse(["--data-dir", "memory://", "--workers", "1"]).workers == 1
 
 
 def test_flags_win_over_environment_which_wins_over_defaults() -> None:

@@ -101,7 +101,10 @@ def open_configured_store(settings: Settings) -> Store:
 
 
 async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 0) -> None:
-    store = open_configured_store(settings)
+    try:
+        store = open_configured_store(settings)
+    except StoreError as exc:
+        raise StartupError(f"--data-dir {settings.data_dir}: {exc}") from None
     try:
         if settings.uses_redis:
             try:
@@ -132,9 +135,12 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
             gc.freeze()
             gc.set_threshold(10_000, 10, 10)
             server.add_sockets(sockets)
-            kind = "redis" if settings.uses_redis else "memory (embedded, one process)"
-            url = settings.public_url or public_url(settings, sockets)
-            log.info("videosync %s: store %s; open %s", __version__, kind, url)
+            kind = (
+                "redis" if settings.uses_redis
+                else "memory (embedded, one process, nothing kept)" if settings.store_url == "memory://"
+                else f"sqlite (embedded, one process) in {settings.data_dir}"
+            )
+            log.info("videosync %s: store %s; open %s", __version__, kind, settings.public_url or public_url(settings, sockets))
             await wait_for_shutdown()
             log.info("shutting down")
             server.stop()

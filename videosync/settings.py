@@ -110,10 +110,16 @@ class Settings:
     port: int = _opt(8080, "port to listen on", _port, ["VIDEOSYNC_PORT"])
     redis_url: str | None = _opt(
         None,
-        "Redis URL (redis://, rediss://, unix://, redis+sentinel://); absent: embedded memory store",
+        "Redis URL (redis://, rediss://, unix://, redis+sentinel://); absent: the embedded store",
         env=["VIDEOSYNC_REDIS_URL", "REDIS_URL"],
     )
     media_dir: str = _opt("./media", "directory of the video library", env=["VIDEOSYNC_MEDIA_DIR"])
+    data_dir: str = _opt(
+        "./data",
+        "directory where the embedded store keeps sessions across restarts (SQLite); memory:// keeps"
+        " nothing on disk; unused with --redis-url",
+        env=["VIDEOSYNC_DATA_DIR"],
+    )
     video: str | None = _opt(
         None,
         "default video (a file in the media dir); default: the first video found there",
@@ -230,11 +236,17 @@ class Settings:
 
     @property
     def store_url(self) -> str:
-        return self.redis_url or "memory://"
+        if self.redis_url:
+            return self.redis_url
+        if self.data_dir == "memory://":
+            return "memory://"
+        from .store.sqlite import url_for_dir  # the store package imports Redis only when asked
+
+        return url_for_dir(self.data_dir)
 
     @property
     def uses_redis(self) -> bool:
-        return not self.store_url.startswith("memory://")
+        return not self.store_url.startswith(("memory://", "sqlite://"))
 
 
 def _flag(name: str) -> str:

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Fan-out benchmark: one host, N participants, host updates paced 20 ms apart.
 
-Starts a real `python -m videosync` (memory store, or Redis with a throw-away redis-server on a
-free port), connects N participants and a host with a lean raw-socket WebSocket client (asyncio
-protocols in one process, so the load generator steals as little CPU as possible from the server
-on a small machine), sends the updates and measures, for every participant and every update,
-host send -> participant receipt. Also reports the server's RSS per idle connection.
+Starts a real `python -m videosync` (memory store, the SQLite-backed embedded store, or Redis with
+a throw-away redis-server on a free port), connects N participants and a host with a lean
+raw-socket WebSocket client (asyncio protocols in one process, so the load generator steals as
+little CPU as possible from the server on a small machine), sends the updates and measures, for
+every participant and every update, host send -> participant receipt. Also reports the server's
+RSS per idle connection.
 
-usage: python scripts/bench/bench_fanout.py [--n 10,100,1000] [--stores memory,redis]
+usage: python scripts/bench/bench_fanout.py [--n 10,100,1000] [--stores memory,sqlite,redis]
                                              [--updates 200] [--gap-ms 20] [--runs 1]
 """
 
@@ -143,7 +144,11 @@ class Server:
                 "--media-dir", str(workdir / "media"), "--log-level", "warning",
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000",
                 "--create-rate", "0", "--max-sessions", "0"]
-        if store == "redis":
+        if store == "memory":
+            args += ["--data-dir", "memory://"]
+        elif store == "sqlite":
+            args += ["--data-dir", str(workdir / "data")]
+        elif store == "redis":
             rport = free_port()
             self.redis = subprocess.Popen(
                 [shutil.which("redis-server") or "redis-server", "--port", str(rport), "--bind", "127.0.0.1",

@@ -79,7 +79,7 @@ class ScaleServer:
                 "--media-dir", str(self.workdir / "media"), "--log-level", "warning",
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "100000",
                 "--create-rate", "0", "--max-sessions", "0",
-                "--workers", str(self.workers), *self.extra]
+                "--workers", str(self.workers), "--data-dir", str(self.workdir / "data"), *self.extra]
         if self.redis or self.workers > 1:
             rport = free_port()
             self.redis_proc = subprocess.Popen(

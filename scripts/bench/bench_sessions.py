@@ -86,7 +86,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="Redis runs: processes")
+    parser.add_argument("--stores", nargs="+", default=["memory", "sqlite", "redis"],
+                        choices=["memory", "sqlite", "redis"])
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -106,8 +108,13 @@ def main() -> int:
         )
         try:
             time.sleep(0.5)
-            results = [bench("memory, 1 process", [], args, script, media)]
-            for workers in args.workers:
+            results = []
+            if "memory" in args.stores:
+                results.append(bench("memory, 1 process", ["--data-dir", "memory://"], args, script, media))
+            if "sqlite" in args.stores:
+                data = ["--data-dir", os.path.join(tmp, "data")]
+                results.append(bench("sqlite, 1 process", data, args, script, media))
+            for workers in args.workers if "redis" in args.stores else []:
                 subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"], capture_output=True)
                 results.append(bench(
                     f"redis, {workers} process{'es' if workers > 1 else ''}",

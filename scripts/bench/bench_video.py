@@ -145,7 +145,8 @@ def start_server(media: Path, kind: str) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VIDEOSYNC_LOG_LEVEL": "warning"}
     if kind == "videosync":
         cmd = [sys.executable, "-m", "videosync", "serve", "--port", str(port), "--host", "127.0.0.1",
-               "--media-dir", str(media), "--video", "bench.mp4", "--log-level", "warning"]
+               "--media-dir", str(media), "--video", "bench.mp4", "--log-level", "warning",
+               "--data-dir", "memory://"]
     else:
         cmd = [sys.executable, "-c", STANDALONE, str(port), str(media)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -103,6 +103,7 @@ class ServerProcess:
     redis_url: str | None = None
     extra_args: Sequence[str] = ()
     proc: subprocess.Popen[bytes] | None = None
+    data_dir: Path | None = None  # the embedded store's; default: one beside the log, never the repo
 
     @property
     def base_url(self) -> str:
@@ -119,6 +120,8 @@ class ServerProcess:
             str(self.port),
             "--media-dir",
             str(self.media_dir),
+            "--data-dir",
+            str(self.data_dir or self.log_path.parent / f"data-{self.port}"),
             *self.extra_args,
         ]
         if self.redis_url:

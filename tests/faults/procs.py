@@ -32,6 +32,7 @@ class ServerProc:
     proc: subprocess.Popen[bytes] | None = None
     name: str = "server"
     env: dict[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None  # the embedded store's; default: one of its own in workdir
 
     @property
     def base(self) -> str:
@@ -48,7 +49,8 @@ class ServerProc:
         (media / "placeholder.mp4").write_bytes(b"not a video")
         cmd = [
             sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
-            "--media-dir", str(media), "--web-dir", str(self.workdir / "no-web"), *self.args,
+            "--media-dir", str(media), "--web-dir", str(self.workdir / "no-web"),
+            "--data-dir", str(self.data_dir or self.workdir / f"data-{self.name}-{self.port}"), *self.args,
         ]
         return cmd + (["--redis-url", self.redis_url] if self.redis_url else [])
 

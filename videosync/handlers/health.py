@@ -24,7 +24,8 @@ class HealthHandler(BaseHandler):
         self.store = store
 
     def get(self) -> None:
-        kind = "memory" if self.store.url.startswith("memory://") else "redis"
+        scheme = self.store.url.split("://", 1)[0]
+        kind = scheme if scheme in ("memory", "sqlite") else "redis"
         self.write_json({"status": "ok", "time": go_time(time.time()), "store": kind})
 
 

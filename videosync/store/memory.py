@@ -1,8 +1,9 @@
-"""The embedded store: one process, nothing on disk, TTLs honoured like Redis's."""
+"""The embedded store: one process, in memory, TTLs honoured like Redis's (expired keys swept)."""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,35 +21,126 @@ from .base import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     value: str | dict[str, str]
     expires_at: float | None
+    # the deadline this key is filed under in the expiry heap (None: not filed); never later
+    # than expires_at, so the sweep meets every key no later than when it expires
+    filed_at: float | None = None
+
+
+SWEEP_INTERVAL_S = 1.0
+SWEEP_BATCH = 10_000  # keys freed per sweep step at most: a mass expiry never stalls the loop long
 
 
 class MemoryStore:
-    def __init__(self, url: str = "memory://", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str = "memory://",
+        clock: Callable[[], float] = time.monotonic,
+        sweep_interval: float = SWEEP_INTERVAL_S,
+    ) -> None:
         self.url = url
         self._clock = clock
         self._data: dict[str, _Entry] = {}
         self._subscribers: dict[str, set[asyncio.Queue[str]]] = {}
+        # Expired keys are freed by a periodic sweep, not only when read (a session nobody opens
+        # again would otherwise stay in memory for good). A heap of (deadline, name) makes each
+        # sweep cost what it frees: a refresh that only extends a TTL (the hot path) leaves the
+        # heap alone, and the sweep re-files such a key at its new deadline when it meets it.
+        self._expiries: list[tuple[float, str]] = []
+        self._sweep_interval = sweep_interval
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # -- plumbing ---------------------------------------------------------
+    def _changed(self, name: str) -> None:
+        """Called after every write, expiry refresh or deletion of `name` (persistence hooks in)."""
+
     def _get(self, name: str) -> _Entry | None:
         entry = self._data.get(name)
         if entry is not None and entry.expires_at is not None and entry.expires_at <= self._clock():
             del self._data[name]
+            self._changed(name)
             return None
         return entry
 
     def _set(self, name: str, value: str | dict[str, str], ttl_s: float | None) -> None:
         expires = None if ttl_s is None else self._clock() + ttl_s
-        self._data[name] = _Entry(value, expires)
+        entry = self._data[name] = _Entry(value, expires)
+        self._file(name, entry)
+        self._changed(name)
 
     def _expire(self, name: str, ttl_s: float) -> None:
         entry = self._get(name)
         if entry is not None:
             entry.expires_at = self._clock() + ttl_s
+            self._file(name, entry)
+            self._changed(name)
+
+    def _delete(self, name: str) -> None:
+        if self._data.pop(name, None) is not None:
+            self._changed(name)
+
+    def _file(self, name: str, entry: _Entry) -> None:
+        """Keep the key in the expiry heap at or before its deadline."""
+        deadline = entry.expires_at
+        if deadline is None or (entry.filed_at is not None and entry.filed_at <= deadline):
+            return  # no expiry, or filed early enough: the sweep re-files it when it gets there
+        entry.filed_at = deadline
+        heapq.heappush(self._expiries, (deadline, name))
+        if len(self._expiries) > 2 * len(self._data) + 1024:
+            self._refile_all()  # deleted keys' leftovers outnumber the live ones
+        if self._sweeper is None:
+            self._start_sweeper()
+
+    def _refile_all(self) -> None:
+        self._expiries = []
+        for name, entry in self._data.items():
+            entry.filed_at = entry.expires_at
+            if entry.expires_at is not None:
+                self._expiries.append((entry.expires_at, name))
+        heapq.heapify(self._expiries)
+
+    def sweep(self, limit: int = SWEEP_BATCH) -> int:
+        """Free keys whose TTL has run out, up to `limit` of them; how many were freed."""
+        now = self._clock()
+        freed = 0
+        heap = self._expiries
+        while heap and heap[0][0] <= now and freed < limit:
+            filed_at, name = heapq.heappop(heap)
+            entry = self._data.get(name)
+            if entry is None or entry.filed_at != filed_at:
+                continue  # deleted, or filed again under another deadline
+            if entry.expires_at is None:
+                entry.filed_at = None
+            elif entry.expires_at <= now:
+                del self._data[name]
+                self._changed(name)
+                freed += 1
+            else:  # its TTL was refreshed since it was filed
+                entry.filed_at = entry.expires_at
+                heapq.heappush(heap, (entry.expires_at, name))
+        return freed
+
+    def key_count(self) -> int:
+        """Keys held, expired or not (diagnostics and tests)."""
+        return len(self._data)
+
+    def _start_sweeper(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # written outside a loop (tests, loading): the next write in one starts it
+        self._sweeper = loop.call_later(self._sweep_interval, self._sweep_tick)
+
+    def _sweep_tick(self) -> None:
+        self._sweeper = None
+        more = self.sweep() == SWEEP_BATCH
+        if not self._expiries:
+            return  # nothing can expire: no timer until something gets a TTL again
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.call_later(0 if more else self._sweep_interval, self._sweep_tick)
 
     def _string(self, name: str) -> str | None:
         entry = self._get(name)
@@ -66,6 +158,9 @@ class MemoryStore:
         return None
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         self._subscribers.clear()
 
     # -- sessions -------------------------------------------------------------
@@ -111,7 +206,7 @@ class MemoryStore:
 
     async def delete_session(self, key: str) -> None:
         for name in (session_key(key), state_key(key), meta_key(key), members_key(key), host_key(key)):
-            self._data.pop(name, None)
+            self._delete(name)
 
     # -- host lease -------------------------------------------------------------
     async def acquire_host(self, key: str, holder: str, lease_ms: int) -> bool:
@@ -129,7 +224,7 @@ class MemoryStore:
     async def release_host(self, key: str, holder: str) -> bool:
         if self._string(host_key(key)) != holder:
             return False
-        del self._data[host_key(key)]
+        self._delete(host_key(key))
         return True
 
     async def get_host(self, key: str) -> str | None:
@@ -142,14 +237,17 @@ class MemoryStore:
             self._set(members_key(key), {member_id: data}, ttl)
         else:
             entry.value[member_id] = data
-            self._expire(members_key(key), ttl)
+            self._expire(members_key(key), ttl)  # marks it changed too
 
     async def remove_member(self, key: str, member_id: str) -> None:
         entry = self._get(members_key(key))
         if entry is not None and isinstance(entry.value, dict):
-            entry.value.pop(member_id, None)
-            if not entry.value:
-                del self._data[members_key(key)]
+            if entry.value.pop(member_id, None) is None:
+                return
+            if entry.value:
+                self._changed(members_key(key))
+            else:
+                self._delete(members_key(key))
 
     async def get_members(self, key: str) -> dict[str, str]:
         entry = self._get(members_key(key))
