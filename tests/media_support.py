@@ -59,7 +59,7 @@ GOLDEN_MTIME = 1744724728  # Tue, 15 Apr 2025 13:45:28 GMT: the Last-Modified in
 
 
 def media_services(media_dir: Path, tools: Tools, tmp_path: Path, store_url: str = "memory://",  # type: ignore[no-untyped-def]
-                   **settings: object):
+                   store=None, **settings: object):
     """Services for make_app with the media routes, on the given store; also the packager (not
     started: a test starts it, with `await packager.start()`)."""
     from videosync.app import Services
@@ -71,7 +71,7 @@ def media_services(media_dir: Path, tools: Tools, tmp_path: Path, store_url: str
 
     config = Settings(media_dir=str(media_dir), web_dir=str(tmp_path / "no-web"), **settings)  # type: ignore[arg-type]
     library = MediaLibrary(media_dir, tools, config.video)
-    store = open_store(store_url)
+    store = store or open_store(store_url)  # a store passed in: a second process on the same one
 
     async def session_exists(key: str) -> bool:
         return await store.session_exists(key)

@@ -463,3 +463,28 @@ async def test_shutting_down_while_the_sample_renders_leaves_no_partial_file(tmp
     async with open_media(Settings(media_dir=str(media))):
         await asyncio.sleep(0.5)  # ffmpeg is rendering the 60 s sample now
     assert sorted(p.name for p in media.iterdir() if p.name not in (".hls", ".videosync")) == []
+
+
+@pytest.mark.ffmpeg
+@pytest.mark.gen_test(timeout=60)
+@pytest.mark.parametrize("jobs", [1, 2])
+async def test_at_most_packager_jobs_ffmpegs_run_at_once_each_with_bounded_threads(
+    clips, tmp_path, jobs
+) -> None:
+    running = tmp_path / "running"
+    running.mkdir()
+    ffmpeg = fake_ffmpeg(tmp_path, f"""
+touch {running}/$$; ls {running} | wc -l >> {tmp_path}/peaks; echo "$@" >> {tmp_path}/args
+sleep 0.4; rm {running}/$$; exit 1""")
+    media = tmp_path / "media"
+    media.mkdir()
+    for n in range(3):
+        shutil.copy(clips["h264_aac"], media / f"v{n}.mp4")
+        os.utime(media / f"v{n}.mp4", (1_700_000_000, 1_700_000_000))
+    library = MediaLibrary(media, Tools(ffmpeg, shutil.which("ffprobe")))
+    packager = Packager(library, library.tools, rescan_interval=None, jobs=jobs, threads=3)
+    await _run_packager(packager)
+    peaks = [int(line) for line in (tmp_path / "peaks").read_text().split()]
+    assert len(peaks) == 3 and max(peaks) == jobs
+    for line in (tmp_path / "args").read_text().splitlines():  # decoding and encoding both bounded
+        assert line.startswith("-threads 3 -i ") and line.count("-threads 3 ") == 2, line

@@ -187,7 +187,9 @@ def _x264(preset: str) -> dict[str, object]:
 
 def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: Tools,
                preset: str = "veryfast", threads: int | None = None) -> list[str]:
-    inp = ffmpeg_python.input(str(source))
+    # a bounded share of the machine: decoder, encoder and filter threads alike
+    bound: dict[str, object] = {"threads": threads} if threads else {}
+    inp = ffmpeg_python.input(str(source), **bound)
     has_audio = info.audio_codec is not None
     hls = {
         "format": "hls", "hls_time": SEGMENT_SECONDS, "hls_playlist_type": "event",
@@ -207,7 +209,7 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
             *streams, str(out_dir / "v%v" / PLAYLIST),
             hls_segment_filename=str(out_dir / "v%v" / "seg_%05d.ts"),
             var_stream_map=stream_map, master_pl_name=MASTER,
-            **hls, **_x264(preset), **bitrates, **audio,
+            **hls, **_x264(preset), **bitrates, **audio, **bound,
         )
     else:
         streams = [inp["v:0"]] + ([inp["a:0"]] if has_audio else [])
@@ -216,9 +218,9 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
             audio = {"c:a": "copy"}
         out = ffmpeg_python.output(
             *streams, str(out_dir / PLAYLIST),
-            hls_segment_filename=str(out_dir / "seg_%05d.ts"), **hls, **codecs, **audio,
+            hls_segment_filename=str(out_dir / "seg_%05d.ts"), **hls, **codecs, **audio, **bound,
         )
-    limits = ["-threads", str(threads)] if threads else []  # a bounded share of the machine
+    limits = ["-filter_complex_threads", str(threads)] if threads else []
     out = out.global_args("-hide_banner", "-nostdin", "-loglevel", "error",
                           "-progress", "pipe:1", "-nostats", *limits)
     return out.overwrite_output().compile(cmd=tools.ffmpeg)

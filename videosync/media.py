@@ -378,6 +378,7 @@ class MediaLibrary:
             try:
                 info, error = await probe(video.path, self.tools), None
             except ProbeError as exc:
+                log.info("cannot probe %s: %s", video.path, exc)  # the path for the log only
                 info, error = None, self.public_message(str(exc))
             except OSError as exc:
                 info, error = None, f"cannot run ffprobe: {exc.strerror}"

@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import os
+import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,7 +54,7 @@ ProgressCallback = Callable[[str, dict[str, object]], object]
 SessionExists = Callable[[str], Awaitable[bool]]
 HLS_URL_PREFIX = "/media/hls"
 STATUS_CHANNEL = "videosync:media"  # the hub publishes mediaStatus events here (hub.MEDIA_CHANNEL)
-LIBRARY_CHANNEL = "videosync:media:library"  # "something was added or removed: re-read the dir"
+LIBRARY_CHANNEL = "videosync:media:library"  # "I added or removed something: re-read the dir"
 NO_STATUS: dict[str, object] = {"status": "none", "progress": 0.0, "edge": 0.0, "playlist": None,
                                 "message": "", "mode": None, "speed": None}
 
@@ -96,6 +97,7 @@ class Packager:
         self._subscribers: list[ProgressCallback] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._notifications: set[asyncio.Future[Any]] = set()
+        self._origin = secrets.token_hex(8)  # names this process's library announcements
 
     @property
     def running(self) -> bool:
@@ -193,7 +195,7 @@ class Packager:
         if self.bus is None:
             return
         try:
-            await self.bus.publish(LIBRARY_CHANNEL, "changed")
+            await self.bus.publish(LIBRARY_CHANNEL, self._origin)
         except StoreError as exc:  # the others find it on their next rescan
             log.warning("library change not announced: %s", exc)
 
@@ -320,8 +322,9 @@ class Packager:
         while True:
             try:
                 async with self.bus.subscribe(LIBRARY_CHANNEL) as messages:
-                    async for _ in messages:
-                        await self.rescan()
+                    async for origin in messages:
+                        if origin != self._origin:  # this process knows its own changes already
+                            await self.rescan()
             except (StoreError, OSError) as exc:
                 log.warning("library change listener: %s; retrying", exc)
                 await asyncio.sleep(1.0)

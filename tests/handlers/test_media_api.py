@@ -18,6 +18,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 from videosync.app import make_app
 from videosync.handlers import ranged
+from videosync.media import MediaLibrary
 
 from ..conformance.replay import raw_request
 from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
@@ -200,6 +201,21 @@ async def test_videos_are_listed_with_probe_and_hls_status(http_client, base_url
     assert (hls["status"], hls["progress"], hls["mode"]) == ("ready", 1.0, "copy")
     assert hls["edge"] == pytest.approx(10.0, abs=0.2)
     assert re.fullmatch(r"/media/hls/clip/[0-9a-f]+-[0-9a-f]+/index\.m3u8", hls["playlist"])
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_file_added_later_that_sorts_first_never_takes_an_existing_id(
+    http_client, base_url, media, media_dir, tools
+) -> None:
+    _, library, _ = media
+    clip = (media_dir / "clip.mp4").read_bytes()
+    assert [v["id"] for v in json.loads((await call(http_client, base_url, "/api/videos")).body)["videos"]] == ["clip"]
+    (media_dir / "clip.avi").write_bytes(b"RIFF, and sorting before clip.mp4")
+    await library.rescan()
+    assert (await call(http_client, base_url, "/api/videos/clip/file")).body == clip
+    assert (await call(http_client, base_url, "/api/videos/clip-2/file")).body.startswith(b"RIFF")
+    restarted = MediaLibrary(media_dir, tools)  # a restart reads the same ids
+    assert {v.id: v.path.name for v in restarted.scan()} == {"clip": "clip.mp4", "clip-2": "clip.avi"}
 
 
 @pytest.mark.gen_test(timeout=60)

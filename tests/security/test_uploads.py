@@ -349,3 +349,43 @@ async def test_packaging_status_reaches_a_websocket_member_as_media_status(
     finally:
         await member.close()
         await services.hub.shutdown(timeout=2)
+
+
+# -- several workers ------------------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_worker_that_does_not_package_answers_with_the_packaging_workers_status(
+    http_client, base_url, media, media_dir, tools, tmp_path, store_url, clips
+) -> None:
+    """This server (worker 1) stores the upload; worker 0, on the same media dir and store,
+    packages it; GET /api/videos/{id} here follows it to `ready` without reading any status file."""
+    from videosync.store import open_store
+
+    services, _, packager = media
+    await packager.start(package=False)
+    store_0 = services.store if store_url == "memory://" else open_store(store_url)
+    worker_0, _, packager_0 = media_services(media_dir, tools, tmp_path / "w0", store_url, store=store_0,
+                                             admin_token=ADMIN_TOKEN)
+    packager_0.subscribe(worker_0.hub.publish_media_status)
+    await packager_0.start(package=True)
+    try:
+        await asyncio.sleep(0.1)  # both processes' channel subscriptions are in place
+        host = await new_host(services)
+        got = await upload(http_client, base_url, clips["mpeg4"], host.url("/api/videos"), host.headers)
+        vid = json.loads(got.body)["id"]
+        seen = []
+        for _ in range(600):  # deadline poll: 60 s
+            hls = json.loads((await call(http_client, base_url, f"/api/videos/{vid}")).body)["hls"]
+            if not seen or seen[-1] != hls["status"]:
+                seen.append(hls["status"])
+            if hls["status"] in ("ready", "failed"):
+                break
+            await asyncio.sleep(0.1)
+        assert seen[-1] == "ready" and hls["playlist"].startswith(f"/media/hls/{vid}/")
+        assert hls["mode"] == "transcode" and hls["edge"] == pytest.approx(10.0, abs=0.3)
+        assert not list((media_dir / ".hls").rglob("status.json"))
+    finally:
+        await packager_0.close()
+        if store_0 is not services.store:
+            await store_0.close()
