@@ -126,3 +126,31 @@ def test_fullscreen_takes_the_whole_player_with_its_controls(
     host.page.wait_for_function("() => document.fullscreenElement === null")
     host.page.click("[data-fullscreen]")
     host.page.wait_for_function("() => document.fullscreenElement === document.querySelector('[data-player]')")
+
+
+OVERFLOW_JS = """() => {
+  const width = document.documentElement.clientWidth;
+  const cut = [...document.querySelectorAll('button, input, select, a')]
+    .filter((el) => el.offsetParent !== null)
+    .filter((el) => { const r = el.getBoundingClientRect(); return r.left < 0 || r.right > width + 0.5; })
+    .map((el) => el.outerHTML.slice(0, 80));
+  return {scroll: document.documentElement.scrollWidth, width, cut};
+}"""
+
+
+def test_every_page_fits_a_phone_screen(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    home = open_viewer("phone", server.base_url + "/", **phone)
+    home.page.wait_for_selector("[data-create]")
+    fit = home.page.evaluate(OVERFLOW_JS)
+    assert fit["cut"] == [] and fit["scroll"] <= fit["width"], fit
+    home.page.tap("[data-create]")
+    home.page.wait_for_selector("[data-created]:not([hidden])")
+    assert home.page.evaluate(OVERFLOW_JS)["cut"] == []
+    home.page.tap("[data-open-player]")
+    home.wait_role("host")
+    fit = home.page.evaluate(OVERFLOW_JS)
+    assert fit["cut"] == [] and fit["scroll"] <= fit["width"], fit
+    home.wait_ready()
+    home.page.tap("[data-play]")
+    home.wait_video("!v.paused && v.currentTime > 0.3")
