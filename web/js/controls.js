@@ -38,6 +38,7 @@ export class Controls {
     this.position = position;
     this.send = send;
     this.dragging = false;
+    this.lastSeek = null; // {basis: the state it was sent from, to}
 
     this.el.play.addEventListener("click", () => this.togglePlay());
     this.el.seek.addEventListener("input", () => {
@@ -67,10 +68,17 @@ export class Controls {
     this.send({ paused: !state.paused, currentTime: this.position() });
   }
 
-  /** Seek by `delta` seconds from where playback is now (keyboard ←/→). */
+  /**
+   * Seek by `delta` seconds from where playback is now (keyboard ←/→). Presses quicker than the
+   * server's answer add up: they count from the last seek sent while no newer state has come.
+   */
   seekBy(delta) {
     if (!this.canControl) return;
-    this.send({ currentTime: Math.max(0, this.position() + delta) });
+    const last = this.lastSeek;
+    const from = last && last.basis === this.store.playback ? last.to : this.position();
+    const to = Math.max(0, from + delta);
+    this.lastSeek = { basis: this.store.playback, to };
+    this.send({ currentTime: to });
   }
 
   /** Reflect the authoritative state and this page's role. */

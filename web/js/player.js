@@ -4,6 +4,7 @@ import { getSession, getVideo, listVideos, parseSessionKey, playerLink } from ".
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
 import { $, bindCopyLink, fillVideoSelect, showError } from "./dom.js";
+import { LocalControls } from "./local-controls.js";
 import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
 import { bindMembers } from "./members.js";
 import { Playback } from "./playback.js";
@@ -47,6 +48,7 @@ function showGone(why) {
   $("[data-gone-detail]").textContent = detail;
   $("[data-gone]").hidden = false;
   $("[data-overlay]").hidden = true;
+  for (const input of document.querySelectorAll("[data-controls] :is(button, input, select)")) input.disabled = true;
   document.body.dataset.gone = why;
   const conn = $("[data-connection]");
   conn.dataset.state = "closed";
@@ -94,6 +96,7 @@ async function main() {
       socket.send({ type: "stateUpdate", state });
     },
   });
+  const local = new LocalControls({ root: document, video, container: $("[data-player]"), shared: controls, notify: showNotice });
   const media = createMediaSwitcher(video, store);
 
   // Server → store; every view below renders from the store's change events.
@@ -164,7 +167,7 @@ async function main() {
   });
 
   // Hooks for the browser tests and for debugging in the console.
-  window.videosync = { store, controller, clock, socket, playback, video, media };
+  window.videosync = { store, controller, clock, socket, playback, video, media, local };
   socket.connect();
   playback.start();
 
