@@ -30,7 +30,9 @@ def upload_server(tmp_path: Path) -> Iterator[harness.ServerProcess]:
     media = tmp_path / "media"
     media.mkdir()
     harness.make_clip(media / "clip.mp4", seconds=20)
-    with harness.running_server(media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]) as srv:
+    with harness.running_server(
+        media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]
+    ) as srv:
         yield srv
 
 
