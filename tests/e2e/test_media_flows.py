@@ -147,18 +147,13 @@ def test_upload_shows_progress_then_plays_while_still_packaging(
     host = open_home_as_host(open_viewer, upload_server.base_url)
     host.page.set_input_files("[data-upload-file]", str(slow_source))
     host.page.click("[data-upload]")
-    host.page.wait_for_selector("[data-upload-status]:not([hidden])")
-    label = host.page.locator("[data-upload-label]")
-    # the upload bar fills, then the same bar follows packaging
-    host.page.wait_for_function(
-        "() => /Preparing|Waiting|Ready/.test(document.querySelector('[data-upload-label]').textContent)",
-        timeout=30_000,
-    )
-    log.info("after upload: %s", label.text_content())
-    video_id = host.page.input_value("[data-video-list]")
-    assert video_id.startswith("holiday"), f"the upload is selected for the new session, got {video_id!r}"
+    # Uploading makes a session for the video and opens its player as host, on that video.
+    host.page.wait_for_url("**/pages/player.html?sessionKey=*", timeout=30_000)
+    host.wait_role("host")
+    host.page.wait_for_function("() => /^holiday/.test(window.videosync.store.playback?.video ?? '')")
+    video_id = str(host.authoritative()["video"])
+    link = host.page.url
 
-    link = create_with_selected_video(host, video_id)
     # Pin HLS: Chromium could decode this original too, and the point is the growing playlist.
     host.page.goto(link + "&transport=hls")
     host.wait_role("host")

@@ -54,7 +54,9 @@ def test_an_unknown_key_shows_does_not_exist_and_offers_a_new_session(
     assert stranger.page.url.rstrip("/") == server.base_url
 
 
-def test_a_link_without_a_key_shows_the_same_state(server: harness.ServerProcess, open_viewer: OpenViewer) -> None:
+def test_a_link_without_a_key_shows_the_same_state(
+    server: harness.ServerProcess, open_viewer: OpenViewer
+) -> None:
     stranger = open_viewer("stranger", f"{server.base_url}/pages/player.html")
     assert_gone_state(stranger, "This session does not exist")
 
@@ -69,7 +71,9 @@ def redis_server() -> Iterator[harness.RedisProcess]:
 
 
 @pytest.fixture
-def redis_backed(media_dir: Path, tmp_path: Path, redis_server: harness.RedisProcess) -> Iterator[harness.ServerProcess]:
+def redis_backed(
+    media_dir: Path, tmp_path: Path, redis_server: harness.RedisProcess
+) -> Iterator[harness.ServerProcess]:
     with harness.running_server(
         media_dir,
         tmp_path / "server.log",

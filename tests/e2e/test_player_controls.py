@@ -92,14 +92,18 @@ def test_mute_and_volume_stay_with_one_viewer_and_are_remembered(
     host.page.fill("[data-volume]", "0.4")  # a range input: fill sets its value and fires input
     host.page.wait_for_function("() => Math.abs(document.querySelector('video').volume - 0.4) < 1e-6")
 
-    guest_audio = guest.page.evaluate("() => { const v = document.querySelector('video'); return [v.muted, v.volume]; }")
+    guest_audio = guest.page.evaluate(
+        "() => { const v = document.querySelector('video'); return [v.muted, v.volume]; }"
+    )
     assert guest_audio == [False, 1], "the other tab's sound is its own"
     assert commands_sent(host) == [], "local volume never touches the shared state"
     assert host.authoritative() == before
 
     host.page.reload()
     host.wait_role("host")
-    audio = host.page.evaluate("() => { const v = document.querySelector('video'); return [v.muted, v.volume]; }")
+    audio = host.page.evaluate(
+        "() => { const v = document.querySelector('video'); return [v.muted, v.volume]; }"
+    )
     assert audio == [False, pytest.approx(0.4)], "volume is remembered (moving the slider off 0 unmuted)"
     press(host, "m")
     host.page.reload()
@@ -125,7 +129,9 @@ def test_fullscreen_takes_the_whole_player_with_its_controls(
     press(host, "f")
     host.page.wait_for_function("() => document.fullscreenElement === null")
     host.page.click("[data-fullscreen]")
-    host.page.wait_for_function("() => document.fullscreenElement === document.querySelector('[data-player]')")
+    host.page.wait_for_function(
+        "() => document.fullscreenElement === document.querySelector('[data-player]')"
+    )
 
 
 OVERFLOW_JS = """() => {

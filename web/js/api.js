@@ -11,8 +11,13 @@ export class ApiError extends Error {
 
 const UNREACHABLE = "The server cannot be reached. Check your connection and try again.";
 
-async function request(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+/** The header that says "I am this session's host" (uploads and listing a session's uploads). */
+export function authHeaders(hostToken) {
+  return hostToken ? { Authorization: `Bearer ${hostToken}` } : {};
+}
+
+async function request(method, path, body, hostToken = null) {
+  const init = { method, headers: { Accept: "application/json", ...authHeaders(hostToken) } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -53,25 +58,30 @@ export function getSession(key) {
   return request("GET", `/api/sessions/${enc(key)}`);
 }
 
-/** The video library: a list of {id, name, …, status/progress while packaging}. */
-export async function listVideos() {
-  const data = await request("GET", "/api/videos");
+/**
+ * The video library: a list of {id, name, …, status/progress while packaging}. With a session's
+ * host token the list also holds that session's uploads.
+ */
+export async function listVideos(hostToken = null) {
+  const data = await request("GET", "/api/videos", undefined, hostToken);
   return Array.isArray(data) ? data : (data?.videos ?? []);
 }
 
-export function getVideo(id) {
-  return request("GET", `/api/videos/${enc(id)}`);
+export function getVideo(id, hostToken = null) {
+  return request("GET", `/api/videos/${enc(id)}`, undefined, hostToken);
 }
 
 /**
- * Upload a file with progress (fetch cannot report upload progress, XHR can).
- * onProgress(fraction 0..1). Resolves to the server's JSON answer (the new video).
+ * Upload a file as the host of a session (its token goes in the Authorization header) with
+ * progress (fetch cannot report upload progress, XHR can). onProgress(fraction 0..1). Resolves to
+ * the server's JSON answer (the new video).
  */
-export function uploadVideo(file, onProgress = () => {}) {
+export function uploadVideo(file, hostToken, onProgress = () => {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/videos?filename=${enc(file.name)}`);
     xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    for (const [name, value] of Object.entries(authHeaders(hostToken))) xhr.setRequestHeader(name, value);
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);

@@ -87,7 +87,10 @@ export class Controls {
     const state = store.playback;
     const locked = !this.canControl;
     for (const input of [this.el.play, this.el.seek, this.el.speed]) input.disabled = locked;
-    if (state) {
+    if (store.gone) {
+      this.el.play.textContent = "▶"; // nothing plays any more
+      this.el.play.setAttribute("aria-label", "Play");
+    } else if (state) {
       this.el.play.textContent = state.paused ? "▶" : "❚❚";
       this.el.play.setAttribute("aria-label", state.paused ? "Play" : "Pause");
       this.el.play.dataset.paused = String(state.paused);

@@ -1,15 +1,11 @@
-// Home page: create a session (with a library video or a fresh upload), share it, join one.
+// Home page: create a session (with a library video, or by uploading one as its host), share it,
+// join one. Host tokens stay in this tab's sessionStorage; the person never sees one.
 
-import { createSession, getVideo, listVideos, parseSessionKey, playerLink, uploadVideo, validateSession } from "./api.js";
+import { createSession, listVideos, parseSessionKey, playerLink, uploadVideo, validateSession } from "./api.js";
 import { $, bindCopyLink, fillVideoSelect, showError } from "./dom.js";
+import { hostTokenFor, rememberHostToken, rememberStartVideo } from "./tokens.js";
 
-/** Packaging progress 0..1 of a media API entry (`hls.progress`), or null when it does not say. */
-function packagingProgress(entry) {
-  const p = entry?.hls?.progress;
-  return Number.isFinite(p) ? p : null;
-}
-
-const packagingStatus = (entry) => entry?.hls?.status ?? "none";
+let created = null; // {sessionKey, video} of the session this page created, once it has
 
 async function fillVideoList(selectId) {
   const select = $("[data-video-list]");
@@ -39,7 +35,8 @@ async function onCreate(event) {
     const video = $("[data-video-list]").value || undefined;
     const { sessionKey, hostToken } = await createSession(video);
     // The creator's tab presents this token when it connects, and so becomes (and stays) host.
-    if (hostToken) sessionStorage.setItem(`videosync:hostToken:${sessionKey}`, hostToken);
+    rememberHostToken(sessionKey, hostToken);
+    created = { sessionKey };
     showCreated(sessionKey);
   } catch (err) {
     showError(`Could not create a session: ${err.message}`);
@@ -67,6 +64,11 @@ async function onJoin(event) {
   }
 }
 
+/**
+ * Upload as the host of a session: the session this page created, or a new one made for the
+ * upload. The video is stored for that session; its player opens and switches to it (packaging
+ * progress is shown there, pushed by the server).
+ */
 async function onUpload(event) {
   event.preventDefault();
   showError(null);
@@ -83,37 +85,24 @@ async function onUpload(event) {
   bar.value = 0;
   $("[data-upload]").disabled = true;
   try {
-    const created = await uploadVideo(file, (f) => { bar.value = f; });
-    const entry = created?.video ?? created;
-    await fillVideoList(entry?.id);
-    await followPackaging(entry, label, bar);
+    if (!created) {
+      const session = await createSession();
+      rememberHostToken(session.sessionKey, session.hostToken);
+      created = { sessionKey: session.sessionKey };
+    }
+    const { sessionKey } = created;
+    const answer = await uploadVideo(file, hostTokenFor(sessionKey), (f) => { bar.value = f; });
+    const entry = answer?.video ?? answer;
+    if (!entry?.id) throw new Error("the server did not say which video it stored");
+    rememberStartVideo(sessionKey, entry.id);
+    label.textContent = "Uploaded. Opening the player…";
+    bar.value = 1;
+    location.href = playerLink(sessionKey);
   } catch (err) {
     status.hidden = true;
     showError(`Upload failed: ${err.message}`);
   } finally {
     $("[data-upload]").disabled = false;
-  }
-}
-
-/** Poll the new video until it is packaged; it can be watched (and a session created) meanwhile. */
-async function followPackaging(entry, label, bar) {
-  let current = entry;
-  for (;;) {
-    if (!current?.id) return;
-    const status = packagingStatus(current);
-    if (status === "failed") throw new Error(current.hls?.message || "the video could not be packaged");
-    const p = packagingProgress(current);
-    if (status === "ready" || status === "none") {
-      label.textContent = "Ready. Create a session to watch it.";
-      bar.value = 1;
-      return;
-    }
-    const what = status === "queued" ? "Waiting to be prepared for streaming" : "Preparing for streaming";
-    label.textContent = `${what}${p === null ? "…" : ` ${Math.round(p * 100)} %`} (you can already create a session)`;
-    if (p === null) bar.removeAttribute("value");
-    else bar.value = p;
-    await new Promise((r) => setTimeout(r, 1000));
-    current = await getVideo(current.id);
   }
 }
 

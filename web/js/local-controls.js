@@ -72,11 +72,9 @@ export class LocalControls extends EventTarget {
 
   onKey(event) {
     const action = shortcutFor(event);
-    if (action === null) return;
+    if (action === null || this.shared.store.gone) return; // a gone session has nothing to drive
     event.preventDefault(); // Space would scroll the page, arrows move it
-    const refuse = () => {
-      if (!this.shared.store.gone) this.notify("Only the host controls playback.");
-    };
+    const refuse = () => this.notify("Only the host controls playback.");
     switch (action) {
       case "togglePlay":
         if (this.shared.canControl) this.shared.togglePlay();

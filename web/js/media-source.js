@@ -19,6 +19,29 @@ export function sourcesFor(entry) {
   return { mp4, hls: playlist, live: PACKAGING_STATES.includes(hls?.status) };
 }
 
+/** `entry` with its packaging status replaced by a fresher one (a pushed `mediaStatus`). */
+export function withStatus(entry, status) {
+  return status ? { ...entry, hls: status } : entry;
+}
+
+/**
+ * What to tell viewers about a video's packaging status (the media API's `hls` object), or null
+ * when there is nothing to say (ready, never packaged, or no status).
+ */
+export function packagingText(status) {
+  const p = Number.isFinite(status?.progress) ? ` ${Math.round(status.progress * 100)} %` : "";
+  switch (status?.status) {
+    case "queued":
+      return "Waiting to be prepared for streaming…";
+    case "packaging":
+      return `Preparing for streaming${p}`;
+    case "failed":
+      return `Could not prepare this video for streaming${status.message ? `: ${status.message}` : "."}`;
+    default:
+      return null;
+  }
+}
+
 let hlsModule = null;
 async function loadHls() {
   hlsModule ??= import(HLS_MODULE).then((m) => m.default);

@@ -1,22 +1,23 @@
 // The player page: wires the session socket, the store, the sync controller and the views together.
 
-import { getSession, getVideo, listVideos, parseSessionKey, playerLink } from "./api.js";
+import { getSession, parseSessionKey, playerLink } from "./api.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
-import { $, bindCopyLink, fillVideoSelect, showError } from "./dom.js";
+import { $, bindCopyLink, showError } from "./dom.js";
 import { LocalControls } from "./local-controls.js";
-import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
+import { packagingText, seekableEnd } from "./media-source.js";
+import { MediaSwitcher } from "./media-switcher.js";
 import { bindMembers } from "./members.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
 import { GONE, SessionStore, goneForClose, goneMessage } from "./store.js";
 import { SyncController } from "./sync.js";
+import { hostTokenFor, takeStartVideo } from "./tokens.js";
 
 const query = new URLSearchParams(location.search);
 const sessionKey = parseSessionKey(query.get("sessionKey"));
 const transport = query.get("transport") ?? "auto"; // "mp4" | "hls" | "auto"
 const storageKeys = {
-  hostToken: `videosync:hostToken:${sessionKey}`,
   resume: `videosync:resume:${sessionKey}`,
   name: "videosync:name",
 };
@@ -76,7 +77,7 @@ async function main() {
     clock,
     params: () => ({
       sessionKey,
-      hostToken: sessionStorage.getItem(storageKeys.hostToken),
+      hostToken: hostTokenFor(sessionKey),
       resume: sessionStorage.getItem(storageKeys.resume),
       name: localStorage.getItem(storageKeys.name),
     }),
@@ -97,7 +98,11 @@ async function main() {
     },
   });
   const local = new LocalControls({ root: document, video, container: $("[data-player]"), shared: controls, notify: showNotice });
-  const media = createMediaSwitcher(video, store);
+  const media = new MediaSwitcher(video, store, {
+    transport,
+    notify: showNotice,
+    auth: () => hostTokenFor(sessionKey),
+  });
 
   // Server → store; every view below renders from the store's change events.
   socket.addEventListener("message", ({ detail: msg }) => {
@@ -132,6 +137,13 @@ async function main() {
     if (what === "init") showError(""); // joined (again): whatever went wrong before is over
     if (what === "notice" && store.notice) showNotice(store.notice);
     if (what === "playback" && !store.gone) media.show(store.playback.video ?? null);
+    if (what === "media" || what === "playback") {
+      // Packaging progress of the video being watched, as the server pushes it.
+      const id = store.playback?.video;
+      const text = id ? packagingText(store.mediaStatus(id)) : null;
+      $("[data-media-status]").hidden = text === null;
+      $("[data-media-status]").textContent = text ?? "";
+    }
     if (what === "gone") {
       // Nothing is live any more: no reconnecting, no media, no stale controls.
       socket.close();
@@ -140,6 +152,7 @@ async function main() {
       store.setConnection("closed");
       showGone(store.gone);
     }
+    if (what === "init" && store.isHost) startUploadedVideo();
     if (what === "host" || what === "init") media.refreshLibrary(store.isHost, store.playback?.video ?? null);
   });
 
@@ -157,10 +170,16 @@ async function main() {
     localStorage.setItem(storageKeys.name, name);
     socket.send({ type: "setName", name });
   });
+  const switchVideo = (id) => socket.send({ type: "stateUpdate", state: { video: id, currentTime: 0, paused: true, playbackRate: 1 } });
   $("[data-video-select]").addEventListener("change", (event) => {
     const id = event.target.value;
-    if (store.isHost && id) socket.send({ type: "stateUpdate", state: { video: id, currentTime: 0, paused: true, playbackRate: 1 } });
+    if (store.isHost && id) switchVideo(id);
   });
+  // The home page uploaded a video for this session: the host's first connection switches to it.
+  function startUploadedVideo() {
+    const id = takeStartVideo(sessionKey);
+    if (id && store.playback?.video !== id) switchVideo(id);
+  }
 
   video.addEventListener("error", async () => {
     if (!(await media.originalFailed())) showNotice("This video could not be played in this browser.");
@@ -178,73 +197,6 @@ async function main() {
     return;
   }
   if (store.playback === null && !store.gone) media.show(session.video ?? session.state?.video ?? null);
-}
-
-/** Loads the session's current video into the element, and keeps the host's video picker filled. */
-function createMediaSwitcher(video, store) {
-  let current; // undefined: nothing loaded yet; null: the default video
-  let handle = null;
-  let library = [];
-  const mp4Failed = new Set();
-  const findEntry = async (id) => {
-    if (id === null) return null;
-    let entry = library.find((v) => v.id === id);
-    if (!entry) {
-      library = await listVideos().catch(() => library);
-      entry = library.find((v) => v.id === id);
-    }
-    return entry ?? { id };
-  };
-  let stopped = false;
-  return {
-    /** The session is gone: unload the video for good. */
-    stop() {
-      stopped = true;
-      current = undefined;
-      handle?.destroy();
-      handle = null;
-      video.pause();
-    },
-    async show(id) {
-      if (stopped || id === current) return;
-      current = id;
-      handle?.destroy();
-      handle = null;
-      try {
-        let sources = sourcesFor(await findEntry(id));
-        // HLS asked for (or the original turned out unplayable) but the packager has not written
-        // the first segments yet: wait for the playlist, it appears within seconds.
-        while (current === id && sources.live && !sources.hls && (transport === "hls" || mp4Failed.has(id))) {
-          showNotice("Preparing this video for streaming…");
-          await new Promise((r) => setTimeout(r, 1000));
-          sources = sourcesFor(await getVideo(id).catch(() => null));
-        }
-        if (current !== id) return; // switched again meanwhile
-        if (mp4Failed.has(id)) sources = { ...sources, mp4: null };
-        handle = await attachSource(video, sources, {
-          prefer: transport,
-          onFatal: () => showNotice("Streaming failed; playing the original file instead."),
-        });
-        video.dataset.transport = handle.kind;
-      } catch (err) {
-        store.fail(`This video cannot be played: ${err.message}`);
-      }
-    },
-    /** The original file could not be decoded here: use its HLS packaging instead. */
-    async originalFailed() {
-      if (handle?.kind !== "mp4" || current === null || current === undefined || mp4Failed.has(current)) return false;
-      const id = current;
-      mp4Failed.add(id);
-      current = undefined;
-      await this.show(id);
-      return true;
-    },
-    async refreshLibrary(isHost, selected) {
-      if (!isHost) return;
-      library = await listVideos().catch(() => library);
-      fillVideoSelect($("[data-video-select]"), library, { withDefault: selected === null, selected: selected ?? "" });
-    },
-  };
 }
 
 main();

@@ -26,7 +26,7 @@ export function goneMessage(why) {
     case GONE.EXPIRED:
       return { title: "This session has ended", detail: "It expired after a while with nobody watching." };
     default:
-      return { title: "This session has ended", detail: "The host's session is over." };
+      return { title: "This session has ended", detail: "It was closed; nothing more will play here." };
   }
 }
 

@@ -3,12 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { parseSessionKey, playerLink } from "../js/api.js";
+import { authHeaders, parseSessionKey, playerLink } from "../js/api.js";
 import { lockReason } from "../js/controls.js";
 import { videoChoices } from "../js/dom.js";
 import { shortcutFor } from "../js/keys.js";
+import { hostTokenFor, rememberHostToken, rememberStartVideo, takeStartVideo } from "../js/tokens.js";
 import { DEFAULT_VOLUME, VOLUME_KEY, loadVolume, saveVolume } from "../js/prefs.js";
-import { sourcesFor } from "../js/media-source.js";
+import { packagingText, sourcesFor, withStatus } from "../js/media-source.js";
 import { BACKOFF, FINAL_CLOSE_CODES, backoffDelay, socketUrl } from "../js/socket.js";
 import { GONE, SessionStore, goneForClose, goneMessage } from "../js/store.js";
 
@@ -234,4 +235,38 @@ test("an unknown key and an ended session close the socket for good, each with i
   assert.match(goneMessage(GONE.MISSING).title, /does not exist/);
   assert.match(goneMessage(GONE.ENDED).title, /has ended/);
   assert.match(goneMessage(GONE.EXPIRED).detail, /expired/);
+});
+
+test("a pushed mediaStatus replaces the packaging status the page fetched once", () => {
+  const fetched = { id: "clip", file: "/api/videos/clip/file", hls: { status: "queued", playlist: null } };
+  const pushed = { status: "packaging", progress: 0.1, playlist: "/media/hls/clip/1/index.m3u8" };
+  assert.deepEqual(sourcesFor(withStatus(fetched, pushed)), { mp4: "/api/videos/clip/file", hls: pushed.playlist, live: true });
+  assert.equal(withStatus(fetched, null), fetched);
+});
+
+test("viewers are told how packaging goes, and nothing once it is done", () => {
+  assert.equal(packagingText({ status: "packaging", progress: 0.424 }), "Preparing for streaming 42 %");
+  assert.equal(packagingText({ status: "packaging" }), "Preparing for streaming");
+  assert.match(packagingText({ status: "queued" }), /Waiting/);
+  assert.match(packagingText({ status: "failed", message: "no video stream" }), /no video stream/);
+  for (const status of [{ status: "ready", progress: 1 }, { status: "none" }, null]) assert.equal(packagingText(status), null);
+});
+
+test("the host token travels as a bearer header, and only when there is one", () => {
+  assert.deepEqual(authHeaders("tok"), { Authorization: "Bearer tok" });
+  assert.deepEqual(authHeaders(null), {});
+  assert.deepEqual(authHeaders(""), {});
+});
+
+test("a tab remembers its host token and hands the uploaded video to the player once", () => {
+  const data = new Map();
+  const storage = { getItem: (k) => data.get(k) ?? null, setItem: (k, v) => data.set(k, v), removeItem: (k) => data.delete(k) };
+  rememberHostToken(KEY, "", storage);
+  assert.equal(hostTokenFor(KEY, storage), null, "no token, nothing stored");
+  rememberHostToken(KEY, "tok", storage);
+  assert.equal(hostTokenFor(KEY, storage), "tok");
+  assert.equal(data.get(`videosync:hostToken:${KEY}`), "tok", "the key the player has always read");
+  rememberStartVideo(KEY, "holiday", storage);
+  assert.equal(takeStartVideo(KEY, storage), "holiday");
+  assert.equal(takeStartVideo(KEY, storage), null, "a reload does not switch back to it");
 });

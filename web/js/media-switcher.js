@@ -1,0 +1,100 @@
+// Loads the session's current video into the <video> element and follows its packaging from the
+// server's pushed `mediaStatus` messages (kept in the store): one GET when a video is chosen, no
+// polling. Also keeps the host's video picker filled.
+
+import { getVideo, listVideos } from "./api.js";
+import { $, fillVideoSelect } from "./dom.js";
+import { attachSource, sourcesFor, withStatus } from "./media-source.js";
+
+export class MediaSwitcher {
+  /** `transport`: the page's ?transport= ("auto" | "hls" | "mp4"); `notify(text)`: a passing notice. */
+  constructor(video, store, { transport = "auto", notify = () => {}, auth = () => null } = {}) {
+    this.video = video;
+    this.store = store;
+    this.transport = transport;
+    this.notify = notify;
+    this.auth = auth; // () => the host token, when this page has one (lists the session's uploads)
+    this.current = undefined; // undefined: nothing loaded yet; null: the default video
+    this.handle = null;
+    this.library = [];
+    this.mp4Failed = new Set();
+    this.stopped = false;
+  }
+
+  /** The library entry of `id` (null: the default video), with the freshest packaging status. */
+  async entry(id) {
+    if (id === null) return null;
+    let entry = this.library.find((v) => v.id === id);
+    if (!entry) entry = await getVideo(id, this.auth()).catch(() => null);
+    return withStatus(entry ?? { id }, this.store.mediaStatus(id));
+  }
+
+  /** Resolves with the pushed status once `id` has an HLS playlist (or failed, or was left). */
+  packaged(id) {
+    return new Promise((resolve) => {
+      const check = () => {
+        const status = this.store.mediaStatus(id);
+        if (this.current === id && !this.stopped && !status?.playlist && status?.status !== "failed") return;
+        this.store.removeEventListener("change", onChange);
+        resolve(status);
+      };
+      const onChange = ({ detail }) => {
+        if (detail === "media" || detail === "gone") check();
+      };
+      this.store.addEventListener("change", onChange);
+      check();
+    });
+  }
+
+  /** The session is gone: unload the video for good. */
+  stop() {
+    this.stopped = true;
+    this.current = undefined;
+    this.handle?.destroy();
+    this.handle = null;
+    this.video.pause();
+  }
+
+  async show(id) {
+    if (this.stopped || id === this.current) return;
+    this.current = id;
+    this.handle?.destroy();
+    this.handle = null;
+    try {
+      let entry = await this.entry(id);
+      let sources = sourcesFor(entry);
+      // HLS asked for (or the original turned out unplayable) but the packager has not written
+      // the first segments yet: the server pushes the playlist's address as soon as it exists.
+      if (sources.live && !sources.hls && (this.transport === "hls" || this.mp4Failed.has(id))) {
+        this.notify("Preparing this video for streaming…");
+        entry = withStatus(entry, await this.packaged(id));
+        sources = sourcesFor(entry);
+      }
+      if (this.current !== id) return; // switched again meanwhile
+      if (this.mp4Failed.has(id)) sources = { ...sources, mp4: null };
+      this.handle = await attachSource(this.video, sources, {
+        prefer: this.transport,
+        onFatal: () => this.notify("Streaming failed; playing the original file instead."),
+      });
+      this.video.dataset.transport = this.handle.kind;
+    } catch (err) {
+      this.store.fail(`This video cannot be played: ${err.message}`);
+    }
+  }
+
+  /** The original file could not be decoded here: use its HLS packaging instead. */
+  async originalFailed() {
+    const id = this.current;
+    if (this.handle?.kind !== "mp4" || id === null || id === undefined || this.mp4Failed.has(id)) return false;
+    this.mp4Failed.add(id);
+    this.current = undefined;
+    await this.show(id);
+    return true;
+  }
+
+  async refreshLibrary(isHost, selected) {
+    if (!isHost) return;
+    this.library = await listVideos(this.auth()).catch(() => this.library);
+    fillVideoSelect($("[data-video-select]"), this.library, { withDefault: selected === null, selected: selected ?? "" });
+  }
+}
