@@ -28,6 +28,10 @@ class RosterMirror:
     def __contains__(self, member_id: str) -> bool:
         return member_id in self._members
 
+    def processes(self) -> set[str]:
+        """The server processes the members are connected to."""
+        return {member.proc for member in self._members.values()}
+
     def seed(self, roster: Roster) -> None:
         for member in roster.live:
             self.put(member)
