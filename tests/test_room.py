@@ -338,3 +338,47 @@ def test_a_batch_nets_out_changes_per_member(tmp_path: Path) -> None:
         assert batch["updated"] == [] and batch["left"] == ["b"]
 
     run(scenario, tmp_path)
+
+
+def test_ticks_read_no_roster_while_every_process_is_heard(tmp_path: Path) -> None:
+    async def scenario(rooms: Rooms, sessions: SessionService, key: str) -> None:
+        peers = [await join(rooms, key) for _ in range(5)]
+        room = rooms.get(key)
+        assert room is not None
+        reads: list[str] = []
+        read_members = sessions.store.get_members
+
+        async def counted(name: str) -> dict[str, str]:
+            reads.append(name)
+            return await read_members(name)
+
+        await until(lambda: rooms.proc_id in room.heartbeats)  # a first tick
+        sessions.store.get_members = counted  # type: ignore[method-assign]
+        beats = room.heartbeats[rooms.proc_id]
+        await until(lambda: room.heartbeats[rooms.proc_id] > beats + 150)  # three ticks or more
+        assert reads == []
+        assert all(p.closed_with is None for p in peers)
+
+    run(scenario, tmp_path)
+
+
+def test_members_of_a_process_gone_quiet_are_pruned_by_the_others(tmp_path: Path) -> None:
+    async def scenario(rooms: Rooms, sessions: SessionService, key: str) -> None:
+        peer = await join(rooms, key)
+        # a member of another process that crashed long ago: its heartbeat is old in the store
+        ghost = Member("ghost", "Ghost", 1, "crashed")
+        await sessions.store.put_member(key, "proc:crashed", json.dumps({"seen": 1}), 60)
+        await sessions.store.put_member(key, "ghost", ghost.to_store(), 60)
+        room = rooms.get(key)
+        assert room is not None
+        room.dispatch(_joined_member(ghost))
+        await until(lambda: any(m["memberId"] == "ghost" for m in peer.of_type("memberLeft")))
+        assert "ghost" not in room.roster
+        assert "ghost" not in await sessions.store.get_members(key)
+
+    run(scenario, tmp_path)
+
+
+def _joined_member(member: Member) -> Event:
+    wire = encode_member_joined(member.public(None))
+    return Event(EventKind.MEMBER_JOINED, {"skip": member.id, "member": member.to_store()}, wire)

@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     HOST = "host"  # the host role moved (meta: hostId, prev, reason, fresh)
     VACANT = "vacant"  # nobody holds the host role: every process tries to promote one of its members
     ENDED = "ended"
+    BEAT = "beat"  # a process's heartbeat (meta: proc, seen); no wire: members never see it
     MEDIA = "media"
 
 

@@ -13,7 +13,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .store import Store
@@ -85,6 +85,7 @@ class Roster:
 
     live: tuple[Member, ...]
     stale: tuple[Member, ...]
+    heartbeats: dict[str, int] = field(default_factory=dict)  # process id -> last heartbeat ms
 
     def get(self, member_id: str) -> Member | None:
         return next((m for m in self.live if m.id == member_id), None)
@@ -124,7 +125,7 @@ def split_roster(
     for member in sorted(members, key=lambda m: (m.joined_at, m.id)):
         fresh = now_ms - seen.get(member.proc, -(10**15)) <= stale_after_ms
         (live if fresh else stale).append(member)
-    return Roster(tuple(live), tuple(stale))
+    return Roster(tuple(live), tuple(stale), seen)
 
 
 def host_candidate(roster: Roster, exclude: str | None = None) -> Member | None:

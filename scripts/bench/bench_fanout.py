@@ -8,8 +8,14 @@ little CPU as possible from the server on a small machine), sends the updates an
 every participant and every update, host send -> participant receipt. Also reports the server's
 RSS per idle connection.
 
+A join-storm phase (`--storm N`) connects N members to one fresh session, at most `--storm-concurrency`
+(50) connecting at a time, and reports when the last `init` arrived after the first connect, and
+how many presence frames (`presence`, or `memberJoined`/`memberLeft`/`memberUpdated` for clients
+that did not ask for batches) each member received per second during the storm.
+
 usage: python scripts/bench/bench_fanout.py [--n 10,100,1000] [--stores memory,sqlite,redis]
                                              [--updates 200] [--gap-ms 20] [--runs 1]
+                                             [--storm 1000] [--storm-presence batch|legacy]
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ class WSClient(asyncio.Protocol):
         self.upgraded = asyncio.get_running_loop().create_future()
         self.init = asyncio.get_running_loop().create_future()
         self.received: list[tuple[int, int]] = []  # (update index, ns)
+        self.init_ns = 0
+        self.presence_ns: list[int] = []  # arrival of each presence frame
         self.transport: asyncio.Transport | None = None
         self.closed = False
 
@@ -109,7 +117,10 @@ class WSClient(asyncio.Protocol):
 
     def _message(self, payload: bytes, now: int) -> None:
         if not self.init.done() and payload.startswith(b'{"isHost"'):
+            self.init_ns = now
             self.init.set_result(json.loads(payload))
+        elif payload.startswith((b'{"type":"presence"', b'{"type":"member')):
+            self.presence_ns.append(now)
         elif self.record and payload.startswith(b'{"type":"stateUpdate"'):
             start = payload.index(MARK) + len(MARK)
             end = payload.index(b",", start)
@@ -240,6 +251,48 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
     }
 
 
+async def join_storm(server: Server, n: int, concurrency: int, batch: bool) -> dict[str, object]:
+    """N members into one session, `concurrency` connecting at a time; init times and presence rates."""
+    key = server.session() + ("&presence=batch" if batch else "")
+    gate = asyncio.Semaphore(concurrency)
+    loop = asyncio.get_running_loop()
+
+    async def member() -> WSClient:
+        async with gate:
+            _, client = await loop.create_connection(lambda: WSClient(key, False), "127.0.0.1", server.port)
+            await asyncio.wait_for(client.init, 180)
+            return client
+
+    server_cpu = cpu_s(server.process.pid)
+    first = time.perf_counter_ns()
+    clients = await asyncio.gather(*(member() for _ in range(n)))
+    last_init = max(c.init_ns for c in clients)
+    await asyncio.sleep(1.0)  # the news of the last joins
+    server_cpu = cpu_s(server.process.pid) - server_cpu
+    storm_s = max(0.001, (last_init - first) / 1e9)
+    # the most presence frames any member got in any one second from its init to the storm's end
+    worst = 0
+    for c in clients:
+        times = sorted(t for t in c.presence_ns if t <= last_init + 1e9)
+        lo = 0
+        for hi, t in enumerate(times):
+            while t - times[lo] > 1e9:
+                lo += 1
+            worst = max(worst, hi - lo + 1)
+    per_member = [len(c.presence_ns) for c in clients]
+    for c in clients:
+        if c.transport is not None:
+            c.transport.close()
+    return {
+        "storm": n, "concurrency": concurrency, "presence": "batch" if batch else "legacy",
+        "last_init_after_first_connect_s": round(storm_s, 3),
+        "init_p50_s": round(statistics.median((c.init_ns - first) / 1e9 for c in clients), 3),
+        "presence_frames_per_member_mean": round(statistics.mean(per_member), 1),
+        "presence_frames_per_member_max_in_1s": worst,
+        "server_cpu_s": round(server_cpu, 2),
+    }
+
+
 async def idle_memory(server: Server, n: int) -> dict[str, object]:
     # warm up: one session with a few members so code paths and caches are loaded
     warm = [await connect(server.port, server.session(), record=False) for _ in range(5)]
@@ -267,7 +320,24 @@ async def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=20.0)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--memory-connections", type=int, default=1000)
+    parser.add_argument("--storm", type=int, default=0, help="members of a join storm (0: none)")
+    parser.add_argument("--storm-concurrency", type=int, default=50)
+    parser.add_argument("--storm-presence", choices=["batch", "legacy"], default="batch")
     args = parser.parse_args()
+    if args.storm:
+        for store in args.stores.split(","):
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as tmp:
+                    server = Server(store, Path(tmp))
+                    try:
+                        result = await join_storm(
+                            server, args.storm, args.storm_concurrency, args.storm_presence == "batch"
+                        )
+                    finally:
+                        server.stop()
+                load = round(os.getloadavg()[0], 1)
+                print(json.dumps({"store": store, **result, "load1": load}), flush=True)
+        return
     for store in args.stores.split(","):
         for n in [int(x) for x in args.n.split(",")]:
             for _ in range(args.runs):

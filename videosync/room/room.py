@@ -19,7 +19,7 @@ from ..events import Event, EventKind
 from ..hostship import HostReason
 from ..outbox import text_frame
 from ..playback import for_joiner
-from ..presence import Member, member_from_resume, new_member_id
+from ..presence import Member, Roster, member_from_resume, new_member_id
 from ..presence import resume_token as make_resume_token
 from ..protocol import (
     UNAVAILABLE,
@@ -62,6 +62,9 @@ class Room:
         self.seeded = False  # the roster has been read from the store once
         self._early: list[Event] | None = None  # presence events heard while it is being read
         self.feed = PresenceFeed(self)
+        # process id -> epoch ms of its last heartbeat heard (BEAT events, roster reads): a member
+        # whose process has gone quiet is what makes the tick read the roster, not every tick
+        self.heartbeats: dict[str, int] = {}
         self.host = Succession(self)
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
@@ -82,12 +85,22 @@ class Room:
         """Read the roster from the store once; events heard meanwhile are applied after it."""
         self._early = []
         try:
-            self.roster.seed(await self.ctx.presence.roster(self.key))
+            self.reconcile(await self.ctx.presence.roster(self.key))
             self.seeded = True
         finally:
             early, self._early = self._early, None
             for event in early:
                 self._track(event)
+
+    def reconcile(self, roster: Roster) -> None:
+        """What a roster read tells: members (added or corrected) and processes' heartbeats."""
+        self.roster.seed(roster)
+        for proc, seen in roster.heartbeats.items():
+            self.heartbeats[proc] = max(seen, self.heartbeats.get(proc, seen))
+
+    def quiet_processes(self, now_ms: int, after_ms: int) -> set[str]:
+        """Processes with members here whose heartbeat has not been heard for `after_ms`."""
+        return {p for p in self.roster.processes() if now_ms - self.heartbeats.get(p, -(10**15)) > after_ms}
 
     def _track(self, event: Event) -> None:
         if event.kind == EventKind.MEMBER_LEFT:
@@ -108,6 +121,11 @@ class Room:
             if self._early is not None:
                 self._early.append(event)
             self.feed.add(event)
+            return
+        if kind == EventKind.BEAT:
+            proc, seen = meta.get("proc"), meta.get("seen")
+            if isinstance(proc, str) and isinstance(seen, int):
+                self.heartbeats[proc] = max(seen, self.heartbeats.get(proc, seen))
             return
         if kind == EventKind.ENDED:
             self._on_ended(event.wire)

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..events import Event, EventKind
 from ..sessions import short_key
 from ..store import StoreError
 from .context import left_event
@@ -48,17 +49,23 @@ class Ticker:
         if not await ctx.sessions.touch(room.key):
             await room.end("deleted")
             return
+        now = ctx.clock()
         await ctx.presence.heartbeat(room.key)
+        room.heartbeats[ctx.proc_id] = now
+        await room.publish(Event(EventKind.BEAT, {"proc": ctx.proc_id, "seen": now}))
         holder = await room.host.keep()
         # After a store outage every process's heartbeat is old: judge nobody stale (nor promote
         # anyone) until the others have had a tick of their own to refresh theirs.
         settled = time.monotonic() - self.store_failed_at > 2 * ctx.settings.presence_interval
-        roster = await ctx.presence.roster(room.key)
-        if not room.seeded:  # the read when the room was made failed: this one stands in
-            room.roster.seed(roster)
+        # The roster is read only when it may hold news the channel cannot bring: a process gone
+        # quiet (crashed, or one that sends no beats), or a first read that failed. A tick of a
+        # thousand-member session is then a handful of constant-size store commands.
+        if not room.seeded or (settled and room.quiet_processes(now, ctx.presence.stale_after_ms)):
+            roster = await ctx.presence.roster(room.key)
+            room.reconcile(roster)
             room.seeded = True
-        for member in roster.stale if settled else ():
-            await ctx.presence.remove(room.key, member.id)
-            await room.publish(left_event(member.id))
+            for member in roster.stale if settled else ():
+                await ctx.presence.remove(room.key, member.id)
+                await room.publish(left_event(member.id))
         if holder is None and settled:
             await room.host.promote()
