@@ -101,7 +101,7 @@ async function main() {
   const media = new MediaSwitcher(video, store, {
     transport,
     notify: showNotice,
-    auth: () => hostTokenFor(sessionKey),
+    auth: () => ({ sessionKey, hostToken: hostTokenFor(sessionKey) }),
   });
 
   // Server → store; every view below renders from the store's change events.
