@@ -53,6 +53,7 @@ class Room:
         self.video: str | None = None
         self.state: StoredState | None = None  # the latest state seen on the channel: updates start from it
         self.ended = False
+        self.closed = False  # forgotten by the registry: its tasks stop even if a cancel was lost
         self.ready = asyncio.Event()  # set once the room hears its channel
         self.tasks: list[asyncio.Task[Any]] = []
         # Per-room state of features built on rooms (chat history, control mode, a buffering
@@ -74,6 +75,7 @@ class Room:
 
     def close(self) -> None:
         """Stop the room's own tasks (its listener and ticker); the registry has forgotten it."""
+        self.closed = True
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()

@@ -30,8 +30,12 @@ class Ticker:
         room, interval = self.room, self.ctx.settings.presence_interval
         await room.ready.wait()
         delay = interval
-        while not room.ended:
+        # `closed` as well as the cancel: a tick cancelled inside a store call can have the
+        # cancel swallowed on its way out (seen with redis-py), and would then tick on forever
+        while not room.ended and not room.closed:
             await asyncio.sleep(delay)
+            if room.closed:
+                return
             try:
                 await self.tick()
                 delay = interval
