@@ -352,10 +352,10 @@ def test_ticks_read_no_roster_while_every_process_is_heard(tmp_path: Path) -> No
             reads.append(name)
             return await read_members(name)
 
-        await until(lambda: rooms.proc_id in room.heartbeats)  # a first tick
+        await until(lambda: rooms.proc_id in room.roster.heartbeats)  # a first tick
         sessions.store.get_members = counted  # type: ignore[method-assign]
-        beats = room.heartbeats[rooms.proc_id]
-        await until(lambda: room.heartbeats[rooms.proc_id] > beats + 150)  # three ticks or more
+        beats = room.roster.heartbeats[rooms.proc_id]
+        await until(lambda: room.roster.heartbeats[rooms.proc_id] > beats + 150)  # three ticks or more
         assert reads == []
         assert all(p.closed_with is None for p in peers)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,21 @@ async def test_member_reports_are_throttled_but_the_latest_is_not_lost(connect: 
 
 
 @pytest.mark.gen_test(timeout=20)
+async def test_name_changes_are_throttled_like_reports(connect: Connect, services: Services) -> None:
+    key = await new_session(services)
+    host = await connect(f"?sessionKey={key}")
+    guest = await connect(f"?sessionKey={key}")
+    for i in range(10):
+        await guest.send({"type": "setName", "name": f"Bob {i}"})
+    first = await host.recv_type("memberUpdated")
+    assert first["member"]["name"] == "Bob 0"
+    assert [m for m in await host.nothing(0.5) if m["type"] == "memberUpdated"] == []  # within 1 s
+    later = await host.recv_type("memberUpdated", timeout=2)
+    assert later["member"]["name"] == "Bob 9"  # the latest name, when the second is over
+    assert [m for m in await host.nothing(1.2) if m["type"] == "memberUpdated"] == []
+
+
+@pytest.mark.gen_test(timeout=20)
 async def test_host_leaves_and_longest_present_member_is_promoted_after_grace(
     connect: Connect, services: Services
 ) -> None:
@@ -494,6 +510,26 @@ async def test_rate_limit_closes_1008_with_a_reason(connect: Connect, services: 
         await host.send('{"type":"heartbeatAck"}')
     closed = await host.closed()
     assert (closed.code, closed.reason) == (1008, "Rate limit exceeded")
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("overrides", [{"rate_limit": 1.0, "rate_burst": 5}])
+async def test_a_flood_is_counted_and_logged_once(
+    connect: Connect, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    from videosync import metrics
+
+    def rate_limited() -> float:
+        value = metrics.REGISTRY.get_sample_value("videosync_ws_rejected_total", {"reason": "rate_limit"})
+        return value or 0.0
+
+    caplog.set_level(logging.INFO, logger="videosync.handlers.ws")
+    before = rate_limited()
+    host = await connect(f"?sessionKey={await new_session(services)}")
+    await asyncio.gather(*(host.send('{"type":"heartbeatAck"}') for _ in range(300)), return_exceptions=True)
+    assert (await host.closed()).code == 1008
+    assert rate_limited() == before + 1
+    assert len([r for r in caplog.records if "over the rate limit" in r.getMessage()]) == 1
 
 
 @pytest.mark.gen_test(timeout=20)
@@ -726,3 +762,66 @@ async def test_protocol_errors_are_counted_by_kind(connect: Connect, services: S
         await _close_frame(reader)
         writer.close()
     assert (count("protocol_error"), count("invalid_utf8")) == (before[0] + 1, before[1] + 1)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_nothing_is_kept_for_closed_sockets_and_ended_sessions(connect: Connect, services: Services) -> None:
+    """Rounds of sockets opened and closed, and of sessions ended under their members: after the
+    first rounds (caches, interned strings, metric children), what the server's own code holds
+    does not grow with the rounds."""
+    import gc
+    import sys
+    import tracemalloc
+
+    hub = services.hub
+
+    async def one_round() -> None:
+        left = await new_session(services)
+        clients = [await connect(f"?sessionKey={left}&name=N{i}") for i in range(8)]
+        await clients[1].send({"type": "report", "rtt": 5, "drift": 1, "buffering": False})
+        await asyncio.gather(*(c.close() for c in clients))
+        ended = await new_session(services)
+        members = [await connect(f"?sessionKey={ended}") for _ in range(4)]
+        await services.store.delete_session(ended)
+        for member in members:
+            assert (await member.closed()).code == 4004
+        await services.store.delete_session(left)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while hub.connections or hub.get(left) or hub.get(ended) or hub._tasks or hub.ctx.graces:
+            assert loop.time() < deadline, (
+                f"the rooms did not wind down: {hub.connections} sockets, tasks "
+                f"{[t.get_name() for t in hub._tasks]}, graces {list(hub.ctx.graces)}"
+            )
+            await asyncio.sleep(0.02)
+
+    def snapshot() -> tracemalloc.Snapshot:
+        gc.collect()  # sockets and their outboxes refer to each other: cycles, freed by the collector
+        return ours(tracemalloc.take_snapshot())
+
+    def ours(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
+        # allocated by the server's own code (Tornado's close timers hold a closed socket for
+        # 5 s by design; that is Tornado's, and it lets go)
+        return snapshot.filter_traces((tracemalloc.Filter(True, "*/videosync/*"),))
+
+    # Garbage that earlier tests left (their clients' tasks) is collected here, not measured, and
+    # whatever it warns about on its way out is theirs, not this test's.
+    hook, sys.unraisablehook = sys.unraisablehook, lambda _unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    tracemalloc.start(10)
+    try:
+        for _ in range(3):
+            await one_round()
+        before = snapshot()
+        for _ in range(5):
+            await one_round()
+        after = snapshot()
+    finally:
+        tracemalloc.stop()
+    growth = after.compare_to(before, "traceback")
+    kept = sum(stat.size_diff for stat in growth)
+    worst = "\n".join(str(stat) for stat in growth[:5])
+    assert kept < 4096, f"{kept} bytes kept after 5 rounds of 12 sockets and 2 sessions:\n{worst}"

@@ -80,6 +80,7 @@ class SyncSocket(WebSocketHandler):
         self.key = ""
         self.member_id = ""  # given by the room on join
         self.joined = False
+        self.limited = False  # over the rate limit: closing; what it still sends is dropped unread
         self.presence_batch = False  # `presence=batch`: presence news as batched `presence` messages
         self.gone = False
         self._bucket = TokenBucket(settings.rate_limit, settings.rate_burst, time.monotonic())
@@ -202,9 +203,10 @@ class SyncSocket(WebSocketHandler):
     async def on_message(self, message: str | bytes) -> None:
         received = time.time() * 1000.0
         metrics.MESSAGES_IN.inc()
-        if not self.joined:
+        if not self.joined or self.limited:
             return
         if not self._bucket.take(time.monotonic()):
+            self.limited = True  # counted and logged once: the frames behind it are not news
             log.info("session %s: member %s over the rate limit", short_key(self.key), self.member_id)
             metrics.rejected("rate_limit")
             self.disconnect(Close.POLICY, RATE_LIMITED)

@@ -64,7 +64,7 @@ async def report(room: Room, peer: Peer, command: Report, _received_ms: float) -
 
 
 async def set_name(room: Room, peer: Peer, command: SetName, _received_ms: float) -> None:
-    await room.updates.rename(peer.member_id, command.name)
+    room.updates.rename(peer.member_id, command.name)
 
 
 async def transfer_host(room: Room, peer: Peer, command: TransferHost, _received_ms: float) -> None:

@@ -16,25 +16,21 @@ from typing import Any
 from .. import metrics
 from ..closecodes import SESSION_ENDED, Close
 from ..events import Event, EventKind
-from ..hostship import HostReason
 from ..outbox import text_frame
-from ..playback import for_joiner
-from ..presence import Member, Roster, member_from_resume, new_member_id
-from ..presence import resume_token as make_resume_token
+from ..presence import Member
 from ..protocol import (
     UNAVAILABLE,
     ProtocolError,
     encode_ended,
     encode_error,
-    encode_init,
-    encode_member_joined,
     parse_command,
 )
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..store import StoreError
-from .context import Peer, RoomContext, host_event, left_event, precise_ms
+from .context import Peer, RoomContext, precise_ms
 from .feed import PresenceFeed
-from .roster import RosterMirror, member_from_event
+from .membership import Membership
+from .roster import RosterMirror
 from .succession import Succession
 from .ticker import Ticker
 from .updates import MemberUpdates
@@ -53,6 +49,7 @@ class Room:
         self.video: str | None = None
         self.state: StoredState | None = None  # the latest state seen on the channel: updates start from it
         self.ended = False
+        self.closed = False  # forgotten by the registry: its tasks stop even if a cancel was lost
         self.ready = asyncio.Event()  # set once the room hears its channel
         self.tasks: list[asyncio.Task[Any]] = []
         # Per-room state of features built on rooms (chat history, control mode, a buffering
@@ -62,9 +59,7 @@ class Room:
         self.seeded = False  # the roster has been read from the store once
         self._early: list[Event] | None = None  # presence events heard while it is being read
         self.feed = PresenceFeed(self)
-        # process id -> epoch ms of its last heartbeat heard (BEAT events, roster reads): a member
-        # whose process has gone quiet is what makes the tick read the roster, not every tick
-        self.heartbeats: dict[str, int] = {}
+        self.membership = Membership(self)
         self.host = Succession(self)
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
@@ -74,6 +69,7 @@ class Room:
 
     def close(self) -> None:
         """Stop the room's own tasks (its listener and ticker); the registry has forgotten it."""
+        self.closed = True
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
@@ -85,30 +81,12 @@ class Room:
         """Read the roster from the store once; events heard meanwhile are applied after it."""
         self._early = []
         try:
-            self.reconcile(await self.ctx.presence.roster(self.key))
+            self.roster.reconcile(await self.ctx.presence.roster(self.key))
             self.seeded = True
         finally:
             early, self._early = self._early, None
             for event in early:
-                self._track(event)
-
-    def reconcile(self, roster: Roster) -> None:
-        """What a roster read tells: members (added or corrected) and processes' heartbeats."""
-        self.roster.seed(roster)
-        for proc, seen in roster.heartbeats.items():
-            self.heartbeats[proc] = max(seen, self.heartbeats.get(proc, seen))
-
-    def quiet_processes(self, now_ms: int, after_ms: int) -> set[str]:
-        """Processes with members here whose heartbeat has not been heard for `after_ms`."""
-        return {p for p in self.roster.processes() if now_ms - self.heartbeats.get(p, -(10**15)) > after_ms}
-
-    def _track(self, event: Event) -> None:
-        if event.kind == EventKind.MEMBER_LEFT:
-            self.roster.remove(str(event.meta.get("memberId")))
-            return
-        member = member_from_event(event.meta, event.wire)
-        if member is not None:
-            self.roster.put(member)
+                self.roster.track(event)
 
     async def publish(self, event: Event) -> None:
         await self.ctx.publish(self.key, event)
@@ -117,7 +95,7 @@ class Room:
     def dispatch(self, event: Event) -> None:
         kind, meta = event.kind, event.meta
         if kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT, EventKind.MEMBER_UPDATED):
-            self._track(event)
+            self.roster.track(event)
             if self._early is not None:
                 self._early.append(event)
             self.feed.add(event)
@@ -125,7 +103,7 @@ class Room:
         if kind == EventKind.BEAT:
             proc, seen = meta.get("proc"), meta.get("seen")
             if isinstance(proc, str) and isinstance(seen, int):
-                self.heartbeats[proc] = max(seen, self.heartbeats.get(proc, seen))
+                self.roster.heard(proc, seen)
             return
         if kind == EventKind.ENDED:
             self._on_ended(event.wire)
@@ -180,101 +158,20 @@ class Room:
         except StoreError:
             self._on_ended(event.wire)
 
-    # -- joining and leaving ------------------------------------------------------------------
+    # -- joining and leaving (room/membership.py) ---------------------------------------------------
     async def join(self, peer: Peer, name: str, host_token: str | None, resume: str | None) -> str:
         """Register `peer` in the session, decide its role, and send its `init` first."""
-        ctx, key = self.ctx, self.key
-        now = ctx.clock()
-        meta = await ctx.sessions.meta(key)
-        member_id: str | None = None
-        if resume and meta is not None:
-            wanted = member_from_resume(meta.host_token, resume)
-            # from the store, not the mirror: the old socket's leave may not have been heard yet
-            if wanted and wanted not in self.peers and (await ctx.presence.roster(key)).get(wanted) is None:
-                member_id = wanted
-        resumed = member_id is not None
-        member_id = member_id or new_member_id()
-        self.host.cancel_grace(member_id)
-        peer.member_id = member_id
-        self.peers[member_id] = peer
-        metrics.SOCKETS.inc()
-        has_token = meta is not None and meta.accepts(host_token)  # the meta read above: one per join
-        role = await ctx.hostship.on_join(key, member_id, has_token, resumed)
-        host_id = member_id if role.is_host else await ctx.hostship.holder(key)
-        self.host_id = host_id
-        member = Member(member_id, name or f"Guest {member_id[:4]}", now, ctx.proc_id)
-        self.members[member_id] = member
-        await ctx.presence.heartbeat(key)
-        await ctx.presence.put(key, member)
-        self.roster.put(member)
-        joined = encode_member_joined(member.public(host_id))
-        meta_out = {"skip": member_id, "member": member.to_store()}
-        await self.publish(Event(EventKind.MEMBER_JOINED, meta_out, joined))
-        if role.reason is not None:
-            await self.publish(host_event(member_id, role.reason, previous=role.previous))
-        extensions = {
-            "memberId": member_id,
-            "resumeToken": make_resume_token(meta.host_token, member_id) if meta else None,
-            "hostId": host_id,
-            "members": self.roster.public(host_id, last=member_id),
-        }
-        init = await self._init_text(role.is_host, extensions)
-        if self.peers.get(member_id) is peer:
-            peer.outbox.open_with(text_frame(init.encode()))
-        log.info(
-            "session %s: member %s joined as %s (%d local)", short_key(key), member_id,
-            "host" if role.is_host else "participant", len(self.peers),
-        )
-        return member_id
-
-    async def _init_text(self, is_host: bool, extensions: dict[str, Any]) -> str:
-        state = await self.ctx.sessions.state(self.key)
-        if self.video is None:
-            self.video = state.video
-        now = self.ctx.clock()
-        extensions["serverTime"] = precise_ms()
-        return encode_init(is_host, for_joiner(state, now).to_json(), now, extensions)
-
-    async def send_init(self, peer: Peer) -> None:
-        """A fresh init after a role change, so a Go-era client learns its new `isHost`."""
-        try:
-            host_id = self.host_id
-            extensions = {
-                "memberId": peer.member_id,
-                "hostId": host_id,
-                "members": self.roster.public(host_id),
-            }
-            init = await self._init_text(host_id == peer.member_id, extensions)
-        except StoreError as exc:
-            log.warning("session %s: fresh init failed: %s", short_key(self.key), exc)
-            return
-        peer.outbox.send(text_frame(init.encode()))
+        return await self.membership.join(peer, name, host_token, resume)
 
     async def leave(self, peer: Peer) -> None:
-        member_id = peer.member_id
-        if not member_id or self.peers.get(member_id) is not peer:
-            return
-        del self.peers[member_id]
-        metrics.SOCKETS.dec()
-        self.members.pop(member_id, None)
-        self.updates.forget(member_id)
-        peer.outbox.close()
-        was_host = self.host_id == member_id
-        if not self.peers:
-            self._on_empty(self)
-        if self.ended:
-            return
-        try:
-            async with self.ctx.store_slots:
-                await self.ctx.presence.remove(self.key, member_id)
-                await self.publish(left_event(member_id))
-                if was_host:
-                    await self.publish(host_event(None, HostReason.LEFT))
-        except StoreError as exc:
-            log.warning("session %s: leave of %s not published: %s", short_key(self.key), member_id, exc)
-        if was_host and not self.ctx.closing:
-            self.host.start_grace(member_id)
-        log.info("session %s: member %s left", short_key(self.key), member_id)
+        await self.membership.leave(peer)
+
+    async def send_init(self, peer: Peer) -> None:
+        await self.membership.send_init(peer)
+
+    def forget(self) -> None:
+        """Its last local member left: the registry forgets the room."""
+        self._on_empty(self)
 
     # -- commands -------------------------------------------------------------------------------
     async def handle(self, peer: Peer, raw: str | bytes, received_ms: float) -> None:

@@ -1,4 +1,5 @@
-"""Every member of a session as this process knows it, kept from the channel's events.
+"""Every member of a session as this process knows it, kept from the channel's events, and when
+each server process was last heard from.
 
 A join sends the joiner the whole roster; reading it from the store for every join makes a join
 storm O(N²) in store traffic. The mirror is read from the store once, when the room is made, then
@@ -12,6 +13,7 @@ import bisect
 import json
 from typing import Any
 
+from ..events import Event, EventKind
 from ..presence import Member, Roster
 from ..protocol import RawJSON
 
@@ -22,6 +24,9 @@ class RosterMirror:
         self._order: list[tuple[int, str]] = []  # (joined_at, id): the same order in every process
         self._ids: list[str] = []  # the ids in that order (what `public` walks, at C speed)
         self._encoded: dict[str, str] = {}  # id -> the member's JSON with role "participant"
+        # process id -> epoch ms of its last heartbeat heard (BEAT events, roster reads): a member
+        # whose process has gone quiet is what makes a tick read the roster, not every tick
+        self.heartbeats: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._members)
@@ -35,6 +40,28 @@ class RosterMirror:
 
     def seed(self, roster: Roster) -> None:
         for member in roster.live:
+            self.put(member)
+
+    def reconcile(self, roster: Roster) -> None:
+        """What a roster read tells: members (added or corrected) and processes' heartbeats."""
+        self.seed(roster)
+        for proc, seen in roster.heartbeats.items():
+            self.heard(proc, seen)
+
+    def heard(self, proc: str, seen_ms: int) -> None:
+        self.heartbeats[proc] = max(seen_ms, self.heartbeats.get(proc, seen_ms))
+
+    def quiet_processes(self, now_ms: int, after_ms: int) -> set[str]:
+        """Processes with members here whose heartbeat has not been heard for `after_ms`."""
+        return {p for p in self.processes() if now_ms - self.heartbeats.get(p, -(10**15)) > after_ms}
+
+    def track(self, event: Event) -> None:
+        """A joined, updated or left event heard on the channel."""
+        if event.kind == EventKind.MEMBER_LEFT:
+            self.remove(str(event.meta.get("memberId")))
+            return
+        member = member_from_event(event.meta, event.wire)
+        if member is not None:
             self.put(member)
 
     def put(self, member: Member) -> None:
@@ -60,6 +87,7 @@ class RosterMirror:
         self._order.clear()
         self._ids.clear()
         self._encoded.clear()
+        self.heartbeats.clear()
 
     def _unlist(self, member: Member) -> None:
         index = bisect.bisect_left(self._order, (member.joined_at, member.id))

@@ -30,8 +30,12 @@ class Ticker:
         room, interval = self.room, self.ctx.settings.presence_interval
         await room.ready.wait()
         delay = interval
-        while not room.ended:
+        # `closed` as well as the cancel: a tick cancelled inside a store call can have the
+        # cancel swallowed on its way out (seen with redis-py), and would then tick on forever
+        while not room.ended and not room.closed:
             await asyncio.sleep(delay)
+            if room.closed:
+                return
             try:
                 await self.tick()
                 delay = interval
@@ -51,7 +55,7 @@ class Ticker:
             return
         now = ctx.clock()
         await ctx.presence.heartbeat(room.key)
-        room.heartbeats[ctx.proc_id] = now
+        room.roster.heard(ctx.proc_id, now)
         await room.publish(Event(EventKind.BEAT, {"proc": ctx.proc_id, "seen": now}))
         holder = await room.host.keep()
         # After a store outage every process's heartbeat is old: judge nobody stale (nor promote
@@ -60,9 +64,9 @@ class Ticker:
         # The roster is read only when it may hold news the channel cannot bring: a process gone
         # quiet (crashed, or one that sends no beats), or a first read that failed. A tick of a
         # thousand-member session is then a handful of constant-size store commands.
-        if not room.seeded or (settled and room.quiet_processes(now, ctx.presence.stale_after_ms)):
+        if not room.seeded or (settled and room.roster.quiet_processes(now, ctx.presence.stale_after_ms)):
             roster = await ctx.presence.roster(room.key)
-            room.reconcile(roster)
+            room.roster.reconcile(roster)
             room.seeded = True
             for member in roster.stale if settled else ():
                 await ctx.presence.remove(room.key, member.id)

@@ -1,7 +1,7 @@
 """`memberUpdated` for a room's local members: at most one per member per second (PROTOCOL.md §2.1).
 
-Throttled, not dropped: within the second the latest status is kept and goes out when the second is
-over; a change of `buffering` goes out at once.
+Reports and name changes alike. Throttled, not dropped: within the second the latest status is kept
+and goes out when the second is over; a change of `buffering` goes out at once.
 """
 
 from __future__ import annotations
@@ -37,21 +37,24 @@ class MemberUpdates:
         member = self.room.members[member_id]
         updated = member.with_report(report.rtt, report.drift, report.buffering)
         self.room.members[member_id] = updated
-        now = time.monotonic()
-        wait = self.reported.get(member_id, -REPORT_INTERVAL_S) + REPORT_INTERVAL_S - now
-        if wait <= 0 or updated.buffering != member.buffering:
-            self.reported[member_id] = now
-            self.ctx.spawn(self.publish(member_id), "member-update")
-        elif member_id not in self.deferred:
-            # throttled, not dropped: the latest report goes out when the interval is over
-            self.deferred.add(member_id)
-            self.ctx.spawn(self._publish_later(member_id, wait), "member-update")
+        self._changed(member_id, urgent=updated.buffering != member.buffering)
 
-    async def rename(self, member_id: str, name: str) -> None:
+    def rename(self, member_id: str, name: str) -> None:
         members = self.room.members
         member = members[member_id]
         members[member_id] = member.renamed(name or member.name)
-        await self.publish(member_id)
+        self._changed(member_id)
+
+    def _changed(self, member_id: str, urgent: bool = False) -> None:
+        now = time.monotonic()
+        wait = self.reported.get(member_id, -REPORT_INTERVAL_S) + REPORT_INTERVAL_S - now
+        if wait <= 0 or urgent:
+            self.reported[member_id] = now
+            self.ctx.spawn(self.publish(member_id), "member-update")
+        elif member_id not in self.deferred:
+            # throttled, not dropped: the latest status goes out when the interval is over
+            self.deferred.add(member_id)
+            self.ctx.spawn(self._publish_later(member_id, wait), "member-update")
 
     def forget(self, member_id: str) -> None:
         self.reported.pop(member_id, None)
