@@ -134,7 +134,7 @@ class SqliteStore(MemoryStore):
         self._flush_interval = flush_interval
         self._dirty: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
-        self._writing: asyncio.Future[None] | None = None
+        self._writing: asyncio.Future[bool] | None = None
         self._closed = False
         self._db_file = SqliteFile(path_of(url))
         # one thread: flushes reach the file in the order they were taken
@@ -180,6 +180,21 @@ class SqliteStore(MemoryStore):
         self._dirty = set()
         return json.dumps(upserts), json.dumps(deletes)
 
+    def _start_write(self) -> asyncio.Future[bool]:
+        names = set(self._dirty)
+        loop = asyncio.get_running_loop()
+        writing = self._writing = loop.run_in_executor(self._writer, self._write, self._take_dirty())
+
+        def retry_if_failed(done: asyncio.Future[bool]) -> None:
+            if not done.cancelled() and done.result() is False:
+                # kept in memory all the same: written with the next flush, unless changed again
+                self._dirty |= {name for name in names if name not in self._dirty}
+                if self._flush_timer is None and not self._closed:
+                    self._flush_timer = loop.call_later(self._flush_interval, self._flush)
+
+        writing.add_done_callback(retry_if_failed)
+        return writing
+
     def _flush(self) -> None:
         self._flush_timer = None
         loop = asyncio.get_running_loop()
@@ -187,16 +202,16 @@ class SqliteStore(MemoryStore):
             # the disk is behind: gather more and write them together next time
             self._flush_timer = loop.call_later(self._flush_interval, self._flush)
             return
-        if not self._dirty:
-            return
-        self._writing = loop.run_in_executor(self._writer, self._write, self._take_dirty())
+        if self._dirty:
+            self._start_write()
 
-    def _write(self, batch: Batch) -> None:
+    def _write(self, batch: Batch) -> bool:
         try:
             self._db_file.write(batch)
         except sqlite3.Error:
-            # Kept in memory all the same; the next change of these keys writes them again.
-            log.exception("sqlite store: writing a batch of changes failed")
+            log.exception("sqlite store: writing a batch of changes failed; retrying with the next")
+            return False
+        return True
 
     async def flush(self) -> None:
         """Write every change so far to the file now (tests, shutdown)."""
@@ -206,9 +221,7 @@ class SqliteStore(MemoryStore):
         if self._writing is not None:
             await self._writing
         if self._dirty:
-            loop = asyncio.get_running_loop()
-            self._writing = loop.run_in_executor(self._writer, self._write, self._take_dirty())
-            await self._writing
+            await self._start_write()
 
     async def close(self) -> None:
         if self._closed:
