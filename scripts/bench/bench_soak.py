@@ -44,11 +44,13 @@ def create_sessions(port: int, count: int) -> list[str]:
 
 async def one_round(server: Server, sessions: int, per_session: int, ttl: float) -> dict[str, float]:
     started = time.monotonic()
-    keys = await asyncio.to_thread(create_sessions, server.port, sessions)
-    targets = [key for key in keys for _ in range(per_session)]
     clients: list[WSClient] = []
-    for start in range(0, len(targets), BATCH):
-        batch = targets[start : start + BATCH]
+    per_batch = max(1, BATCH // per_session)
+    for start in range(0, sessions, per_batch):
+        # created just before their members join: with a short TTL, a session made long before
+        # would have expired unvisited
+        keys = await asyncio.to_thread(create_sessions, server.port, min(per_batch, sessions - start))
+        batch = [key for key in keys for _ in range(per_session)]
         clients += await asyncio.gather(*(connect(server.port, key, record=False) for key in batch))
     opened_rss = rss_kb(server.process.pid)
     for client in clients:
