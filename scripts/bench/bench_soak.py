@@ -11,7 +11,7 @@ Starts its own `python -m videosync` per store (memory, the SQLite-backed defaul
 throw-away redis-server), using bench_fanout.py's raw-socket client.
 
 usage: python scripts/bench/bench_soak.py [--stores memory,sqlite,redis] [--rounds 5]
-                                           [--sessions 1000] [--per-session 10] [--session-ttl 3]
+                                           [--sessions 1000] [--per-session 10] [--session-ttl 10]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench_fanout import Server, WSClient, connect, loop_factory, rss_kb
+from bench_fanout import Server, WSClient, loop_factory, rss_kb
 
 BATCH = 100  # connections opened at once
 
@@ -42,6 +42,18 @@ def create_sessions(port: int, count: int) -> list[str]:
         return list(pool.map(one, range(count)))
 
 
+async def join(port: int, key: str) -> WSClient:
+    """One member, once its `init` has arrived (or the server closed it: counted as failed)."""
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: WSClient(key, False), "127.0.0.1", port)
+    deadline = loop.time() + 120
+    while not client.init.done() and not client.closed:
+        if loop.time() > deadline:
+            raise TimeoutError(f"no init for a member of {key}")
+        await asyncio.sleep(0.05)
+    return client
+
+
 async def one_round(server: Server, sessions: int, per_session: int, ttl: float) -> dict[str, float]:
     started = time.monotonic()
     clients: list[WSClient] = []
@@ -51,8 +63,9 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
         # would have expired unvisited
         keys = await asyncio.to_thread(create_sessions, server.port, min(per_batch, sessions - start))
         batch = [key for key in keys for _ in range(per_session)]
-        clients += await asyncio.gather(*(connect(server.port, key, record=False) for key in batch))
+        clients += await asyncio.gather(*(join(server.port, key) for key in batch))
     opened_rss = rss_kb(server.process.pid)
+    failed = sum(not c.init.done() for c in clients)
     for client in clients:
         if client.transport is not None:
             client.transport.close()
@@ -62,7 +75,8 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
     # sessions expire `ttl` after the last activity; the sweep runs every second; the host grace
     # and presence ticks end within a few seconds
     await asyncio.sleep(ttl + 5)
-    return {"open_rss_kb": opened_rss, "rss_kb": rss_kb(server.process.pid),
+    return {"connections": len(clients), "failed": failed, "open_rss_kb": opened_rss,
+            "rss_kb": rss_kb(server.process.pid),
             "round_s": round(time.monotonic() - started, 1)}
 
 
@@ -92,7 +106,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--per-session", type=int, default=10)
-    parser.add_argument("--session-ttl", type=int, default=3)
+    parser.add_argument("--session-ttl", type=int, default=10)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # the server inherits it too
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
