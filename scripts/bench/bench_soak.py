@@ -21,6 +21,8 @@ import asyncio
 import json
 import os
 import resource
+import signal
+import sys
 import tempfile
 import time
 import urllib.request
@@ -108,6 +110,8 @@ async def main() -> None:
     parser.add_argument("--per-session", type=int, default=10)
     parser.add_argument("--session-ttl", type=int, default=10)
     args = parser.parse_args()
+    # stopped with SIGTERM, still stop the server (finally clauses run for SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # the server inherits it too
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     for store in args.stores.split(","):
