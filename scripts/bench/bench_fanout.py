@@ -148,13 +148,14 @@ async def connect(port: int, key: str, record: bool = True) -> WSClient:
 
 
 class Server:
-    def __init__(self, store: str, workdir: Path) -> None:
+    def __init__(self, store: str, workdir: Path, extra: list[str] | None = None) -> None:
         self.port = free_port()
         self.redis: subprocess.Popen[bytes] | None = None
         args = [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
                 "--media-dir", str(workdir / "media"), "--log-level", "warning",
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000",
-                "--create-rate", "0", "--max-sessions", "0"]
+                "--create-rate", "0", "--max-sessions", "0",
+                *(extra or [])]  # a flag given twice: the last one counts
         if store == "memory":
             args += ["--data-dir", "memory://"]
         elif store == "sqlite":

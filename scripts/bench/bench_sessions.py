@@ -1,6 +1,7 @@
 """Session-creation throughput: wrk, 50 connections, 10 s, against a real server per store.
 
     python scripts/bench/bench_sessions.py [--duration 10] [--connections 50] [--workers 1 2]
+        [--stores memory sqlite redis] [--rounds 1]
 
 Starts its own redis-server on a free port and one `python -m videosync` per configuration, then
 prints requests/s and latency percentiles as wrk reports them.
@@ -49,6 +50,18 @@ class Result:
     p50: str
     p99: str
     errors: str
+    cpu_ms_per_k: float  # server CPU (all its threads and workers) per 1,000 sessions created:
+    # steadier than req/s on a machine others share, where req/s follows their load
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the workers), from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for each in [pid, *(int(c) for c in children.read_text().split())]:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def run_wrk(url: str, duration: int, connections: int, script: Path) -> tuple[float, str, str, str]:
@@ -73,10 +86,13 @@ def bench(label: str, extra: list[str], args: argparse.Namespace, script: Path, 
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health")
+        time.sleep(0.5 if "--workers" in extra else 0)  # every worker up
+        cpu_before = cpu_seconds(server.pid)
         rps, p50, p99, errors = run_wrk(
             f"http://127.0.0.1:{port}/api/sessions", args.duration, args.connections, script
         )
-        return Result(label, rps, p50, p99, errors)
+        cpu = cpu_seconds(server.pid) - cpu_before
+        return Result(label, rps, p50, p99, errors, 1e6 * cpu / (rps * args.duration))
     finally:
         server.terminate()
         server.wait(10)
@@ -89,6 +105,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="Redis runs: processes")
     parser.add_argument("--stores", nargs="+", default=["memory", "sqlite", "redis"],
                         choices=["memory", "sqlite", "redis"])
+    parser.add_argument("--rounds", type=int, default=1, help="runs of the embedded stores, interleaved")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -109,11 +126,13 @@ def main() -> int:
         try:
             time.sleep(0.5)
             results = []
-            if "memory" in args.stores:
-                results.append(bench("memory, 1 process", ["--data-dir", "memory://"], args, script, media))
-            if "sqlite" in args.stores:
-                data = ["--data-dir", os.path.join(tmp, "data")]
-                results.append(bench("sqlite, 1 process", data, args, script, media))
+            for round_ in range(args.rounds):  # stores interleaved: a change in load hits them all
+                if "memory" in args.stores:
+                    memory = ["--data-dir", "memory://"]
+                    results.append(bench("memory, 1 process", memory, args, script, media))
+                if "sqlite" in args.stores:
+                    data = ["--data-dir", os.path.join(tmp, f"data{round_}")]
+                    results.append(bench("sqlite, 1 process", data, args, script, media))
             for workers in args.workers if "redis" in args.stores else []:
                 subprocess.run(["redis-cli", "-p", str(redis_port), "flushall"], capture_output=True)
                 results.append(bench(
@@ -125,9 +144,9 @@ def main() -> int:
             redis.terminate()
             redis.wait(10)
     print(f"POST /api/sessions, wrk -t2 -c{args.connections} -d{args.duration}s")
-    print(f"{'store':<22}{'req/s':>10}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
+    print(f"{'store':<22}{'req/s':>10}{'p50':>10}{'p99':>10}{'non-2xx':>9}{'CPU ms/1k':>11}")
     for r in results:
-        print(f"{r.label:<22}{r.rps:>10.0f}{r.p50:>10}{r.p99:>10}{r.errors:>9}")
+        print(f"{r.label:<22}{r.rps:>10.0f}{r.p50:>10}{r.p99:>10}{r.errors:>9}{r.cpu_ms_per_k:>11.0f}")
     return 0
 
 

@@ -165,20 +165,28 @@ def redis() -> Iterator[RedisServer]:
     proc.stop()
 
 
+# sqlite: the default store, sessions kept on disk; a SIGKILL may lose only the last second
+@pytest.mark.parametrize(("store", "stop"), [("redis", "SIGTERM"), ("sqlite", "SIGTERM"), ("sqlite", "SIGKILL")])
 def test_everyone_resumes_in_sync_after_a_server_restart(
-    media_dir: Path, tmp_path: Path, redis: RedisServer, open_viewer: OpenViewer
+    media_dir: Path, tmp_path: Path, redis: RedisServer, open_viewer: OpenViewer, store: str, stop: str
 ) -> None:
     with harness.running_server(
         media_dir,
         tmp_path / "server.log",
-        redis_url=redis.url,
+        redis_url=redis.url if store == "redis" else None,
         extra_args=["--host-grace", HOST_GRACE],
     ) as server:
         host, link = create_session_as_host(open_viewer, server.base_url)
         guest = join_by_link(open_viewer, "guest", server.base_url, link)
         start_playing(host, guest)
 
-        server.stop()
+        if stop == "SIGKILL":
+            assert server.proc is not None
+            server.proc.kill()
+            server.proc.wait(10)
+            server.proc = None
+        else:
+            server.stop()
         for v in (host, guest):
             v.page.wait_for_selector('[data-connection]:not([data-state="open"])', timeout=10_000)
         server.start()

@@ -84,7 +84,7 @@ def test_a_sigkill_during_a_stream_of_writes_loses_at_most_the_last_second(
     make_server: MakeServer, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    server = make_server(args=("--rate-limit", "1000", "--rate-burst", "1000"), data_dir=data)
+    server = make_server(args=("--rate-limit", "1000000", "--rate-burst", "1000000"), data_dir=data)
     rng = random.Random()
     for round_ in range(4):
         run_for = rng.uniform(0.3, 2.5)  # the kill comes at a random moment of the stream

@@ -101,3 +101,34 @@ async def test_subscribe_returns_after_redis_confirmed_it_even_on_a_slow_link(
                     assert await asyncio.wait_for(anext(messages), 2) == f"hello{n}"
         finally:
             await store.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_subscribe_cancelled_while_waiting_for_its_confirmation_leaves_nothing_subscribed(
+    redis_server: RedisServer,
+) -> None:
+    async with proxy_with_slow_first_connection(redis_server.port) as port:
+        store = RedisStore(f"redis://127.0.0.1:{port}/0")
+        channel = session_channel("cancelled")
+
+        async def subscriber() -> None:
+            async with store.subscribe(channel):
+                raise AssertionError("the confirmation cannot have arrived yet")
+
+        try:
+            task = asyncio.create_task(subscriber())
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while channel not in store._unconfirmed:  # SUBSCRIBE sent, not yet confirmed
+                assert loop.time() < deadline
+                await asyncio.sleep(0.001)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert channel not in store._queues
+            with redis_server.client() as client:
+                while client.pubsub_numsub(channel)[0][1] != 0:  # the UNSUBSCRIBE went out too
+                    assert loop.time() < deadline, "still subscribed"
+                    await asyncio.sleep(0.02)
+        finally:
+            await store.close()

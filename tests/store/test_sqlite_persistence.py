@@ -139,3 +139,25 @@ async def test_an_unusable_data_dir_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StoreError, match="cannot use data dir"):
         SqliteStore(url_for_dir(str(tmp_path / "file" / "data")))
+
+
+@pytest.mark.gen_test
+async def test_changes_a_failed_write_carried_are_written_with_the_next_flush(url: str) -> None:
+    clocks = Clocks()
+    store = clocks.open(url)
+    real_write = store._db_file.write
+    failures = []
+
+    def full_disk_once(batch: tuple[str, str]) -> None:
+        if not failures:
+            failures.append(batch)
+            raise sqlite3.OperationalError("database or disk is full")
+        real_write(batch)
+
+    store._db_file.write = full_disk_once  # type: ignore[method-assign]
+    await store.create_session("k1", '{"v":1}', "{}", 60)
+    await store.flush()  # fails: the keys stay in memory and are marked for the next flush
+    assert failures and rows(url) == {}
+    await store.flush()
+    assert rows(url)["session:k1:state"][1] == '{"v":1}'
+    await store.close()

@@ -229,27 +229,27 @@ class RedisStore:
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[str]]:
         queue: asyncio.Queue[str] = asyncio.Queue()
-        async with self._sub_lock:
-            if self._pubsub is None:
-                self._pubsub = self._redis.pubsub()
-            first = channel not in self._queues
-            self._queues.setdefault(channel, set()).add(queue)
-            # a later subscriber of the channel waits for the same confirmation as the first
-            pending = self._unconfirmed.get(channel)
-            if first:
-                confirmed = await self._subscribe_channel(channel)
-            else:
-                confirmed = pending[-1] if pending else None
-            if self._listener is None or self._listener.done():
-                self._listener = asyncio.create_task(self._listen(), name="redis-pubsub")
-        if confirmed is not None:
-            await self._confirmation(channel, confirmed)
 
         async def messages() -> AsyncIterator[str]:
             while True:
                 yield await queue.get()
 
-        try:
+        try:  # the subscription is ended below however this ends, cancelled while confirming too
+            async with self._sub_lock:
+                if self._pubsub is None:
+                    self._pubsub = self._redis.pubsub()
+                first = channel not in self._queues
+                self._queues.setdefault(channel, set()).add(queue)
+                # a later subscriber of the channel waits for the same confirmation as the first
+                pending = self._unconfirmed.get(channel)
+                if first:
+                    confirmed = await self._subscribe_channel(channel)
+                else:
+                    confirmed = pending[-1] if pending else None
+                if self._listener is None or self._listener.done():
+                    self._listener = asyncio.create_task(self._listen(), name="redis-pubsub")
+            if confirmed is not None:
+                await self._confirmation(channel, confirmed)
             yield messages()
         finally:
             async with self._sub_lock:

@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.5
 FILE_NAME = "videosync.sqlite3"
 
-# (name, kind, value, expires_at as wall-clock seconds); kind None: the key is gone
-Row = tuple[str, str | None, str | dict[str, str] | None, float | None]
+# JSON texts: [[name, kind, value, expires_at as Unix time], ...] and [name, ...] of keys gone
+Batch = tuple[str, str]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -92,24 +92,25 @@ class SqliteFile:
             self._db.execute("DELETE FROM keys WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,))
             return list(self._db.execute("SELECT name, kind, value, expires_at FROM keys"))
 
-    def write(self, rows: list[Row]) -> None:
-        """One transaction: every key as it is now, or gone."""
-        upserts = []
-        deletes = []
-        for name, kind, value, expires_at in rows:
-            if kind is None:
-                deletes.append((name,))
-            else:
-                text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-                upserts.append((name, kind, text, expires_at))
+    def write(self, batch: Batch) -> None:
+        """One transaction: every key as it is now, or gone.
+
+        The batch arrives as two JSON texts that SQLite unpacks itself (json_each): one statement
+        per kind of change, so this thread takes the GIL twice per flush, not once per row (every
+        take waits for the event loop's thread to let go of it)."""
+        upserts, deletes = batch
         with self._db:
             self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM keys WHERE name = ?", deletes)
-            self._db.executemany(
-                "INSERT INTO keys (name, kind, value, expires_at) VALUES (?, ?, ?, ?) "
+            self._db.execute(
+                "DELETE FROM keys WHERE name IN (SELECT value FROM json_each(?))", (deletes,)
+            )
+            self._db.execute(
+                "INSERT INTO keys (name, kind, value, expires_at) "
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+                " json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true "
                 "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, value = excluded.value, "
                 "expires_at = excluded.expires_at",
-                upserts,
+                (upserts,),
             )
 
     def close(self) -> None:
@@ -133,7 +134,7 @@ class SqliteStore(MemoryStore):
         self._flush_interval = flush_interval
         self._dirty: set[str] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
-        self._writing: asyncio.Future[None] | None = None
+        self._writing: asyncio.Future[bool] | None = None
         self._closed = False
         self._db_file = SqliteFile(path_of(url))
         # one thread: flushes reach the file in the order they were taken
@@ -160,21 +161,39 @@ class SqliteStore(MemoryStore):
                 return  # written outside a loop: flushed by the next write in one, or by close()
             self._flush_timer = loop.call_later(self._flush_interval, self._flush)
 
-    def _take_dirty(self) -> list[Row]:
-        """The dirty keys as they are now (taken on the loop: values are copied, not shared)."""
+    def _take_dirty(self) -> Batch:
+        """The dirty keys as they are now, serialised on the loop (nothing shared with the writer)."""
         wall_offset = self._wall_clock() - self._clock()
-        rows: list[Row] = []
+        upserts: list[tuple[str, str, str, float | None]] = []
+        deletes: list[str] = []
         for name in self._dirty:
             entry = self._data.get(name)
             if entry is None:
-                rows.append((name, None, None, None))
+                deletes.append(name)
                 continue
-            value = entry.value if isinstance(entry.value, str) else dict(entry.value)
-            kind = "s" if isinstance(value, str) else "h"
+            value = entry.value
             expires = None if entry.expires_at is None else entry.expires_at + wall_offset
-            rows.append((name, kind, value, expires))
+            if isinstance(value, str):
+                upserts.append((name, "s", value, expires))
+            else:
+                upserts.append((name, "h", json.dumps(value, separators=(",", ":")), expires))
         self._dirty = set()
-        return rows
+        return json.dumps(upserts), json.dumps(deletes)
+
+    def _start_write(self) -> asyncio.Future[bool]:
+        names = set(self._dirty)
+        loop = asyncio.get_running_loop()
+        writing = self._writing = loop.run_in_executor(self._writer, self._write, self._take_dirty())
+
+        def retry_if_failed(done: asyncio.Future[bool]) -> None:
+            if not done.cancelled() and done.result() is False:
+                # kept in memory all the same: written with the next flush, unless changed again
+                self._dirty |= {name for name in names if name not in self._dirty}
+                if self._flush_timer is None and not self._closed:
+                    self._flush_timer = loop.call_later(self._flush_interval, self._flush)
+
+        writing.add_done_callback(retry_if_failed)
+        return writing
 
     def _flush(self) -> None:
         self._flush_timer = None
@@ -183,16 +202,16 @@ class SqliteStore(MemoryStore):
             # the disk is behind: gather more and write them together next time
             self._flush_timer = loop.call_later(self._flush_interval, self._flush)
             return
-        if not self._dirty:
-            return
-        self._writing = loop.run_in_executor(self._writer, self._write, self._take_dirty())
+        if self._dirty:
+            self._start_write()
 
-    def _write(self, rows: list[Row]) -> None:
+    def _write(self, batch: Batch) -> bool:
         try:
-            self._db_file.write(rows)
+            self._db_file.write(batch)
         except sqlite3.Error:
-            # Kept in memory all the same; the next change of these keys writes them again.
-            log.exception("sqlite store: writing %d keys failed", len(rows))
+            log.exception("sqlite store: writing a batch of changes failed; retrying with the next")
+            return False
+        return True
 
     async def flush(self) -> None:
         """Write every change so far to the file now (tests, shutdown)."""
@@ -202,9 +221,7 @@ class SqliteStore(MemoryStore):
         if self._writing is not None:
             await self._writing
         if self._dirty:
-            loop = asyncio.get_running_loop()
-            self._writing = loop.run_in_executor(self._writer, self._write, self._take_dirty())
-            await self._writing
+            await self._start_write()
 
     async def close(self) -> None:
         if self._closed:

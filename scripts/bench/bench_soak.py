@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Soak benchmark: does the server give back what closed sockets and ended sessions held?
+
+Each round creates `--sessions` sessions, opens `--per-session` WebSocket connections into each
+(10,000 across 1,000 by default), waits for every `init`, closes them all, then waits until the
+sessions have expired (`--session-ttl` given to the server, plus the store's sweep) and reads the
+server's RSS. A server that keeps something per closed socket or per ended session grows round
+after round; one that does not levels off after the first round (allocator pools, caches).
+
+Starts its own `python -m videosync` per store (memory, the SQLite-backed default, Redis with a
+throw-away redis-server), using bench_fanout.py's raw-socket client.
+
+usage: python scripts/bench/bench_soak.py [--stores memory,sqlite,redis] [--rounds 5]
+                                           [--sessions 1000] [--per-session 10] [--session-ttl 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench_fanout import Server, WSClient, loop_factory, rss_kb
+
+BATCH = 100  # connections opened at once
+
+
+def create_sessions(port: int, count: int) -> list[str]:
+    def one(_: int) -> str:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/sessions", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return str(json.loads(answer.read())["sessionKey"])
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(count)))
+
+
+async def join(port: int, key: str) -> WSClient:
+    """One member, once its `init` has arrived (or the server closed it: counted as failed)."""
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: WSClient(key, False), "127.0.0.1", port)
+    deadline = loop.time() + 120
+    while not client.init.done() and not client.closed:
+        if loop.time() > deadline:
+            raise TimeoutError(f"no init for a member of {key}")
+        await asyncio.sleep(0.05)
+    return client
+
+
+async def one_round(server: Server, sessions: int, per_session: int, ttl: float) -> dict[str, float]:
+    started = time.monotonic()
+    clients: list[WSClient] = []
+    per_batch = max(1, BATCH // per_session)
+    for start in range(0, sessions, per_batch):
+        # created just before their members join: with a short TTL, a session made long before
+        # would have expired unvisited
+        keys = await asyncio.to_thread(create_sessions, server.port, min(per_batch, sessions - start))
+        batch = [key for key in keys for _ in range(per_session)]
+        clients += await asyncio.gather(*(join(server.port, key) for key in batch))
+    opened_rss = rss_kb(server.process.pid)
+    failed = sum(not c.init.done() for c in clients)
+    for client in clients:
+        if client.transport is not None:
+            client.transport.close()
+    deadline = time.monotonic() + 30
+    while not all(c.closed for c in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    # sessions expire `ttl` after the last activity; the sweep runs every second; the host grace
+    # and presence ticks end within a few seconds
+    await asyncio.sleep(ttl + 5)
+    return {"connections": len(clients), "failed": failed, "open_rss_kb": opened_rss,
+            "rss_kb": rss_kb(server.process.pid),
+            "round_s": round(time.monotonic() - started, 1)}
+
+
+async def soak(store: str, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(store, Path(tmp), extra=[
+            "--session-ttl", str(args.session_ttl), "--max-connections-per-ip", "1000000",
+            "--log-level", "warning",
+        ])
+        try:
+            await asyncio.sleep(1.0)
+            start = rss_kb(server.process.pid)
+            print(json.dumps({"store": store, "round": 0, "rss_kb": start,
+                              "load1": round(os.getloadavg()[0], 1)}), flush=True)
+            for round_ in range(1, args.rounds + 1):
+                result = await one_round(server, args.sessions, args.per_session, args.session_ttl)
+                print(json.dumps({"store": store, "round": round_, **result,
+                                  "growth_kb": result["rss_kb"] - start,
+                                  "load1": round(os.getloadavg()[0], 1)}), flush=True)
+        finally:
+            server.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="memory,sqlite,redis")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--per-session", type=int, default=10)
+    parser.add_argument("--session-ttl", type=int, default=10)
+    args = parser.parse_args()
+    # stopped with SIGTERM, still stop the server (finally clauses run for SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # the server inherits it too
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    for store in args.stores.split(","):
+        await soak(store, args)
+
+
+if __name__ == "__main__":
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(main())
