@@ -113,7 +113,8 @@ def peer() -> Iterator[tuple[socket.socket, socket.socket]]:
 def strict_framing(ours: socket.socket, compression: dict[str, Any] | None = None) -> tuple[StrictFraming, Handler]:
     handler = Handler(compression)
     base = WebSocketHandler.get_websocket_protocol(handler)  # type: ignore[arg-type]
-    framing = StrictFraming(handler, False, base.params)  # type: ignore[union-attr]
+    # by keyword, as Tornado's own client builds its protocol (handlers/ws.py passes them in order)
+    framing = StrictFraming(handler, mask_outgoing=False, params=base.params)  # type: ignore[union-attr]
     framing.stream = IOStream(ours)
     return framing, handler
 
