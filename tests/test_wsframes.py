@@ -12,7 +12,7 @@ import pytest
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
 
-from videosync.metrics import REJECTED
+from videosync.metrics import REGISTRY
 from videosync.wsframes import StrictFraming, framing_error, is_utf8
 
 FIN, RSV1, RSV2, RSV3, MASK = 0x80, 0x40, 0x20, 0x10, 0x80
@@ -144,7 +144,7 @@ def close_frame_sent(theirs: socket.socket) -> tuple[int, bytes]:
 
 
 def rejected(reason: str) -> float:
-    return REJECTED.labels(reason)._value.get()  # type: ignore[no-any-return]
+    return REGISTRY.get_sample_value("videosync_ws_rejected_total", {"reason": reason}) or 0.0
 
 
 async def run_until_closed(framing: StrictFraming) -> None:
