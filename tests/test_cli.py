@@ -6,12 +6,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.http import wait_http
 from tests.support.net import free_port
 
 
@@ -97,16 +96,7 @@ def test_serve_is_the_default_command_and_says_store_and_url_first(tmp_path: Pat
     try:
         first = proc.stderr.readline() if proc.stderr else ""
         assert "store sqlite" in first and f"http://localhost:{port}/" in first
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as response:
-                    assert response.status == 200
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=10)
     finally:
         proc.terminate()
         assert proc.wait(10) == 0

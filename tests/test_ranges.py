@@ -336,3 +336,22 @@ def test_only_the_headers_that_apply_are_read() -> None:
 )
 def test_http_dates_are_read_or_ignored(text: str, seconds: int | None) -> None:
     assert parse_http_date(text) == seconds
+
+
+# Go trims only ' ', \t, \r and \n (textproto.TrimString); Python's bare strip() takes more.
+OTHER_SPACE = ["\x0b", "\x0c", "\x1f", "\xa0", "\u2003"]
+
+
+@pytest.mark.parametrize("space", OTHER_SPACE)
+def test_only_go_whitespace_is_trimmed_in_ranges(space: str) -> None:
+    for header in (f"bytes={space}0-9", f"bytes=0-9{space}", f"bytes=0{space}-9", f"bytes=0-{space}9"):
+        with pytest.raises(InvalidRange):
+            parse_range(header, SIZE)
+
+
+@pytest.mark.parametrize("space", OTHER_SPACE)
+def test_only_go_whitespace_is_trimmed_in_entity_tags(space: str) -> None:
+    headers = _headers(**{"If-None-Match": f'{space}"v1"'})
+    assert check_preconditions("GET", headers, MTIME, '"v1"') == Decision(Outcome.PROCEED, True)
+    headers = _headers(**{"If-None-Match": '\r\n\t "v1"'})
+    assert check_preconditions("GET", headers, MTIME, '"v1"') == Decision(Outcome.NOT_MODIFIED, False)

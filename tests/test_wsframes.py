@@ -12,7 +12,7 @@ import pytest
 from tornado.iostream import IOStream
 from tornado.websocket import WebSocketHandler
 
-from videosync.metrics import REJECTED
+from videosync.metrics import REGISTRY
 from videosync.wsframes import StrictFraming, framing_error, is_utf8
 
 FIN, RSV1, RSV2, RSV3, MASK = 0x80, 0x40, 0x20, 0x10, 0x80
@@ -113,7 +113,8 @@ def peer() -> Iterator[tuple[socket.socket, socket.socket]]:
 def strict_framing(ours: socket.socket, compression: dict[str, Any] | None = None) -> tuple[StrictFraming, Handler]:
     handler = Handler(compression)
     base = WebSocketHandler.get_websocket_protocol(handler)  # type: ignore[arg-type]
-    framing = StrictFraming(handler, False, base.params)  # type: ignore[union-attr]
+    # by keyword, as Tornado's own client builds its protocol (handlers/ws.py passes them in order)
+    framing = StrictFraming(handler, mask_outgoing=False, params=base.params)  # type: ignore[union-attr]
     framing.stream = IOStream(ours)
     return framing, handler
 
@@ -143,7 +144,7 @@ def close_frame_sent(theirs: socket.socket) -> tuple[int, bytes]:
 
 
 def rejected(reason: str) -> float:
-    return REJECTED.labels(reason)._value.get()  # type: ignore[no-any-return]
+    return REGISTRY.get_sample_value("videosync_ws_rejected_total", {"reason": reason}) or 0.0
 
 
 async def run_until_closed(framing: StrictFraming) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RedisServer
+from tests.support.net import wait_until
 from tests.wsclient import Client
 
 from .conftest import MakeServer
@@ -35,15 +36,6 @@ async def create(server: ServerProc) -> tuple[str, str]:
     assert answer.status == 200, answer.body
     body = answer.json()
     return body["sessionKey"], body["hostToken"]  # type: ignore[index]
-
-
-async def recovered_within(check: Any, seconds: float) -> float:
-    """Seconds until `check()` is true, polling; fails past `seconds`."""
-    start = time.monotonic()
-    while not await check():
-        assert time.monotonic() - start < seconds, f"not recovered within {seconds} s"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - start
 
 
 async def all_up(*servers: ServerProc) -> bool:
@@ -109,7 +101,7 @@ def test_redis_paused_for_10s_gives_503_keeps_sockets_and_recovers_without_loss(
             os.kill(pid, signal.SIGCONT)
         seen_before = {id(c): len(c.raw) for c in (host, viewer)}
 
-        took = await recovered_within(lambda: all_up(a, b), RECOVERY_S)
+        took = await wait_until(lambda: all_up(a, b), RECOVERY_S, "everything answers again")
         print(f"REST and readiness back {took:.2f} s after SIGCONT")
         # the sockets opened before the outage are still open and still in sync, across processes
         update = await host_update_reaches(host, viewer, 42.0)
@@ -120,7 +112,7 @@ def test_redis_paused_for_10s_gives_503_keeps_sockets_and_recovers_without_loss(
             async def lease_back() -> bool:
                 return admin.get(f"session:{key}:host") == host.member_id
 
-            await recovered_within(lease_back, RECOVERY_S)
+            await wait_until(lease_back, RECOVERY_S, "the host lease is back")
         # nobody was judged gone or demoted because every heartbeat was old after the freeze
         await asyncio.gather(host.nothing(3.5), viewer.nothing(3.5))  # a presence tick on each side
         for client in (host, viewer):
@@ -158,7 +150,7 @@ def test_redis_killed_and_restarted_on_the_same_port_is_picked_up_without_restar
         assert not host.conn.close_code and not viewer.conn.close_code  # open through the outage
 
         own_redis.start()  # the same port, empty
-        took = await recovered_within(lambda: all_up(a, b), RECOVERY_S)
+        took = await wait_until(lambda: all_up(a, b), RECOVERY_S, "everything answers again")
         print(f"REST and readiness back {took:.2f} s after the restart")
         # the session vanished with Redis's memory: both members are told so
         for client in (host, viewer):

@@ -21,24 +21,11 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll `check()` until it is true; fail naming `what` once `timeout` seconds have passed.
-
-    The check runs once more at the deadline, so a slow machine fails only when the condition is
-    really not met, and a fast one returns as soon as it is."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() >= deadline:
-            if check():
-                return
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(interval)
-
-
-async def async_wait_until(
+async def wait_until(
     check: Callable[[], Awaitable[bool]], timeout: float, what: str, interval: float = 0.05
 ) -> float:
-    """`wait_until` for a coroutine check on the running loop; returns the seconds it took."""
+    """Poll `check()` until it is true; fail naming `what` past `timeout` seconds. Returns the
+    seconds it took (some tests bound or report that)."""
     start = time.monotonic()
     while not await check():
         if time.monotonic() - start >= timeout:
