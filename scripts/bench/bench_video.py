@@ -284,7 +284,8 @@ def main() -> int:
                               f"  non-2xx {int(r['non2xx'])}  | server CPU {r['cpu_pct']:4.0f}%,"
                               f" {r['cpu_us_per_mib']:6.0f} µs per MiB")
                 if "nginx" in runs and ours in runs:
-                    tput = median([r["mib_s"] for r in runs[ours]]) / median([r["mib_s"] for r in runs["nginx"]])
+                    tput = (median([r["mib_s"] for r in runs[ours]])
+                            / median([r["mib_s"] for r in runs["nginx"]]))
                     cpu = (median([r["cpu_us_per_mib"] for r in runs[ours]])
                            / median([r["cpu_us_per_mib"] for r in runs["nginx"]]))
                     print(f"  ratio {ours}/nginx (medians): throughput {tput:.2f}x (target >= {target}x),"
