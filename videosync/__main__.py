@@ -15,7 +15,7 @@ from dataclasses import replace
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from . import __version__
+from . import __version__, logformat
 from .app import MAX_BUFFERED_BODY, Services, make_app
 from .package_cli import add_package_command, run_package
 from .packager import open_media
@@ -47,11 +47,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logformat.configure(level, sys.stderr)
 
 
 def listen(settings: Settings, reuse_port: bool = False) -> list[socket.socket]:

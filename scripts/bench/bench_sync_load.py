@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench_fanout import WSClient, connect, cpu_s, free_port, percentile  # noqa: E402
 
 MIB = 1024 * 1024
+SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
 RANGES_LUA = """
 request = function()
   local start = math.random(0, {size} / {mib} - 1) * {mib}
@@ -150,12 +151,12 @@ class Server:
                 stdout=subprocess.DEVNULL,
             )
             args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT[0])}
         if self.turns_file is not None:
             cmd = [sys.executable, __file__, "--serve-with-turns", str(self.turns_file), *args]
         else:
             cmd = [sys.executable, "-m", "videosync", *args]
-        self.process = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        self.process = subprocess.Popen(cmd, cwd=SERVER_ROOT[0], env=env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -312,7 +313,10 @@ async def main() -> int:
     parser.add_argument("--gap-ms", type=float, default=20.0, help="between host updates (50/s)")
     parser.add_argument("--file-mib", type=int, default=64)
     parser.add_argument("--turns", action="store_true", help="count loop turns per update (stock loop)")
+    parser.add_argument("--server-root", type=Path, default=ROOT,
+                        help="run the videosync of this checkout (e.g. the code before a change)")
     args = parser.parse_args()
+    SERVER_ROOT[0] = args.server_root.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         media = workdir / "media"
@@ -322,8 +326,9 @@ async def main() -> int:
                 f.write(os.urandom(MIB))
         if "hls" in args.loads:
             make_clip(media / "clip.mp4")
-        print(f"# {args.members} members, updates every {args.gap_ms:g} ms for {args.seconds:g} s,"
-              f" {args.pullers} bulk pullers; load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"# server {SERVER_ROOT[0]}; {args.members} members, updates every {args.gap_ms:g} ms"
+              f" for {args.seconds:g} s, {args.pullers} bulk pullers;"
+              f" load average {os.getloadavg()[0]:.2f}", flush=True)
         for config in args.configs.split(","):
             store, workers = config.split(":")
             server = Server(media, workdir, store, int(workers), args.turns)
