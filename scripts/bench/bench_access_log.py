@@ -34,8 +34,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
+REPO = [ROOT]  # --repo: measure another checkout (the code before a change) alike
 POST_LUA = 'wrk.method = "POST"\nwrk.body = ""\n'
 
 
@@ -93,7 +93,7 @@ def per_request_in_server(level: str, seconds: int, connections: int, workdir: P
     proc = subprocess.Popen(
         [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(port),
          "--media-dir", str(media), "--log-level", level],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=REPO[0], env={**os.environ, "PYTHONPATH": str(REPO[0])},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -133,7 +133,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--no-server", action="store_true", help="only the in-process measurement")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose videosync to measure")
     args = parser.parse_args()
+    REPO[0] = args.repo.resolve()
+    sys.path.insert(0, str(REPO[0]))
+    print(f"videosync from {REPO[0]}")
     print(f"load average {os.getloadavg()[0]:.2f}")
     on = min(per_call("INFO", args.calls) for _ in range(3))
     off = min(per_call("WARNING", args.calls) for _ in range(3))

@@ -285,8 +285,10 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
         "max_ms": round(max(latencies), 2) if latencies else None,
         "first_quarter_p50_ms": round(p50_first, 2),
         "last_quarter_p50_ms": round(p50_last, 2),
-        # a backlog: the end of the run far behind its start
-        "backlog": bool(p50_last > 2 * p50_first + 5),
+        # a backlog: updates lost in the wait, the end of the run far behind its start, or the
+        # start already later than a quarter of the run lasts (a queue from the first updates)
+        "backlog": bool(len(latencies) < updates * len(members) or not p50_last <= 2 * p50_first + 5
+                        or p50_first > 1000 * args.seconds / 4),
         "bulk_mib_s": None if bulk != bulk else round(bulk),
         "server_cpu_pct": round(100 * server_cpu / args.seconds),
         "since": since,

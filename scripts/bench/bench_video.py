@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
+SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
 
 RANDOM_RANGE_LUA = """
 local size = {size}
@@ -142,13 +143,14 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
 def start_server(media: Path, kind: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/video"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VIDEOSYNC_LOG_LEVEL": "warning"}
+    env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT[0]), "VIDEOSYNC_LOG_LEVEL": "warning"}
     if kind == "videosync":
         cmd = [sys.executable, "-m", "videosync", "serve", "--port", str(port), "--host", "127.0.0.1",
                "--media-dir", str(media), "--video", "bench.mp4", "--log-level", "warning"]
     else:
         cmd = [sys.executable, "-c", STANDALONE, str(port), str(media)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, cwd=SERVER_ROOT[0],  # `-m` looks in the cwd first
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_ready(url, proc):
         proc.kill()
         proc.wait()
@@ -225,11 +227,14 @@ def main() -> int:
     parser.add_argument("--server", choices=["videosync", "standalone", "auto"], default="auto",
                         help="`python -m videosync`, or just the media routes (auto: videosync if wired)")
     parser.add_argument("--no-reference", action="store_true", help="skip nginx")
+    parser.add_argument("--server-root", type=Path, default=ROOT,
+                        help="run the videosync of this checkout (e.g. the code before a change)")
     parser.add_argument("--rounds", type=int, default=2, help="turns each server takes per scenario")
     parser.add_argument("--file-mib", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
+    SERVER_ROOT[0] = args.server_root.resolve()
     if shutil.which("wrk") is None:
         print("bench_video: needs wrk (apt install wrk)", file=sys.stderr)
         return 2
@@ -259,8 +264,9 @@ def main() -> int:
                 conf_dir = Path(tmp) / "nginx"
                 conf_dir.mkdir()
                 servers["nginx"] = start_nginx(media, conf_dir)
-            print(f"servers: {', '.join(servers)}; file {args.file_mib} MiB; {args.connections}"
-                  f" connections; {args.seconds} s per run; {args.rounds} rounds, taking turns;"
+            print(f"servers: {', '.join(servers)} ({SERVER_ROOT[0]}); file {args.file_mib} MiB;"
+                  f" {args.connections} connections; {args.seconds} s per run; {args.rounds} rounds,"
+                  f" taking turns;"
                   f" load average {os.getloadavg()[0]:.2f}")
             lua = RANDOM_RANGE_LUA.format(size=size, mib=MIB)
             scenarios = [
