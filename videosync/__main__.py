@@ -17,7 +17,7 @@ from pathlib import Path
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from . import __version__
+from . import __version__, logformat
 from .app import MAX_BUFFERED_BODY, Services, make_app
 from .media import MediaLibrary, VideoNotFound
 from .mediaservice import open_media
@@ -50,11 +50,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logformat.configure(level, sys.stderr)
 
 
 def listen(settings: Settings, reuse_port: bool = False) -> list[socket.socket]:

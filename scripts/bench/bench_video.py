@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
+SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
 
 RANDOM_RANGE_LUA = """
 local size = {size}
@@ -142,14 +143,15 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
 def start_server(media: Path, kind: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/video"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VIDEOSYNC_LOG_LEVEL": "warning"}
+    env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT[0]), "VIDEOSYNC_LOG_LEVEL": "warning"}
     if kind == "videosync":
         cmd = [sys.executable, "-m", "videosync", "serve", "--port", str(port), "--host", "127.0.0.1",
                "--media-dir", str(media), "--video", "bench.mp4", "--log-level", "warning",
                "--data-dir", "memory://"]
     else:
         cmd = [sys.executable, "-c", STANDALONE, str(port), str(media)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, cwd=SERVER_ROOT[0],  # `-m` looks in the cwd first
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_ready(url, proc):
         proc.kill()
         proc.wait()
@@ -226,11 +228,14 @@ def main() -> int:
     parser.add_argument("--server", choices=["videosync", "standalone", "auto"], default="auto",
                         help="`python -m videosync`, or just the media routes (auto: videosync if wired)")
     parser.add_argument("--no-reference", action="store_true", help="skip nginx")
+    parser.add_argument("--server-root", type=Path, default=ROOT,
+                        help="run the videosync of this checkout (e.g. the code before a change)")
     parser.add_argument("--rounds", type=int, default=2, help="turns each server takes per scenario")
     parser.add_argument("--file-mib", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
+    SERVER_ROOT[0] = args.server_root.resolve()
     if shutil.which("wrk") is None:
         print("bench_video: needs wrk (apt install wrk)", file=sys.stderr)
         return 2
@@ -260,8 +265,9 @@ def main() -> int:
                 conf_dir = Path(tmp) / "nginx"
                 conf_dir.mkdir()
                 servers["nginx"] = start_nginx(media, conf_dir)
-            print(f"servers: {', '.join(servers)}; file {args.file_mib} MiB; {args.connections}"
-                  f" connections; {args.seconds} s per run; {args.rounds} rounds, taking turns;"
+            print(f"servers: {', '.join(servers)} ({SERVER_ROOT[0]}); file {args.file_mib} MiB;"
+                  f" {args.connections} connections; {args.seconds} s per run; {args.rounds} rounds,"
+                  f" taking turns;"
                   f" load average {os.getloadavg()[0]:.2f}")
             lua = RANDOM_RANGE_LUA.format(size=size, mib=MIB)
             scenarios = [
@@ -285,7 +291,8 @@ def main() -> int:
                               f"  non-2xx {int(r['non2xx'])}  | server CPU {r['cpu_pct']:4.0f}%,"
                               f" {r['cpu_us_per_mib']:6.0f} µs per MiB")
                 if "nginx" in runs and ours in runs:
-                    tput = median([r["mib_s"] for r in runs[ours]]) / median([r["mib_s"] for r in runs["nginx"]])
+                    tput = (median([r["mib_s"] for r in runs[ours]])
+                            / median([r["mib_s"] for r in runs["nginx"]]))
                     cpu = (median([r["cpu_us_per_mib"] for r in runs[ours]])
                            / median([r["cpu_us_per_mib"] for r in runs["nginx"]]))
                     print(f"  ratio {ours}/nginx (medians): throughput {tput:.2f}x (target >= {target}x),"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import re
 import socket
@@ -177,7 +178,7 @@ async def test_a_slow_reader_does_not_hold_up_other_requests(
 @pytest.mark.gen_test(timeout=30)
 @pytest.mark.parametrize("how", ["close", "reset"])
 async def test_a_client_vanishing_mid_file_leaves_no_descriptor_open(
-    http_client, base_url, http_port, media_dir, how
+    http_client, base_url, http_port, media_dir, how, caplog
 ) -> None:
     with (media_dir / "big.mp4").open("wb") as f:
         f.truncate(256 * 1024 * 1024)
@@ -197,3 +198,28 @@ async def test_a_client_vanishing_mid_file_leaves_no_descriptor_open(
     assert await until(lambda: open_fds() <= baseline), f"{open_fds() - baseline} descriptors leaked"
     after = await call(http_client, base_url, "/api/videos/clip/file", headers={"Range": "bytes=0-9"})
     assert after.code == 206
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], "a client going away is no server error"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_reset_seen_first_by_sendfile_closes_the_connection_quietly(
+    http_server, http_port, media_dir, monkeypatch, caplog
+) -> None:
+    real = os.sendfile
+    calls = [0]
+
+    def resetting(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        calls[0] += 1
+        if calls[0] > 1:  # the client reset, and the server learns it from sendfile, not Tornado
+            raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+        return real(out_fd, in_fd, offset, min(count, 100_000))
+
+    monkeypatch.setattr(os, "sendfile", resetting)
+    reader, writer = await asyncio.open_connection("127.0.0.1", http_port)
+    writer.write(b"GET /api/videos/clip/file HTTP/1.1\r\nHost: x\r\n\r\n")
+    rest = await asyncio.wait_for(reader.read(), 10)  # EOF: the server closed the connection
+    writer.close()
+    assert rest.startswith(b"HTTP/1.1 200") and len(rest) < FILE_BYTES
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], "a client going away is no server error"

@@ -133,7 +133,11 @@ class RangedFileHandler(BaseHandler):
             else:
                 await self._send(fd, ranges[0] if ranges else ByteRange(0, size))
         except StreamClosedError:
-            return  # the client went away; the file is closed by serve()
+            # the client went away; sendfile may learn it before Tornado does, and only a closed
+            # stream lets the unfinished response end quietly (the file is closed by serve())
+            if isinstance(self.request.connection, HTTP1Connection):
+                self.request.connection.close()
+            return
         except OSError as exc:
             log.warning("serving %s stopped: %s", os.path.basename(name), exc)
             if isinstance(self.request.connection, HTTP1Connection):
