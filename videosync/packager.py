@@ -46,6 +46,7 @@ from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
 from .sample import generate_sample
 from .settings import Settings
 from .store import Store, StoreError
+from .subtitles import SubtitleError, Subtitles
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Packager:
         self.session_exists = session_exists
         self.sweep_interval = sweep_interval
         self.packages = False  # this process runs ffmpeg (set by start)
+        self.subtitles = Subtitles(library, tools)  # text streams are extracted with each job
         self._jobs: dict[str, JobStatus] = {}
         self._views: dict[str, dict[str, object]] = {}
         self._serial: dict[str, int] = {}
@@ -421,6 +423,10 @@ class Packager:
                 on_status=lambda job: self._changed(video_id, job), stall_timeout=self.stall_timeout,
                 info=info, threads=self.threads,
             )
+        try:
+            await self.subtitles.extract_streams(video)
+        except (SubtitleError, OSError) as exc:  # the video plays without them
+            log.warning("subtitles of %s not extracted: %s", video_id, exc)
 
 
 @contextlib.asynccontextmanager
