@@ -126,7 +126,7 @@ def sidecar_paths(video_path: Path) -> list[Path]:
 
 def sidecar_track(video_path: Path, path: Path) -> Track:
     middle = path.name[len(video_path.stem) + 1:]  # "en.forced.srt"
-    lang, flags = parse_suffix(os.path.splitext(middle)[0])
+    lang, flags = parse_suffix(middle[: -len(path.suffix)])
     track_id = re.sub(r"[^a-z0-9]+", "-", middle.lower()).strip("-")[:64] or "file"
     return Track(track_id, lang, make_label(lang, flags), Source.FILE, path=path)
 

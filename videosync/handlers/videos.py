@@ -178,7 +178,8 @@ class VideosHandler(MediaHandler):
             raise self.denied(Denied(401, f"these credentials are not valid: {HOW_TO_AUTHENTICATE}"))
         videos = [v for v in await self.library.rescan() if caller.may_see(v)]
         subs = self.access.subtitles
-        items = await asyncio.gather(*(video_json(self.library, self.packager, v, caller, subs) for v in videos))
+        items = await asyncio.gather(*(video_json(self.library, self.packager, v, caller, subs)
+                                       for v in videos))
         self.write_json({"videos": list(items)})
 
     # -- upload ------------------------------------------------------------------------------
