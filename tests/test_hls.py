@@ -318,7 +318,7 @@ async def test_a_subscriber_that_raises_does_not_stop_packaging(tmp_path) -> Non
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=90)
 async def test_open_media_makes_a_sample_and_packages_it(tools, tmp_path) -> None:
-    from videosync.packager import open_media
+    from videosync.mediaservice import open_media
     from videosync.settings import Settings
 
     settings = Settings(media_dir=str(tmp_path / "media"))
@@ -337,7 +337,7 @@ async def test_a_process_that_does_not_package_reports_status_heard_on_the_media
     tmp_path, store
 ) -> None:
     from videosync.events import MEDIA, Event
-    from videosync.packager import STATUS_CHANNEL
+    from videosync.mediasync import STATUS_CHANNEL
     from videosync.protocol import encode_media_status
 
     media = tmp_path / "media"
@@ -456,7 +456,7 @@ async def test_the_packaging_of_a_deleted_video_is_deleted_with_it(clips, tools,
 @pytest.mark.ffmpeg
 @pytest.mark.gen_test(timeout=30)
 async def test_shutting_down_while_the_sample_renders_leaves_no_partial_file(tmp_path) -> None:
-    from videosync.packager import open_media
+    from videosync.mediaservice import open_media
     from videosync.settings import Settings
 
     media = tmp_path / "media"

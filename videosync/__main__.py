@@ -20,8 +20,8 @@ from tornado.netutil import bind_sockets
 from . import __version__
 from .app import MAX_BUFFERED_BODY, Services, make_app
 from .media import MediaLibrary, VideoNotFound
+from .mediaservice import open_media
 from .package_cli import add_package_command, run_package
-from .packager import open_media
 from .sessions import SessionService
 from .settings import Settings, SettingsError, build_parser, from_sources
 from .store import Store, StoreError, open_store

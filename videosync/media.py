@@ -298,12 +298,14 @@ class MediaLibrary:
         return [v for v in self._videos.values() if v.uploaded and (owner is None or v.owner == owner)]
 
     def has(self, video_id: str) -> bool:
-        """For SessionService(video_exists=...): does this id name a video right now?"""
+        """For SessionService(video_exists=...): does this id name a video? Memory only (no stat):
+        it is asked on the WebSocket path; a file deleted by hand leaves with the next scan."""
         try:
-            self.get(video_id)
-        except (InvalidVideoId, VideoNotFound):
+            check_id(video_id)
+        except InvalidVideoId:
             return False
-        return True
+        self._first_scan()
+        return video_id in self._videos
 
     def get(self, video_id: str) -> VideoFile:
         """The video with this id, freshly stat'ed."""

@@ -2,12 +2,11 @@
 
 Start it with `await packager.start(package=...)` at server start-up and stop it with `await
 packager.close()`. Of several processes sharing a media dir (`--workers`), one packages
-(`package=True`); the others learn every status change from the media channel the hub publishes
-on, and every library change (an upload, a delete) from a channel of their own, so that each
-process answers `GET /api/videos/{id}` alike. Status lives in memory: the disk keeps only what a
-restart needs (hls.py: `ready.json`). `subscribe(callback)` registers `callback(video_id,
-status_view)`, called on every change (at most every 0.5 s while packaging): the hub relays it
-to the sessions that watch the video as `mediaStatus`.
+(`package=True`); the others learn every status change and library change through the store
+(mediasync.py), so that each process answers `GET /api/videos/{id}` alike. Status lives in
+memory: the disk keeps only what a restart needs (hls.py: `ready.json`). `subscribe(callback)`
+registers `callback(video_id, status_view)`, called on every change (at most every 0.5 s while
+packaging): the hub relays it to the sessions that watch the video as `mediaStatus`.
 """
 
 from __future__ import annotations
@@ -15,19 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 import os
-import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from . import metrics
-from .events import Event
-from .ffmpeg import FfmpegMissing, ProbeInfo, Tools, find_tools
+from .ffmpeg import ProbeInfo, Tools
 from .hls import (
     FAILED,
     PACKAGING,
@@ -43,19 +39,15 @@ from .hls import (
 )
 from .jobqueue import FairQueue
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
-from .sample import generate_sample
-from .settings import Settings
-from .store import Store, StoreError
+from .mediasync import LibrarySync, SessionExists
+from .store import Store
 from .subtitles import SubtitleError, Subtitles
 
 log = logging.getLogger(__name__)
 
 # called with (video_id, status view); may be a coroutine function (run as a task)
 ProgressCallback = Callable[[str, dict[str, object]], object]
-SessionExists = Callable[[str], Awaitable[bool]]
 HLS_URL_PREFIX = "/media/hls"
-STATUS_CHANNEL = "videosync:media"  # the hub publishes mediaStatus events here (hub.MEDIA_CHANNEL)
-LIBRARY_CHANNEL = "videosync:media:library"  # "I added or removed something: re-read the dir"
 NO_STATUS: dict[str, object] = {"status": "none", "progress": 0.0, "edge": 0.0, "playlist": None,
                                 "message": "", "mode": None, "speed": None}
 
@@ -84,9 +76,8 @@ class Packager:
         self.stall_timeout = stall_timeout
         self.jobs = jobs
         self.threads = threads
-        self.bus = bus
-        self.session_exists = session_exists
-        self.sweep_interval = sweep_interval
+        # keeps this process in step with the others on the media dir (None: alone)
+        self.sync = LibrarySync(self, bus, session_exists, sweep_interval) if bus is not None else None
         self.packages = False  # this process runs ffmpeg (set by start)
         self.subtitles = Subtitles(library, tools)  # text streams are extracted with each job
         self._jobs: dict[str, JobStatus] = {}
@@ -99,7 +90,6 @@ class Packager:
         self._subscribers: list[ProgressCallback] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._notifications: set[asyncio.Future[Any]] = set()
-        self._origin = secrets.token_hex(8)  # names this process's library announcements
 
     @property
     def running(self) -> bool:
@@ -194,12 +184,21 @@ class Packager:
         return video
 
     async def _announce(self) -> None:
-        if self.bus is None:
-            return
-        try:
-            await self.bus.publish(LIBRARY_CHANNEL, self._origin)
-        except StoreError as exc:  # the others find it on their next rescan
-            log.warning("library change not announced: %s", exc)
+        if self.sync is not None:
+            await self.sync.announce()
+
+    async def added_elsewhere(self) -> None:
+        """Files were put into the media dir by this process (the sample): tell the others."""
+        await self._announce()
+
+    def heard(self, video_id: str, view: dict[str, object]) -> None:
+        """A status the packaging process published (for a process that does not package)."""
+        if not self.packages and self.library.has(video_id):
+            self._views[video_id] = view
+
+    async def sweep(self) -> list[str]:
+        """Delete the uploads of sessions that have ended or expired; the ids deleted."""
+        return await self.sync.sweep() if self.sync is not None else []
 
     def _cancel(self, video_id: str) -> None:
         if self._queue.discard(video_id):
@@ -287,12 +286,8 @@ class Packager:
         await self.rescan()
         if self.rescan_interval:
             self._tasks.append(asyncio.create_task(self._rescan_loop(), name="packager-rescan"))
-        if self.bus is not None:
-            self._tasks.append(asyncio.create_task(self._listen_library(), name="library-changes"))
-            if not package:
-                self._tasks.append(asyncio.create_task(self._listen_status(), name="media-status"))
-        if package and self.session_exists is not None and self.sweep_interval:
-            self._tasks.append(asyncio.create_task(self._sweep_loop(), name="upload-sweep"))
+        if self.sync is not None:
+            self._tasks += self.sync.start(package)
 
     async def close(self) -> None:
         """Stop the runner; a running ffmpeg is killed (its job is redone on the next start)."""
@@ -318,70 +313,6 @@ class Packager:
                 await self.rescan()
             except OSError as exc:
                 log.warning("media rescan failed: %s", exc)
-
-    async def _listen_library(self) -> None:
-        assert self.bus is not None
-        while True:
-            try:
-                async with self.bus.subscribe(LIBRARY_CHANNEL) as messages:
-                    async for origin in messages:
-                        if origin != self._origin:  # this process knows its own changes already
-                            await self.rescan()
-            except (StoreError, OSError) as exc:
-                log.warning("library change listener: %s; retrying", exc)
-                await asyncio.sleep(1.0)
-
-    async def _listen_status(self) -> None:
-        """In a process that does not package: the statuses the packaging process publishes."""
-        assert self.bus is not None
-        while True:
-            try:
-                async with self.bus.subscribe(STATUS_CHANNEL) as messages:
-                    async for text in messages:
-                        self._heard(text)
-            except (StoreError, OSError) as exc:
-                log.warning("media status listener: %s; retrying", exc)
-                await asyncio.sleep(1.0)
-
-    def _heard(self, text: str) -> None:
-        event = Event.decode(text)
-        if event is None:
-            return
-        try:
-            message = json.loads(event.wire)
-            video, view = message["video"], message["status"]
-        except (ValueError, TypeError, KeyError):
-            return
-        if isinstance(video, str) and isinstance(view, dict) and self.library.has(video):
-            self._views[video] = view
-
-    async def _sweep_loop(self) -> None:
-        assert self.sweep_interval
-        while True:
-            await asyncio.sleep(self.sweep_interval)
-            await self.sweep()
-
-    async def sweep(self) -> list[str]:
-        """Delete the uploads of sessions that have ended or expired; the ids deleted."""
-        assert self.session_exists is not None
-        removed: list[str] = []
-        for owner in {v.owner for v in self.library.uploads() if v.owner}:
-            try:
-                if await self.session_exists(owner):
-                    continue
-            except StoreError as exc:
-                log.warning("upload sweep postponed: %s", exc)
-                return removed
-            for video in self.library.uploads(owner):
-                try:
-                    await self.remove(video.id)
-                except (VideoNotFound, PermissionError, OSError) as exc:
-                    log.warning("could not remove the upload %s: %s", video.id, exc)
-                    continue
-                removed.append(video.id)
-        if removed:
-            log.info("removed %d uploads of ended sessions", len(removed))
-        return removed
 
     async def _work(self) -> None:
         while True:
@@ -427,54 +358,3 @@ class Packager:
             await self.subtitles.extract_streams(video)
         except (SubtitleError, OSError) as exc:  # the video plays without them
             log.warning("subtitles of %s not extracted: %s", video_id, exc)
-
-
-@contextlib.asynccontextmanager
-async def open_media(
-    settings: Settings, run_packager: bool = True, store: Store | None = None,
-) -> AsyncIterator[tuple[MediaLibrary, Packager]]:
-    """The media library and its packager for a server's lifetime.
-
-    With `run_packager`: packages every video not yet packaged, watches the dir for new ones,
-    deletes the uploads of ended sessions, and when the dir is empty generates the sample video in
-    the background (the server answers at once; /api/video is a 404 for the few seconds that
-    takes). Pass run_packager=False in all but one process when several share a media dir
-    (`--workers`); with a `store` they learn statuses and library changes through it.
-    """
-    try:
-        tools: Tools | None = find_tools()
-    except FfmpegMissing as exc:
-        log.warning("%s: videos are served, but nothing is probed or packaged", exc)
-        tools = None
-    library = MediaLibrary(settings.media_dir, tools, settings.video)
-
-    async def session_exists(key: str) -> bool:
-        assert store is not None
-        return await store.session_exists(key)
-
-    packager = Packager(
-        library, tools, jobs=settings.packager_jobs, threads=settings.packager_threads, bus=store,
-        session_exists=session_exists if store is not None else None,
-    )
-    await packager.start(package=run_packager)
-    sample_task = None
-    if run_packager:
-        sample_task = asyncio.create_task(_sample(library, packager), name="sample-video")
-    try:
-        yield library, packager
-    finally:
-        if sample_task is not None:
-            sample_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sample_task
-        await packager.close()
-
-
-async def _sample(library: MediaLibrary, packager: Packager) -> None:
-    sample = await generate_sample(library.root, library.tools)
-    if sample is None:
-        return
-    for video in await library.rescan():
-        if video.path == sample:
-            packager.enqueue(video.id)  # complete (renamed into place): no need to let it settle
-    await packager._announce()

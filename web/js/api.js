@@ -59,29 +59,39 @@ export function getSession(key) {
 }
 
 /**
- * The video library: a list of {id, name, …, status/progress while packaging}. With a session's
- * host token the list also holds that session's uploads.
+ * `path` as the host of a session: the server needs the session's key beside its token, since a
+ * token alone names no session. `host` is {sessionKey, hostToken} or null.
  */
-export async function listVideos(hostToken = null) {
-  const data = await request("GET", "/api/videos", undefined, hostToken);
-  return Array.isArray(data) ? data : (data?.videos ?? []);
-}
-
-export function getVideo(id, hostToken = null) {
-  return request("GET", `/api/videos/${enc(id)}`, undefined, hostToken);
+export function asHost(path, host) {
+  if (!host?.sessionKey || !host?.hostToken) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}session=${enc(host.sessionKey)}`;
 }
 
 /**
- * Upload a file as the host of a session (its token goes in the Authorization header) with
+ * The video library: a list of {id, name, …, status/progress while packaging}. As a session's
+ * host (`host` = {sessionKey, hostToken}) the list also holds that session's uploads.
+ */
+export async function listVideos(host = null) {
+  const data = await request("GET", asHost("/api/videos", host), undefined, host?.hostToken);
+  return Array.isArray(data) ? data : (data?.videos ?? []);
+}
+
+export function getVideo(id, host = null) {
+  return request("GET", asHost(`/api/videos/${enc(id)}`, host), undefined, host?.hostToken);
+}
+
+/**
+ * Upload a file as the host of a session (`host` = {sessionKey, hostToken}: the token goes in the
+ * Authorization header, the key in the query) with
  * progress (fetch cannot report upload progress, XHR can). onProgress(fraction 0..1). Resolves to
  * the server's JSON answer (the new video).
  */
-export function uploadVideo(file, hostToken, onProgress = () => {}) {
+export function uploadVideo(file, host, onProgress = () => {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/videos?filename=${enc(file.name)}`);
+    xhr.open("POST", asHost(`/api/videos?filename=${enc(file.name)}`, host));
     xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    for (const [name, value] of Object.entries(authHeaders(hostToken))) xhr.setRequestHeader(name, value);
+    for (const [name, value] of Object.entries(authHeaders(host?.hostToken))) xhr.setRequestHeader(name, value);
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);

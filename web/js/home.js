@@ -91,7 +91,7 @@ async function onUpload(event) {
       created = { sessionKey: session.sessionKey };
     }
     const { sessionKey } = created;
-    const answer = await uploadVideo(file, hostTokenFor(sessionKey), (f) => { bar.value = f; });
+    const answer = await uploadVideo(file, { sessionKey, hostToken: hostTokenFor(sessionKey) }, (f) => { bar.value = f; });
     const entry = answer?.video ?? answer;
     if (!entry?.id) throw new Error("the server did not say which video it stored");
     rememberStartVideo(sessionKey, entry.id);

@@ -13,7 +13,7 @@ export class MediaSwitcher {
     this.store = store;
     this.transport = transport;
     this.notify = notify;
-    this.auth = auth; // () => the host token, when this page has one (lists the session's uploads)
+    this.auth = auth; // () => {sessionKey, hostToken} when this page is the host's (lists its uploads)
     this.current = undefined; // undefined: nothing loaded yet; null: the default video
     this.handle = null;
     this.library = [];

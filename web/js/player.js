@@ -103,7 +103,7 @@ async function main() {
   const media = new MediaSwitcher(video, store, {
     transport,
     notify: showNotice,
-    auth: () => hostTokenFor(sessionKey),
+    auth: () => ({ sessionKey, hostToken: hostTokenFor(sessionKey) }),
     onEntry: (entry) => subtitles.show(entry?.subtitles ?? []),
   });
 

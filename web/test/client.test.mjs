@@ -270,3 +270,14 @@ test("a tab remembers its host token and hands the uploaded video to the player 
   assert.equal(takeStartVideo(KEY, storage), "holiday");
   assert.equal(takeStartVideo(KEY, storage), null, "a reload does not switch back to it");
 });
+
+test("a host's requests name their session beside the token (a token alone names no session)", async () => {
+  const { asHost, authHeaders } = await import("../js/api.js");
+  const host = { sessionKey: "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", hostToken: "t0k" };
+  assert.equal(asHost("/api/videos", host), `/api/videos?session=${host.sessionKey}`);
+  assert.equal(asHost("/api/videos?filename=a%20b.mp4", host), `/api/videos?filename=a%20b.mp4&session=${host.sessionKey}`);
+  assert.equal(asHost("/api/videos", null), "/api/videos");
+  assert.equal(asHost("/api/videos", { sessionKey: host.sessionKey, hostToken: null }), "/api/videos");
+  assert.deepEqual(authHeaders("t0k"), { Authorization: "Bearer t0k" });
+  assert.deepEqual(authHeaders(null), {});
+});
