@@ -1,9 +1,11 @@
-"""Subtitles in Chromium: two viewers, one on the progressive MP4 and one on HLS (hls.js), each
+"""Subtitles in Chromium: two viewers, one on the progressive MP4 and one on HLS through hls.js, each
 turns subtitles on for themselves, and the same cue is on screen at the same moment in both."""
 
 from __future__ import annotations
 
 import json
+import logging
+import statistics
 import time
 import urllib.request
 from collections.abc import Callable
@@ -12,13 +14,15 @@ from pathlib import Path
 import pytest
 
 from . import harness
-from .test_player import create_session_as_host
-from .viewer import Viewer
+from .test_player import SKEW_P95_BOUND_MS, create_session_as_host
+from .viewer import Viewer, wait_in_sync
 
 pytestmark = [pytest.mark.browser]
+log = logging.getLogger(__name__)
 
 OpenViewer = Callable[..., Viewer]
 SECONDS = 40
+CUE_UPDATE_MS = 250  # HTML: timeupdate (and with it the cue update) fires every 15 to 250 ms
 
 
 def one_cue_per_second(seconds: int) -> str:
@@ -35,6 +39,12 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "movie.en.srt").write_text(one_cue_per_second(SECONDS))
     return root
 
+
+# Chromium plays a finished HLS playlist natively; hiding that makes the page use hls.js, the path
+# every other browser without native HLS takes.
+NO_NATIVE_HLS_JS = """(() => { const can = HTMLMediaElement.prototype.canPlayType;
+  HTMLMediaElement.prototype.canPlayType = function (type) {
+    return /mpegurl/i.test(type) ? '' : can.call(this, type); }; })()"""
 
 CUE_JS = """() => { const t = [...document.querySelector('video').textTracks].find(t => t.mode === 'showing');
   const c = t && t.activeCues && t.activeCues[0]; return c ? c.text : null; }"""
@@ -76,14 +86,16 @@ def test_a_subtitle_cue_shows_at_the_same_moment_in_two_tabs(
     host.wait_role("host")
     host.page.wait_for_selector('[data-video-select] option[value="movie"]', state="attached")
     host.page.select_option("[data-video-select]", "movie")
-    guest = open_viewer("guest", link + "&transport=hls")
+    guest = open_viewer("guest", "")
+    guest.context.add_init_script(NO_NATIVE_HLS_JS)  # so the guest plays through hls.js (MSE)
+    guest.page.goto(link + "&transport=hls")
     guest.wait_role("participant")
     for v in (host, guest):
         v.page.wait_for_function("() => document.querySelector('video').dataset.transport !== undefined "
                                  "&& document.querySelectorAll('video track').length === 1", timeout=30_000)
         v.wait_ready(timeout=30_000)
     assert host.page.evaluate("() => document.querySelector('video').dataset.transport") == "mp4"
-    assert guest.page.evaluate("() => document.querySelector('video').dataset.transport").startswith("hls")
+    assert guest.page.evaluate("() => document.querySelector('video').dataset.transport") == "hls.js"
     for v in (host, guest):
         assert v.page.evaluate(CUE_JS) is None, "subtitles are off until the viewer turns them on"
         turn_subtitles_on(v)
@@ -94,17 +106,24 @@ def test_a_subtitle_cue_shows_at_the_same_moment_in_two_tabs(
         v.wait_video("v.paused && !v.seeking && Math.abs(v.currentTime - 7.5) < 0.2", timeout=15_000)
         v.page.wait_for_function(f"() => ({CUE_JS})() === 'cue 7'")
 
-    # playing, each cue appears in both tabs at the same wall-clock moment (one machine, one clock)
+    # playing and in sync, each cue appears in both tabs at the same wall-clock moment (one
+    # machine, one clock): every onset from then on is compared
+    host.click_play_pause()
+    wait_in_sync([host, guest], SKEW_P95_BOUND_MS)
     for v in (host, guest):
         v.page.evaluate(RECORD_JS)
-    host.click_play_pause()
+    last = int(str(host.page.evaluate(CUE_JS)).split()[-1]) + 5
     for v in (host, guest):
-        v.page.wait_for_function(f"() => ({CUE_JS})() === 'cue 14'", timeout=20_000)
+        v.page.wait_for_function(f"() => ({CUE_JS})() === 'cue {last}'", timeout=20_000)
     seen = [dict(v.page.evaluate("() => window.__cues")) for v in (host, guest)]
-    common = sorted(set(seen[0]) & set(seen[1]) - {"cue 7", "cue 8"})  # the first while starting up
+    common = sorted(set(seen[0]) & set(seen[1]))
     assert len(common) >= 4, seen
     gaps = [abs(seen[0][cue] - seen[1][cue]) for cue in common]
-    assert max(gaps) <= 300, f"cue onsets apart by {gaps} ms"
+    log.info("cue onsets apart (ms): %s", dict(zip(common, gaps, strict=True)))
+    # Typically within the sync bound; each one within the 250 ms a browser may take to run "time
+    # marches on" (the HTML cadence of timeupdate) on top of it, which no sync can remove.
+    assert statistics.median(gaps) <= SKEW_P95_BOUND_MS, f"cue onsets apart by {gaps} ms"
+    assert max(gaps) <= SKEW_P95_BOUND_MS + CUE_UPDATE_MS, f"cue onsets apart by {gaps} ms"
 
 
 def test_the_subtitle_choice_is_remembered_per_browser(
