@@ -266,6 +266,7 @@ class Packager:
 
     def _prune(self, present: set[str]) -> None:
         """Delete the packaged output of videos that are gone (deleted or renamed away)."""
+        self.subtitles.prune(present)
         root = self.library.hls_root
         if not root.is_dir():
             return

@@ -387,6 +387,15 @@ class Subtitles:
         write_atomic(path, text)
         return sidecar_track(video.path, path)
 
+    def prune(self, present: set[str]) -> None:
+        """Blocking: drop the converted copies of videos that are gone."""
+        if not self.cache_root.is_dir():
+            return
+        for child in self.cache_root.iterdir():
+            if child.name not in present and child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+                self._streams.pop(child.name, None)
+
     def remove(self, video: VideoFile) -> None:
         """Blocking: an uploaded video's sidecars and the converted copies (with the video)."""
         for path in sidecar_paths(video.path):

@@ -35,3 +35,21 @@ async def test_packaging_a_video_extracts_its_mov_text_stream_as_webvtt(tmp_path
     assert text.startswith("WEBVTT") and "Inside the file" in text
     tracks = await packager.subtitles.tracks(library.get("Subbed"))
     assert [(t.id, t.lang, t.label) for t in tracks] == [("s2", "en", "English")]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_the_extracted_subtitles_of_a_video_that_is_gone_are_pruned(tmp_path: Path, clips, tools) -> None:  # type: ignore[no-untyped-def]
+    media = tmp_path / "media"
+    media.mkdir()
+    with_mov_text(clips["h264_aac"], media / "Subbed.mp4")
+    library = MediaLibrary(media, tools)
+    packager = Packager(library, tools, rescan_interval=None, settle_seconds=0)
+    await packager.start()
+    try:
+        await packager.join()
+        assert list((media / ".subs" / "Subbed").glob("*.vtt"))
+        (media / "Subbed.mp4").unlink()  # the operator takes the file away
+        await packager.rescan()
+    finally:
+        await packager.close()
+    assert not (media / ".subs" / "Subbed").exists()
