@@ -269,6 +269,9 @@ class MediaLibrary:
         self._videos.pop(video_id, None)
         self._probes.pop(video_id, None)
         shutil.rmtree(self.hls_dir(video_id), ignore_errors=True)
+        from .subtitles import Subtitles  # imports this module
+
+        Subtitles(self).remove(video)  # its uploaded subtitles and converted copies
         log.info("removed the uploaded video %s", video_id)
         return video
 

@@ -41,6 +41,7 @@ from .jobqueue import FairQueue
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
 from .mediasync import LibrarySync, SessionExists
 from .store import Store
+from .subtitles import SubtitleError, Subtitles
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Packager:
         # keeps this process in step with the others on the media dir (None: alone)
         self.sync = LibrarySync(self, bus, session_exists, sweep_interval) if bus is not None else None
         self.packages = False  # this process runs ffmpeg (set by start)
+        self.subtitles = Subtitles(library, tools)  # text streams are extracted with each job
         self._jobs: dict[str, JobStatus] = {}
         self._views: dict[str, dict[str, object]] = {}
         self._serial: dict[str, int] = {}
@@ -264,6 +266,7 @@ class Packager:
 
     def _prune(self, present: set[str]) -> None:
         """Delete the packaged output of videos that are gone (deleted or renamed away)."""
+        self.subtitles.prune(present)
         root = self.library.hls_root
         if not root.is_dir():
             return
@@ -352,3 +355,7 @@ class Packager:
                 on_status=lambda job: self._changed(video_id, job), stall_timeout=self.stall_timeout,
                 info=info, threads=self.threads,
             )
+        try:
+            await self.subtitles.extract_streams(video)
+        except (SubtitleError, OSError) as exc:  # the video plays without them
+            log.warning("subtitles of %s not extracted: %s", video_id, exc)

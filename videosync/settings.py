@@ -205,6 +205,9 @@ class Settings:
     max_upload_bytes: int = _opt(
         4 * 1024**3, "largest video upload accepted", _positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
     )
+    max_subtitle_bytes: int = _opt(
+        1024**2, "largest subtitle file upload accepted", _positive_int, ["VIDEOSYNC_MAX_SUBTITLE_BYTES"]
+    )
     uploads: str = _opt(
         "hosts",
         "who may upload videos: off, hosts (the host token of a live session) or anyone",

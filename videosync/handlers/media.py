@@ -14,9 +14,11 @@ from ..media import MediaLibrary, VideoFile, VideoNotFound
 from ..packager import HLS_URL_PREFIX, Packager
 from ..sessions import SessionService
 from ..settings import Settings
+from ..subtitles import Subtitles
 from ..uploads import Quotas, UploadMode
 from .hls import PLAYLIST_PATH, SEGMENT_PATH, PlaylistHandler, SegmentHandler
 from .ranged import BufferPool, RangeFileHandler
+from .subtitles import SubtitleFileHandler, SubtitlesHandler
 from .videos import Access, VideoHandler, VideosHandler, lookup
 
 _ID = r"([^/]+)"  # validated by the library: a bad id is a JSON 400, not a router 404
@@ -49,14 +51,20 @@ class VideoFileHandler(RangeFileHandler):
 def media_routes(library: MediaLibrary, packager: Packager | None, settings: Settings,
                  sessions: SessionService | None = None) -> list[tuple[str, type, dict[str, Any]]]:
     lib = {"library": library, "buffers": BufferPool()}
+    subtitles = packager.subtitles if packager is not None else Subtitles(library)
+    subtitles.max_bytes = settings.max_subtitle_bytes
     access = Access(sessions, settings.admin_token, UploadMode(settings.uploads),
-                    Quotas(library, settings.upload_quota, settings.media_quota), settings.max_upload_bytes)
+                    Quotas(library, settings.upload_quota, settings.media_quota), settings.max_upload_bytes,
+                    subtitles)
     api = {"library": library, "packager": packager, "access": access}
     hls_root = {"root": str(library.hls_root)}
     return [
         (r"/api/video", DefaultVideoHandler, lib),
         (r"/api/videos", VideosHandler, api),
         (rf"/api/videos/{_ID}/file", VideoFileHandler, lib),
+        (rf"/api/videos/{_ID}/subtitles", SubtitlesHandler, api),
+        (rf"/api/videos/{_ID}/subtitles/([^/]+)\.vtt", SubtitleFileHandler,
+         {"library": library, "subtitles": subtitles}),
         (rf"/api/videos/{_ID}", VideoHandler, api),
         (rf"{HLS_URL_PREFIX}/{PLAYLIST_PATH}", PlaylistHandler, hls_root),
         (rf"{HLS_URL_PREFIX}/{SEGMENT_PATH}", SegmentHandler, {"path": str(library.hls_root)}),

@@ -31,6 +31,7 @@ from ..media import (
 )
 from ..packager import Packager
 from ..sessions import SessionService
+from ..subtitles import Subtitles
 from ..uploads import HOW_TO_AUTHENTICATE, Caller, Denied, Quotas, UploadMode, check_upload, identify
 from .base import BaseHandler
 
@@ -49,6 +50,7 @@ class Access:
     mode: UploadMode
     quotas: Quotas
     max_upload_bytes: int
+    subtitles: Subtitles | None = None
 
 
 def lookup(library: MediaLibrary, video_id: str) -> VideoFile:
@@ -72,10 +74,12 @@ async def find(library: MediaLibrary, video_id: str) -> VideoFile:
 
 async def video_json(
     library: MediaLibrary, packager: Packager | None, video: VideoFile, caller: Caller | None = None,
+    subtitles: Subtitles | None = None,
 ) -> dict[str, Any]:
     """The API shape of one video (PROTOCOL.md §4), with what this caller may do with it."""
     info, error = await library.probe(video)
     hls = packager.status(video.id) if packager else None
+    tracks = await subtitles.tracks(video) if subtitles else []
     return {
         "id": video.id,
         "title": video.title,
@@ -90,6 +94,7 @@ async def video_json(
         "uploaded": video.uploaded,
         "session": video.owner is not None,  # belongs to a session: deleted when the session ends
         "deletable": caller is not None and caller.may_delete(video),
+        "subtitles": [t.to_json(video.id) for t in tracks],
     }
 
 
@@ -124,7 +129,7 @@ class VideoHandler(MediaHandler):
     async def get(self, video_id: str) -> None:
         video = await find(self.library, video_id)
         caller = await self.identify()
-        self.write_json(await video_json(self.library, self.packager, video, caller))
+        self.write_json(await video_json(self.library, self.packager, video, caller, self.access.subtitles))
 
     async def delete(self, video_id: str) -> None:
         caller = await self.identify()
@@ -172,7 +177,9 @@ class VideosHandler(MediaHandler):
         if caller.presented and not caller.admin and caller.session is None:
             raise self.denied(Denied(401, f"these credentials are not valid: {HOW_TO_AUTHENTICATE}"))
         videos = [v for v in await self.library.rescan() if caller.may_see(v)]
-        items = await asyncio.gather(*(video_json(self.library, self.packager, v, caller) for v in videos))
+        subs = self.access.subtitles
+        items = await asyncio.gather(*(video_json(self.library, self.packager, v, caller, subs)
+                                       for v in videos))
         self.write_json({"videos": list(items)})
 
     # -- upload ------------------------------------------------------------------------------
@@ -273,7 +280,8 @@ class VideosHandler(MediaHandler):
         if self.packager is not None:
             await self.packager.added(video, info)
         self.set_header("Location", f"/api/videos/{video.id}")
-        self.write_json(await video_json(self.library, self.packager, video, caller), status=201)
+        self.write_json(await video_json(self.library, self.packager, video, caller, self.access.subtitles),
+                        status=201)
 
     def _release(self) -> None:
         self.access.quotas.release(self.caller, self._reserved)

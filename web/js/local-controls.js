@@ -24,8 +24,9 @@ export class LocalControls extends EventTarget {
    * `container`: the element that goes fullscreen (video, overlays and controls); `shared`: the
    * Controls (play/pause and seek for whoever may control); `storage`: where volume is kept.
    */
-  constructor({ root, video, container, shared, storage = globalThis.localStorage, notify = () => {} }) {
+  constructor({ root, video, container, shared, storage = globalThis.localStorage, notify = () => {}, subtitles = null }) {
     super();
+    this.subtitles = subtitles; // a SubtitleTracks: the CC button cycles its languages
     this.video = video;
     this.container = container;
     this.shared = shared;
@@ -136,6 +137,13 @@ export class LocalControls extends EventTarget {
    * them (one `<track>` per language); with none this only says so. Fires "subtitles".
    */
   toggleSubtitles() {
+    if (this.subtitles && this.subtitles.list.length > 0) {
+      const track = this.subtitles.cycle();
+      this.notify(track ? `Subtitles: ${track.label}` : "Subtitles off");
+      this.render();
+      this.dispatchEvent(new CustomEvent("subtitles", { detail: { on: track !== null, track } }));
+      return;
+    }
     const tracks = [...this.video.textTracks].filter((t) => t.kind === "subtitles" || t.kind === "captions");
     if (tracks.length === 0) {
       this.notify("This video has no subtitles.");

@@ -8,7 +8,7 @@ import { attachSource, sourcesFor, withStatus } from "./media-source.js";
 
 export class MediaSwitcher {
   /** `transport`: the page's ?transport= ("auto" | "hls" | "mp4"); `notify(text)`: a passing notice. */
-  constructor(video, store, { transport = "auto", notify = () => {}, auth = () => null } = {}) {
+  constructor(video, store, { transport = "auto", notify = () => {}, auth = () => null, onEntry = () => {} } = {}) {
     this.video = video;
     this.store = store;
     this.transport = transport;
@@ -19,6 +19,7 @@ export class MediaSwitcher {
     this.library = [];
     this.mp4Failed = new Set();
     this.stopped = false;
+    this.onEntry = onEntry; // (entry | null) once a video is loaded: its subtitles are attached
   }
 
   /** The library entry of `id` (null: the default video), with the freshest packaging status. */
@@ -53,6 +54,7 @@ export class MediaSwitcher {
     this.handle?.destroy();
     this.handle = null;
     this.video.pause();
+    this.onEntry(null);
   }
 
   async show(id) {
@@ -77,6 +79,7 @@ export class MediaSwitcher {
         onFatal: () => this.notify("Streaming failed; playing the original file instead."),
       });
       this.video.dataset.transport = this.handle.kind;
+      this.onEntry(entry);
     } catch (err) {
       this.store.fail(`This video cannot be played: ${err.message}`);
     }

@@ -10,6 +10,7 @@ import { MediaSwitcher } from "./media-switcher.js";
 import { bindMembers } from "./members.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
+import { SubtitleTracks } from "./subtitles.js";
 import { GONE, SessionStore, goneForClose, goneMessage } from "./store.js";
 import { SyncController } from "./sync.js";
 import { hostTokenFor, takeStartVideo } from "./tokens.js";
@@ -97,11 +98,13 @@ async function main() {
       socket.send({ type: "stateUpdate", state });
     },
   });
-  const local = new LocalControls({ root: document, video, container: $("[data-player]"), shared: controls, notify: showNotice });
+  const subtitles = new SubtitleTracks(video);
+  const local = new LocalControls({ root: document, video, container: $("[data-player]"), shared: controls, notify: showNotice, subtitles });
   const media = new MediaSwitcher(video, store, {
     transport,
     notify: showNotice,
     auth: () => ({ sessionKey, hostToken: hostTokenFor(sessionKey) }),
+    onEntry: (entry) => subtitles.show(entry?.subtitles ?? []),
   });
 
   // Server → store; every view below renders from the store's change events.
@@ -186,7 +189,7 @@ async function main() {
   });
 
   // Hooks for the browser tests and for debugging in the console.
-  window.videosync = { store, controller, clock, socket, playback, video, media, local };
+  window.videosync = { store, controller, clock, socket, playback, video, media, local, subtitles };
   socket.connect();
   playback.start();
 
