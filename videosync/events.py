@@ -24,6 +24,9 @@ class EventKind(StrEnum):
     VACANT = "vacant"  # nobody holds the host role: every process tries to promote one of its members
     ENDED = "ended"
     MEDIA = "media"
+    CHAT = "chat"  # a chat line (wire: the `chat` message)
+    KICK = "kick"  # the host removed a member (meta: memberId, ban); its process closes its socket
+    LOCK = "lock"  # the host locked or unlocked the session
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,9 @@ class Room:
         elif kind == EventKind.VACANT:
             self.ctx.spawn(self.host.promote(), f"promote-{short_key(self.key)}")
             return
+        react = self.ctx.reactions.get(kind)
+        if react is not None:
+            react(self, event)
         if event.wire:
             self.fanout(event.wire, skip=meta.get("skip"))
 
@@ -200,6 +203,8 @@ class Room:
             "hostId": host_id,
             "members": self.roster.public(host_id, last=member_id),
         }
+        for fields in ctx.init_fields:
+            extensions.update(await fields(self, member_id))
         init = await self._init_text(role.is_host, extensions)
         if self.peers.get(member_id) is peer:
             peer.outbox.open_with(text_frame(init.encode()))
