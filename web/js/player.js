@@ -1,12 +1,14 @@
 // The player page: wires the session socket, the store, the sync controller and the views together.
 
 import { getSession, getVideo, listVideos, parseSessionKey, playerLink } from "./api.js";
+import { ChatLog, bindChat } from "./chat.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
 import { $, bindCopyLink, fillVideoSelect, showError } from "./dom.js";
 import { LocalControls } from "./local-controls.js";
 import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
 import { bindMembers } from "./members.js";
+import { bindLock, memberActions, passwordPrompt, refusalFor } from "./moderation.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
 import { GONE, SessionStore, goneForClose, goneMessage } from "./store.js";
@@ -18,6 +20,7 @@ const transport = query.get("transport") ?? "auto"; // "mp4" | "hls" | "auto"
 const storageKeys = {
   hostToken: `videosync:hostToken:${sessionKey}`,
   resume: `videosync:resume:${sessionKey}`,
+  password: `videosync:password:${sessionKey}`,
   name: "videosync:name",
 };
 
@@ -79,6 +82,7 @@ async function main() {
       hostToken: sessionStorage.getItem(storageKeys.hostToken),
       resume: sessionStorage.getItem(storageKeys.resume),
       name: localStorage.getItem(storageKeys.name),
+      password: sessionStorage.getItem(storageKeys.password),
     }),
   });
   const serverNow = () => clock.serverNow(localNow());
@@ -99,8 +103,15 @@ async function main() {
   const local = new LocalControls({ root: document, video, container: $("[data-player]"), shared: controls, notify: showNotice });
   const media = createMediaSwitcher(video, store);
 
+  const chat = new ChatLog();
+  const prompt = passwordPrompt(
+    { form: $("[data-password-form]"), input: $("[data-password-input]"), message: $("[data-password-message]") },
+    { storageKey: storageKeys.password, onSubmit: () => socket.connect() },
+  );
+
   // Server → store; every view below renders from the store's change events.
   socket.addEventListener("message", ({ detail: msg }) => {
+    chat.handle(msg, store); // first: a member who leaves still has a name for the system line
     if (msg.type === "init") {
       if (msg.resumeToken) sessionStorage.setItem(storageKeys.resume, msg.resumeToken);
       controller.reset(); // a new connection (maybe a new server) is the authority now
@@ -109,6 +120,18 @@ async function main() {
   });
   socket.addEventListener("status", ({ detail }) => store.setConnection(detail));
   socket.addEventListener("closed", ({ detail }) => {
+    const refusal = refusalFor(detail.code, detail.reason);
+    if (refusal?.password) {
+      const conn = $("[data-connection]");
+      prompt.show(refusal.password);
+      conn.dataset.state = "closed";
+      conn.textContent = "password needed";
+      return;
+    }
+    if (refusal?.gone) {
+      store.end(refusal.gone);
+      return;
+    }
     const why = goneForClose(detail.code);
     if (why) store.end(why);
     else if (detail.final) store.fail(detail.final);
@@ -118,6 +141,16 @@ async function main() {
     { panel: $("[data-members-panel]"), list: $("[data-members]"), countEl: $("[data-member-count]") },
     store,
     (id) => socket.send({ type: "transferHost", memberId: id }),
+    memberActions(store, (m) => socket.send(m)),
+  );
+  bindLock({ panel: $("[data-moderation-panel]"), button: $("[data-lock]"), badge: $("[data-locked-badge]") }, store,
+    (m) => socket.send(m));
+  bindChat(
+    {
+      panel: $("[data-chat-panel]"), list: $("[data-chat-log]"), form: $("[data-chat-form]"),
+      overlay: $("[data-chat-overlay]"), overlayForm: $("[data-chat-overlay-form]"),
+    },
+    chat, store, (text) => socket.send({ type: "chat", text }),
   );
   store.addEventListener("change", ({ detail: what }) => {
     const conn = $("[data-connection]");
@@ -167,7 +200,7 @@ async function main() {
   });
 
   // Hooks for the browser tests and for debugging in the console.
-  window.videosync = { store, controller, clock, socket, playback, video, media, local };
+  window.videosync = { store, controller, clock, socket, playback, video, media, local, chat };
   socket.connect();
   playback.start();
 
