@@ -31,6 +31,9 @@ const CONNECTION_TEXT = {
   closed: "disconnected",
 };
 
+/** The connection badge of a page that cannot watch: the session is over, or this tab is not let in. */
+const goneStatus = (why) => ([GONE.KICKED, GONE.BANNED, GONE.LOCKED].includes(why) ? "not admitted" : "session over");
+
 let noticeTimer = null;
 function showNotice(message) {
   const el = $("[data-notice]");
@@ -55,7 +58,7 @@ function showGone(why) {
   document.body.dataset.gone = why;
   const conn = $("[data-connection]");
   conn.dataset.state = "closed";
-  conn.textContent = "session over";
+  conn.textContent = goneStatus(why);
   document.title = `videosync — ${title.toLowerCase()}`;
   $("[data-new-session]").focus({ preventScroll: true });
 }
@@ -122,10 +125,7 @@ async function main() {
   socket.addEventListener("closed", ({ detail }) => {
     const refusal = refusalFor(detail.code, detail.reason);
     if (refusal?.password) {
-      const conn = $("[data-connection]");
-      prompt.show(refusal.password);
-      conn.dataset.state = "closed";
-      conn.textContent = "password needed";
+      prompt.show(refusal.password); // the connection badge says "password needed" meanwhile
       return;
     }
     if (refusal?.gone) {
@@ -155,7 +155,9 @@ async function main() {
   store.addEventListener("change", ({ detail: what }) => {
     const conn = $("[data-connection]");
     conn.dataset.state = store.connection;
-    conn.textContent = store.gone ? "session over" : CONNECTION_TEXT[store.connection] ?? store.connection;
+    const asking = store.connection === "closed" && !$("[data-password-form]").hidden;
+    conn.textContent = store.gone ? goneStatus(store.gone) : asking ? "password needed"
+      : CONNECTION_TEXT[store.connection] ?? store.connection;
     const role = $("[data-role-badge]");
     role.textContent = store.joined ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
