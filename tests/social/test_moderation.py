@@ -89,6 +89,7 @@ async def test_a_locked_room_refuses_new_members_but_not_its_host_nor_a_reconnec
     stranger = await connect(f"?sessionKey={key}", expect_init=False)
     closed = await stranger.closed()
     assert (closed.code, closed.reason) == (4003, "Session is locked")
+    assert stranger.raw == []  # nothing of the session was sent
     await member.close()
     back = await connect(f"?sessionKey={key}&resume={member.init['resumeToken']}")
     assert back.member_id == member.member_id and back.init["locked"] is True

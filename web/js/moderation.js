@@ -64,6 +64,7 @@ export function passwordPrompt({ form, input, message }, { storage = sessionStor
     if (!input.value) return;
     storage.setItem(storageKey, input.value);
     form.hidden = true;
+    delete document.body.dataset.password;
     onSubmit();
   });
   return {
@@ -71,6 +72,7 @@ export function passwordPrompt({ form, input, message }, { storage = sessionStor
       storage.removeItem(storageKey);
       message.textContent = text;
       form.hidden = false;
+      document.body.dataset.password = "needed"; // nothing of the session is shown meanwhile
       input.value = "";
       input.focus({ preventScroll: true });
     },
