@@ -13,6 +13,7 @@ The host token bypasses lock, ban and password: the session's owner cannot lock 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -126,10 +127,10 @@ async def admit(
     password: str | None,
     address: str,
 ) -> Admission:
-    meta = await sessions.meta(key)
+    # one round trip's wait for both (Redis pipelines them): every join pays it
+    meta, records = await asyncio.gather(sessions.meta(key), sessions.store.get_moderation(key))
     if meta is None or meta.accepts(host_token):
         return Admission(None, resume)
-    records = await sessions.store.get_moderation(key)
     member = member_from_resume(meta.host_token, resume) if resume else None
     if member is not None and ban_field(member) in records:
         return Admission(BANNED, None)
