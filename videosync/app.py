@@ -123,7 +123,9 @@ def make_app(services: Services) -> Application:
         (r"/health", HealthHandler, store),
         (r"/ready", ReadyHandler, store),
         (r"/metrics", MetricsHandler),
-        (r"/api/sessions", SessionsHandler, {**sessions, "limits": creation_limits}),
+        (r"/api/sessions", SessionsHandler, {
+            **sessions, "limits": creation_limits, "passwords": services.hub.passwords,
+        }),
         (rf"/api/sessions/{_KEY}/validate", ValidateHandler, sessions),
         (rf"/api/sessions/{_KEY}", SessionHandler, {**sessions, "public_url": settings.public_url}),
         (r"/ws", SyncSocket, {

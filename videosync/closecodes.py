@@ -17,6 +17,7 @@ class Close(IntEnum):
     INTERNAL_ERROR = 1011  # the store failed while joining
     TRY_AGAIN_LATER = 1013  # slow consumer: the send queue overflowed
     INVALID_SESSION = 4001  # Go-A: missing or unknown session key
+    FORBIDDEN = 4003  # kicked, banned, locked out, or a missing/wrong session password
     SESSION_ENDED = 4004  # the session was deleted or expired while connected
 
 
@@ -32,3 +33,11 @@ ORIGIN_NOT_ALLOWED = "Origin not allowed"
 TOO_MANY_CONNECTIONS = "Too many connections"
 STORE_UNAVAILABLE = "session store unavailable"
 SEND_QUEUE_OVERFLOW = "Send queue overflow"
+
+# close 4003 (moderation and session passwords): the page shows why and does not reconnect
+KICKED = "Removed by the host"
+BANNED = "Banned from this session"
+LOCKED = "Session is locked"
+PASSWORD_REQUIRED = "Password required"
+WRONG_PASSWORD = "Wrong password"
+PASSWORD_RATE_LIMITED = "Too many password attempts; retry later"

@@ -25,6 +25,9 @@ class EventKind(StrEnum):
     ENDED = "ended"
     BEAT = "beat"  # a process's heartbeat (meta: proc, seen); no wire: members never see it
     MEDIA = "media"
+    CHAT = "chat"  # a chat line (wire: the `chat` message)
+    KICK = "kick"  # the host removed a member (meta: memberId, ban); its process closes its socket
+    LOCK = "lock"  # the host locked or unlocked the session
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ UNKNOWN_TYPE = "unknown_type"
 UNKNOWN_MEMBER = "unknown_member"
 UNKNOWN_VIDEO = "unknown_video"
 UNAVAILABLE = "unavailable"
+RATE_LIMITED = "rate_limited"
 
 
 class ProtocolError(ValueError):
@@ -77,7 +78,27 @@ class Ignored:
     """A message we accept and do nothing with (the Go frontend's heartbeatAck)."""
 
 
-Command = StateCommand | TimeSyncRequest | Report | SetName | TransferHost | Ignored
+@dataclass(frozen=True)
+class Chat:
+    """A chat line as sent (cleaned and capped by the chat feature, which knows its limit)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Kick:
+    """The host removes a member; `ban`: for the rest of the session (`{"type":"ban"}` too)."""
+
+    member_id: str
+    ban: bool = False
+
+
+@dataclass(frozen=True)
+class Lock:
+    locked: bool
+
+
+Command = StateCommand | TimeSyncRequest | Report | SetName | TransferHost | Ignored | Chat | Kick | Lock
 
 
 def _lower_keys(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -188,6 +209,21 @@ def parse_command(raw: str | bytes) -> Command:
         return TransferHost(target)
     if kind == "heartbeatAck":
         return Ignored()
+    if kind == "chat":
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError(INVALID_MESSAGE, "text must be a string")
+        return Chat(text)
+    if kind in ("kick", "ban"):
+        target = data.get("memberid")
+        if not isinstance(target, str) or not 0 < len(target) <= MAX_MEMBER_ID_CHARS:
+            raise ProtocolError(INVALID_MESSAGE, "memberId must be a member id")
+        return Kick(target, kind == "ban" or _bool(data.get("ban"), "ban", INVALID_MESSAGE) is True)
+    if kind == "lock":
+        locked = _bool(data.get("locked"), "locked", INVALID_MESSAGE)
+        if locked is None:
+            raise ProtocolError(INVALID_MESSAGE, "locked must be a boolean")
+        return Lock(locked)
     raise ProtocolError(UNKNOWN_TYPE, "unknown message type")
 
 

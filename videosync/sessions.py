@@ -55,9 +55,14 @@ class SessionMeta:
     host_token: str
     video: str | None
     created_at: int
+    password: str | None = None  # the session password's salted hash (passwords.py), never the password
 
     def to_json(self) -> str:
-        fields = {"hostToken": self.host_token, "video": self.video, "createdAt": self.created_at}
+        fields: dict[str, object] = {
+            "hostToken": self.host_token, "video": self.video, "createdAt": self.created_at
+        }
+        if self.password is not None:
+            fields["password"] = self.password
         return _COMPACT.encode(fields)
 
     def accepts(self, token: str | None) -> bool:
@@ -74,7 +79,11 @@ class SessionMeta:
             return None
         try:
             data = json.loads(text)
-            return cls(str(data["hostToken"]), data.get("video"), int(data["createdAt"]))
+            password = data.get("password")
+            return cls(
+                str(data["hostToken"]), data.get("video"), int(data["createdAt"]),
+                password if isinstance(password, str) else None,
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -133,13 +142,13 @@ class SessionService:
     def video_exists(self, video: str) -> bool:
         return self._video_exists(video)
 
-    async def create(self, video: str | None = None) -> CreatedSession:
+    async def create(self, video: str | None = None, password_hash: str | None = None) -> CreatedSession:
         if video is not None and not self._video_exists(video):
             raise UnknownVideo(video)
         key = str(uuid6.uuid7())
         token = secrets.token_urlsafe(24)
         state = INITIAL_STATE_JSON if video is None else PlaybackState(video=video).to_json()
-        meta = SessionMeta(token, video, self.now())
+        meta = SessionMeta(token, video, self.now(), password_hash)
         await self.store.create_session(key, state, meta.to_json(), self.ttl)
         metrics.SESSIONS_CREATED.inc()
         log.info("session %s created", short_key(key))

@@ -232,6 +232,34 @@ class Settings:
         2, "threads each ffmpeg packaging process may use", _positive_int,
         ["VIDEOSYNC_PACKAGER_THREADS"],
     )
+    chat_max_chars: int = _opt(
+        500, "longest chat message in characters (longer ones are refused with an error)", _positive_int,
+        ["VIDEOSYNC_CHAT_MAX_CHARS"],
+    )
+    chat_history: int = _opt(
+        50, "chat messages kept per session for late joiners and reconnects", _non_negative_int,
+        ["VIDEOSYNC_CHAT_HISTORY"],
+    )
+    chat_rate: float = _opt(
+        1.0, "sustained chat messages per second per socket (over it: error rate_limited)",
+        _positive_float, ["VIDEOSYNC_CHAT_RATE"],
+    )
+    chat_burst: int = _opt(
+        5, "chat messages a socket may send at once before --chat-rate applies", _positive_int,
+        ["VIDEOSYNC_CHAT_BURST"],
+    )
+    password_attempts: float = _opt(
+        10.0, "session password guesses per minute per client address (half as many at once)",
+        _positive_float, ["VIDEOSYNC_PASSWORD_ATTEMPTS"],
+    )
+    password_session_attempts: float = _opt(
+        60.0, "session password guesses per minute per session, from all addresses (half as many at once)",
+        _positive_float, ["VIDEOSYNC_PASSWORD_SESSION_ATTEMPTS"],
+    )
+    password_jobs: int = _opt(
+        2, "scrypt password hashes computed at once per process (each takes ~16 MiB)", _positive_int,
+        ["VIDEOSYNC_PASSWORD_JOBS"],
+    )
     web_dir: str | None = _opt(
         None, "directory of the web app (default: the copy in the installed package, else web/ beside it)",
         env=["VIDEOSYNC_WEB_DIR"],

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from tornado.web import HTTPError
 
+from ..passwords import PasswordError, PasswordGuard, check_new_password
 from ..session_limits import AddressRateLimit, SessionCap
 from ..sessions import SessionNotFound, SessionService, is_session_key, view_to_public_json
 from ..settings import Settings
@@ -37,9 +38,15 @@ class CreationLimits:
 class SessionsHandler(JSONBodyHandler):
     """`POST /api/sessions`: Go-A's 200 and `sessionKey`, plus Go-B's `hostToken`."""
 
-    def initialize(self, sessions: SessionService, limits: CreationLimits | None = None) -> None:
+    def initialize(
+        self,
+        sessions: SessionService,
+        limits: CreationLimits | None = None,
+        passwords: PasswordGuard | None = None,
+    ) -> None:
         self.sessions = sessions
         self.limits = limits or CreationLimits(None, None)
+        self.passwords = passwords
 
     def prepare(self) -> None:
         super().prepare()
@@ -51,16 +58,34 @@ class SessionsHandler(JSONBodyHandler):
                 self.write_json({"error": "too many sessions created from this address; retry later"}, 429)
 
     async def post(self) -> None:
-        video = self._requested_video(self.json_body(optional=True))
+        body = self.json_body(optional=True)
+        video = self._requested_video(body)
+        password_hash = await self._password_hash(body)
+        if password_hash == "":
+            self.set_header("Retry-After", "1")
+            self.write_json({"error": "the server is busy hashing passwords; retry shortly"}, 503)
+            return
         cap = self.limits.cap
         if cap is not None and not await cap.has_room():
             full = f"the server holds its maximum of {cap.limit} sessions; retry later"
             self.write_json({"error": full}, 503)
             return
-        created = await self.sessions.create(video)
+        created = await self.sessions.create(video, password_hash)
         if cap is not None:
             cap.add(created.key)
         self.write_json({"sessionKey": created.key, "hostToken": created.host_token})
+
+    async def _password_hash(self, body: Any) -> str | None:
+        """The stored form of the body's `password` (None: no password; "": the hash pool is full)."""
+        if not isinstance(body, dict) or body.get("password") is None:
+            return None
+        if self.passwords is None:
+            raise BadRequest("this server does not take session passwords")
+        try:
+            password = check_new_password(body["password"])
+        except PasswordError as exc:
+            raise BadRequest(str(exc)) from None
+        return await self.passwords.hash(password) or ""
 
     @staticmethod
     def _requested_video(body: Any) -> str | None:
@@ -104,4 +129,7 @@ class SessionHandler(BaseHandler):
         # from the Host header: any client can send any Host, and the URL would point anywhere.
         video_path = f"/api/videos/{quote(view.video)}/file" if view.video else "/api/video"
         body["streamingUrl"] = (self.public_url or "") + video_path
+        # Only whether a password is needed: never the hash.
+        meta = await self.sessions.meta(key)
+        body["passwordRequired"] = meta is not None and meta.password is not None
         self.write_json(body)

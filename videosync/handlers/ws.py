@@ -40,6 +40,7 @@ from ..outbox import Outbox
 from ..protocol import clean_name
 from ..ratelimit import TokenBucket
 from ..room import Rooms
+from ..room.moderation import admit
 from ..sessions import SessionService, short_key
 from ..settings import Settings
 from ..store import StoreError
@@ -173,6 +174,23 @@ class SyncSocket(WebSocketHandler):
             metrics.rejected("invalid_session")
             self.close_now(Close.INVALID_SESSION, INVALID_KEY)
             return
+        # Moderation and the session password, before any state is sent (close 4003 + the reason).
+        try:
+            admission = await admit(
+                self.sessions, self.hub.passwords, self.key,
+                host_token=self._arg("hostToken"), resume=self._arg("resume"),
+                password=self._arg("password"), address=address,
+            )
+        except StoreError as exc:
+            log.warning("session %s: admission failed: %s", short_key(self.key), exc)
+            self.close_now(Close.INTERNAL_ERROR, STORE_UNAVAILABLE)
+            return
+        if admission.refusal is not None:
+            metrics.rejected("forbidden")
+            self.close_now(Close.FORBIDDEN, admission.refusal)
+            return
+        if self.gone:
+            return
         assert self.ws_connection is not None
         self.set_nodelay(True)  # small sync messages must not wait for Nagle + delayed ACKs
         self.outbox = Outbox(self.ws_connection, self.config.send_queue_limit, self._overflowed)
@@ -182,7 +200,7 @@ class SyncSocket(WebSocketHandler):
                 self,
                 name=clean_name(self._arg("name") or ""),
                 host_token=self._arg("hostToken"),
-                resume=self._arg("resume"),
+                resume=admission.resume,
             )
         except StoreError as exc:
             log.warning("session %s: join failed: %s", short_key(self.key), exc)

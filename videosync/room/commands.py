@@ -14,7 +14,10 @@ from ..playback import apply_command
 from ..protocol import (
     NOT_HOST,
     UNKNOWN_VIDEO,
+    Chat,
     Ignored,
+    Kick,
+    Lock,
     ProtocolError,
     Report,
     SetName,
@@ -26,7 +29,9 @@ from ..protocol import (
 )
 from ..sessions import StoredState
 from ..state import PlaybackState
+from .chat import send_chat
 from .context import CommandHandler, Peer, precise_ms
+from .moderation import kick, lock
 
 if TYPE_CHECKING:
     from .room import Room
@@ -83,4 +88,7 @@ def command_table() -> dict[type, CommandHandler]:
         SetName: set_name,
         TransferHost: transfer_host,
         Ignored: ignore,
+        Chat: send_chat,
+        Kick: kick,
+        Lock: lock,
     }

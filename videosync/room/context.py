@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,6 +36,10 @@ class Peer(Protocol):
 
 # A client command's handler: (room, sender, parsed command, server receive time in epoch ms).
 CommandHandler = Callable[["Room", Peer, Any, float], Awaitable[None]]
+# What a feature does on hearing an event of its kind on the channel (before the event's fan-out).
+Reaction = Callable[["Room", Event], None]
+# Fields a feature adds to a joiner's `init` (room, the joiner's member id).
+InitFields = Callable[["Room", str], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -57,6 +61,8 @@ class RoomContext:
     # host was its last local member, and a reconnect in a new room must still find them.
     graces: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
     closing: bool = False  # the process is shutting down: no promotions, no hand-offs
+    reactions: Mapping[str, Reaction] = field(default_factory=dict)  # event kind -> feature reaction
+    init_fields: Sequence[InitFields] = ()  # features' additions to a joiner's init
 
     async def publish(self, key: str, event: Event) -> None:
         await self.sessions.store.publish(session_channel(key), event.encode())

@@ -65,6 +65,8 @@ class Membership:
             "hostId": host_id,
             "members": room.roster.public(host_id, last=member_id),
         }
+        for fields in ctx.init_fields:  # features' own init fields (chat history, lock...)
+            extensions.update(await fields(room, member_id))
         init = await self._init_text(role.is_host, extensions)
         if room.peers.get(member_id) is peer:
             peer.outbox.open_with(text_frame(init.encode()))

@@ -15,14 +15,17 @@ from .. import metrics
 from ..closecodes import SHUTTING_DOWN, Close
 from ..events import Event, EventKind
 from ..hostship import Hostship
+from ..passwords import PasswordGuard
 from ..presence import Presence, new_process_id
 from ..protocol import encode_media_status
 from ..sessions import SessionService, epoch_ms, short_key
 from ..settings import Settings
 from ..store import StoreError
 from ..store.base import session_channel
+from .chat import history_for_init
 from .commands import command_table
 from .context import Peer, RoomContext
+from .moderation import locked_for_init, on_kick
 from .room import Room
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,12 @@ class Rooms:
             commands=command_table(),
             spawn=self.spawn,
             store_slots=asyncio.Semaphore(STORE_CONCURRENCY),
+            reactions={EventKind.KICK: on_kick},
+            init_fields=(history_for_init, locked_for_init),
+        )
+        # session passwords: the scrypt pool and the guessing limits of this process
+        self.passwords = PasswordGuard(
+            settings.password_attempts, settings.password_session_attempts, settings.password_jobs
         )
         self._rooms: dict[str, Room] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -183,6 +192,7 @@ class Rooms:
             task.cancel()
         if self._tasks:
             await asyncio.wait(tuple(self._tasks), timeout=timeout)
+        self.passwords.close()
 
 
 Hub = Rooms  # the name the rest of the code knew it by

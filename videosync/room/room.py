@@ -121,6 +121,9 @@ class Room:
         elif kind == EventKind.VACANT:
             self.ctx.spawn(self.host.promote(), f"promote-{short_key(self.key)}")
             return
+        react = self.ctx.reactions.get(kind)
+        if react is not None:
+            react(self, event)
         if event.wire:
             self.fanout(event.wire, skip=meta.get("skip"))
 

@@ -7,6 +7,8 @@ Keys (Go-A compatible, PROTOCOL.md §2.1):
 Ours (a Go instance never reads them):
   session:{K}:meta     JSON {"hostToken", "video", "createdAt"}
   session:{K}:members  hash member id -> member JSON (presence across processes)
+  session:{K}:chat     list of the last chat messages (wire JSON), oldest first, trimmed
+  session:{K}:moderation hash: "locked" -> "1", "ban:{memberId}" / "kick:{memberId}" -> ms
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def meta_key(key: str) -> str:
 
 def members_key(key: str) -> str:
     return f"session:{key}:members"
+
+
+def chat_key(key: str) -> str:
+    return f"session:{key}:chat"
+
+
+def moderation_key(key: str) -> str:
+    return f"session:{key}:moderation"
 
 
 def session_channel(key: str) -> str:
@@ -110,6 +120,19 @@ class Store(Protocol):
     async def remove_member(self, key: str, member_id: str) -> None: ...
 
     async def get_members(self, key: str) -> dict[str, str]: ...
+
+    # chat history and moderation records: they live and die with the session (its TTL, its deletion)
+    async def append_chat(self, key: str, message: str, limit: int, ttl: int) -> bool:
+        """Add `message` to the session's chat history, keeping the last `limit`; False if gone."""
+
+    async def get_chat(self, key: str) -> list[str]:
+        """The session's chat history, oldest first."""
+        ...
+
+    async def set_moderation(self, key: str, field: str, value: str | None, ttl: int) -> bool:
+        """Set (or with None delete) one moderation record of a live session; False if gone."""
+
+    async def get_moderation(self, key: str) -> dict[str, str]: ...
 
     # events between processes
     async def publish(self, channel: str, message: str) -> None: ...

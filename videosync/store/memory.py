@@ -13,9 +13,11 @@ from .base import (
     SESSION_MARKER,
     Announcement,
     StateChanged,
+    chat_key,
     host_key,
     members_key,
     meta_key,
+    moderation_key,
     session_key,
     state_key,
 )
@@ -200,12 +202,14 @@ class MemoryStore:
     async def touch(self, key: str, ttl: int) -> bool:
         if self._get(session_key(key)) is None:
             return False
-        for name in (session_key(key), state_key(key), meta_key(key), members_key(key)):
+        for name in (session_key(key), state_key(key), meta_key(key), members_key(key), chat_key(key),
+                     moderation_key(key)):
             self._expire(name, ttl)
         return True
 
     async def delete_session(self, key: str) -> None:
-        for name in (session_key(key), state_key(key), meta_key(key), members_key(key), host_key(key)):
+        for name in (session_key(key), state_key(key), meta_key(key), members_key(key), host_key(key),
+                     chat_key(key), moderation_key(key)):
             self._delete(name)
 
     # -- host lease -------------------------------------------------------------
@@ -251,6 +255,48 @@ class MemoryStore:
 
     async def get_members(self, key: str) -> dict[str, str]:
         entry = self._get(members_key(key))
+        return dict(entry.value) if entry is not None and isinstance(entry.value, dict) else {}
+
+    # -- chat history and moderation -------------------------------------------------------
+    # The history is kept as a hash of sequence number -> message (insertion-ordered), the one
+    # container the SQLite journal already writes; the sequence is the last one plus one.
+    async def append_chat(self, key: str, message: str, limit: int, ttl: int) -> bool:
+        if self._get(session_key(key)) is None:
+            return False
+        name = chat_key(key)
+        entry = self._get(name)
+        if entry is None or not isinstance(entry.value, dict):
+            self._set(name, {"0": message}, ttl)
+            return True
+        history = entry.value
+        history[str(int(next(reversed(history), "-1")) + 1)] = message
+        while len(history) > limit:
+            del history[next(iter(history))]
+        self._expire(name, ttl)  # marks it changed too
+        return True
+
+    async def get_chat(self, key: str) -> list[str]:
+        entry = self._get(chat_key(key))
+        return list(entry.value.values()) if entry is not None and isinstance(entry.value, dict) else []
+
+    async def set_moderation(self, key: str, field: str, value: str | None, ttl: int) -> bool:
+        if self._get(session_key(key)) is None:
+            return False
+        name = moderation_key(key)
+        entry = self._get(name)
+        records = dict(entry.value) if entry is not None and isinstance(entry.value, dict) else {}
+        if value is None:
+            records.pop(field, None)
+        else:
+            records[field] = value
+        if records:
+            self._set(name, records, ttl)
+        else:
+            self._delete(name)
+        return True
+
+    async def get_moderation(self, key: str) -> dict[str, str]:
+        entry = self._get(moderation_key(key))
         return dict(entry.value) if entry is not None and isinstance(entry.value, dict) else {}
 
     # -- events ----------------------------------------------------------------------

@@ -22,9 +22,11 @@ from .base import (
     StateChanged,
     StoreError,
     StoreUnavailable,
+    chat_key,
     host_key,
     members_key,
     meta_key,
+    moderation_key,
     session_key,
     state_key,
 )
@@ -63,6 +65,22 @@ redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[1])
 for i = 3, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end
 redis.call('expire', KEYS[1], ARGV[1])
 if ARGV[5] then redis.call('publish', ARGV[5], ARGV[6]) end
+return 1
+"""
+
+# Chat history and moderation records of a live session only (KEYS[1] its marker), TTL refreshed.
+_APPEND_CHAT = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('rpush', KEYS[2], ARGV[1])
+redis.call('ltrim', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('expire', KEYS[2], ARGV[3])
+return 1
+"""
+_SET_MODERATION = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+if ARGV[3] == '1' then redis.call('hset', KEYS[2], ARGV[1], ARGV[2])
+else redis.call('hdel', KEYS[2], ARGV[1]) end
+redis.call('expire', KEYS[2], ARGV[4])
 return 1
 """
 
@@ -118,6 +136,8 @@ class RedisStore:
         self._touch = self._redis.register_script(_TOUCH)
         self._set_if_live = self._redis.register_script(_SET_IF_LIVE)
         self._create = self._redis.register_script(_CREATE)
+        self._append_chat = self._redis.register_script(_APPEND_CHAT)
+        self._set_moderation = self._redis.register_script(_SET_MODERATION)
         self._batched = AutoPipeline(self._redis)
         self._pubsub: PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -161,7 +181,8 @@ class RedisStore:
         return cast("str | None", await self._batched.execute("GET", meta_key(key)))
 
     def _session_keys(self, key: str) -> list[str]:
-        return [session_key(key), state_key(key), meta_key(key), members_key(key)]
+        return [session_key(key), state_key(key), meta_key(key), members_key(key), chat_key(key),
+                moderation_key(key)]
 
     @_translate
     async def set_state(
@@ -220,6 +241,26 @@ class RedisStore:
     @_translate
     async def get_members(self, key: str) -> dict[str, str]:
         return cast("dict[str, str]", await self._redis.hgetall(members_key(key)))
+
+    # -- chat history and moderation ----------------------------------------------------------
+    @_translate
+    async def append_chat(self, key: str, message: str, limit: int, ttl: int) -> bool:
+        keys = [session_key(key), chat_key(key)]
+        return bool(await self._append_chat(keys=keys, args=[message, limit, ttl]))
+
+    @_translate
+    async def get_chat(self, key: str) -> list[str]:
+        return cast("list[str]", await self._redis.lrange(chat_key(key), 0, -1))
+
+    @_translate
+    async def set_moderation(self, key: str, field: str, value: str | None, ttl: int) -> bool:
+        keys = [session_key(key), moderation_key(key)]
+        args = [field, value or "", "0" if value is None else "1", ttl]
+        return bool(await self._set_moderation(keys=keys, args=args))
+
+    @_translate
+    async def get_moderation(self, key: str) -> dict[str, str]:
+        return cast("dict[str, str]", await self._redis.hgetall(moderation_key(key)))
 
     # -- events --------------------------------------------------------------------------
     @_translate

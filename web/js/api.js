@@ -43,9 +43,11 @@ async function request(method, path, body, hostToken = null) {
 
 const enc = encodeURIComponent;
 
-/** `POST /api/sessions` → {sessionKey, hostToken}. `video` picks a library video (optional). */
-export function createSession(video) {
-  return request("POST", "/api/sessions", video ? { video } : undefined);
+/** `POST /api/sessions` → {sessionKey, hostToken}. `video` picks a library video, `password`
+ * protects the session (both optional). */
+export function createSession(video, password) {
+  const body = { ...(video ? { video } : {}), ...(password ? { password } : {}) };
+  return request("POST", "/api/sessions", Object.keys(body).length ? body : undefined);
 }
 
 /** `GET /api/sessions/{key}/validate` → boolean. */

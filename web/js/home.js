@@ -33,7 +33,8 @@ async function onCreate(event) {
   button.disabled = true;
   try {
     const video = $("[data-video-list]").value || undefined;
-    const { sessionKey, hostToken } = await createSession(video);
+    const password = $("[data-create-password]").value || undefined;
+    const { sessionKey, hostToken } = await createSession(video, password);
     // The creator's tab presents this token when it connects, and so becomes (and stays) host.
     rememberHostToken(sessionKey, hostToken);
     created = { sessionKey };

@@ -17,10 +17,10 @@ export function displayName(m) {
  * Keep `list` and `countEl` rendered from the store's members on every change; the whole panel
  * (`panel`) is hidden once the session is gone (nobody is watching, nobody can be made host).
  */
-export function bindMembers({ panel, list, countEl }, store, onMakeHost) {
+export function bindMembers({ panel, list, countEl }, store, onMakeHost, actions = () => []) {
   const render = () => {
     panel.hidden = Boolean(store.gone);
-    renderMembers(list, countEl, store, onMakeHost);
+    renderMembers(list, countEl, store, onMakeHost, actions);
   };
   store.addEventListener("change", render);
   render();
@@ -30,7 +30,7 @@ export function bindMembers({ panel, list, countEl }, store, onMakeHost) {
  * Render `store.members` into `list`. `onMakeHost(id)` is offered next to every other member when
  * this page is the host.
  */
-export function renderMembers(list, countEl, store, onMakeHost) {
+export function renderMembers(list, countEl, store, onMakeHost, actions = () => []) {
   const members = [...store.members.values()].sort((a, b) =>
     (a.role === "host" ? -1 : 0) - (b.role === "host" ? -1 : 0) || (a.joinedAt ?? 0) - (b.joinedAt ?? 0));
   const items = members.map((m) => {
@@ -57,6 +57,7 @@ export function renderMembers(list, countEl, store, onMakeHost) {
       give.addEventListener("click", () => onMakeHost(m.id));
       li.append(give);
     }
+    li.append(...actions(m)); // the host's moderation buttons (moderation.js)
     return li;
   });
   list.replaceChildren(...items);

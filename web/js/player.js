@@ -1,6 +1,7 @@
 // The player page: wires the session socket, the store, the sync controller and the views together.
 
 import { getSession, parseSessionKey, playerLink } from "./api.js";
+import { ChatLog, bindChat } from "./chat.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
 import { $, bindCopyLink, showError } from "./dom.js";
@@ -8,6 +9,7 @@ import { LocalControls } from "./local-controls.js";
 import { packagingText, seekableEnd } from "./media-source.js";
 import { MediaSwitcher } from "./media-switcher.js";
 import { bindMembers } from "./members.js";
+import { bindLock, memberActions, passwordPrompt, refusalFor } from "./moderation.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
 import { SubtitleTracks } from "./subtitles.js";
@@ -20,6 +22,7 @@ const sessionKey = parseSessionKey(query.get("sessionKey"));
 const transport = query.get("transport") ?? "auto"; // "mp4" | "hls" | "auto"
 const storageKeys = {
   resume: `videosync:resume:${sessionKey}`,
+  password: `videosync:password:${sessionKey}`,
   name: "videosync:name",
 };
 
@@ -29,6 +32,9 @@ const CONNECTION_TEXT = {
   reconnecting: "reconnecting…",
   closed: "disconnected",
 };
+
+/** The connection badge of a page that cannot watch: the session is over, or this tab is not let in. */
+const goneStatus = (why) => ([GONE.KICKED, GONE.BANNED, GONE.LOCKED].includes(why) ? "not admitted" : "session over");
 
 let noticeTimer = null;
 function showNotice(message) {
@@ -54,7 +60,7 @@ function showGone(why) {
   document.body.dataset.gone = why;
   const conn = $("[data-connection]");
   conn.dataset.state = "closed";
-  conn.textContent = "session over";
+  conn.textContent = goneStatus(why);
   document.title = `videosync — ${title.toLowerCase()}`;
   $("[data-new-session]").focus({ preventScroll: true });
 }
@@ -81,6 +87,7 @@ async function main() {
       hostToken: hostTokenFor(sessionKey),
       resume: sessionStorage.getItem(storageKeys.resume),
       name: localStorage.getItem(storageKeys.name),
+      password: sessionStorage.getItem(storageKeys.password),
     }),
   });
   const serverNow = () => clock.serverNow(localNow());
@@ -107,8 +114,15 @@ async function main() {
     onEntry: (entry) => subtitles.show(entry?.subtitles ?? []),
   });
 
+  const chat = new ChatLog();
+  const prompt = passwordPrompt(
+    { form: $("[data-password-form]"), input: $("[data-password-input]"), message: $("[data-password-message]") },
+    { storageKey: storageKeys.password, onSubmit: () => socket.connect() },
+  );
+
   // Server → store; every view below renders from the store's change events.
   socket.addEventListener("message", ({ detail: msg }) => {
+    chat.handle(msg, store); // first: a member who leaves still has a name for the system line
     if (msg.type === "init") {
       if (msg.resumeToken) sessionStorage.setItem(storageKeys.resume, msg.resumeToken);
       controller.reset(); // a new connection (maybe a new server) is the authority now
@@ -117,6 +131,15 @@ async function main() {
   });
   socket.addEventListener("status", ({ detail }) => store.setConnection(detail));
   socket.addEventListener("closed", ({ detail }) => {
+    const refusal = refusalFor(detail.code, detail.reason);
+    if (refusal?.password) {
+      prompt.show(refusal.password); // the connection badge says "password needed" meanwhile
+      return;
+    }
+    if (refusal?.gone) {
+      store.end(refusal.gone);
+      return;
+    }
     const why = goneForClose(detail.code);
     if (why) store.end(why);
     else if (detail.final) store.fail(detail.final);
@@ -126,11 +149,23 @@ async function main() {
     { panel: $("[data-members-panel]"), list: $("[data-members]"), countEl: $("[data-member-count]") },
     store,
     (id) => socket.send({ type: "transferHost", memberId: id }),
+    memberActions(store, (m) => socket.send(m)),
+  );
+  bindLock({ panel: $("[data-moderation-panel]"), button: $("[data-lock]"), badge: $("[data-locked-badge]") }, store,
+    (m) => socket.send(m));
+  bindChat(
+    {
+      panel: $("[data-chat-panel]"), list: $("[data-chat-log]"), form: $("[data-chat-form]"),
+      overlay: $("[data-chat-overlay]"), overlayForm: $("[data-chat-overlay-form]"),
+    },
+    chat, store, (text) => socket.send({ type: "chat", text }),
   );
   store.addEventListener("change", ({ detail: what }) => {
     const conn = $("[data-connection]");
     conn.dataset.state = store.connection;
-    conn.textContent = store.gone ? "session over" : CONNECTION_TEXT[store.connection] ?? store.connection;
+    const asking = store.connection === "closed" && !$("[data-password-form]").hidden;
+    conn.textContent = store.gone ? goneStatus(store.gone) : asking ? "password needed"
+      : CONNECTION_TEXT[store.connection] ?? store.connection;
     const role = $("[data-role-badge]");
     role.textContent = store.joined ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
@@ -189,7 +224,7 @@ async function main() {
   });
 
   // Hooks for the browser tests and for debugging in the console.
-  window.videosync = { store, controller, clock, socket, playback, video, media, local, subtitles };
+  window.videosync = { store, controller, clock, socket, playback, video, media, local, subtitles, chat };
   socket.connect();
   playback.start();
 

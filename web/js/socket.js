@@ -7,6 +7,7 @@ import { ClockEstimator } from "./clock.js";
 export const FINAL_CLOSE_CODES = new Map([
   [4001, "This session does not exist."],
   [4004, "This session has ended."],
+  [4003, "You cannot join this session."], // kicked, banned, locked, or a password is needed
   [1008, "The server refused this connection (policy)."],
 ]);
 

@@ -6,7 +6,11 @@
 import { isNewer } from "./sync.js";
 
 /** Why the session cannot be watched (null while it can). */
-export const GONE = Object.freeze({ MISSING: "missing", ENDED: "ended", EXPIRED: "expired" });
+export const GONE = Object.freeze({
+  MISSING: "missing", ENDED: "ended", EXPIRED: "expired",
+  // close 4003: the host removed this tab, banned it, or locked the room before it got in
+  KICKED: "kicked", BANNED: "banned", LOCKED: "locked",
+});
 
 /** Close codes that mean the session is gone for good, and how (socket.js stops reconnecting). */
 export function goneForClose(code) {
@@ -25,6 +29,12 @@ export function goneMessage(why) {
       };
     case GONE.EXPIRED:
       return { title: "This session has ended", detail: "It expired after a while with nobody watching." };
+    case GONE.KICKED:
+      return { title: "You were removed from this session", detail: "The host removed you from this session." };
+    case GONE.BANNED:
+      return { title: "You were banned from this session", detail: "The host removed you for the rest of this session." };
+    case GONE.LOCKED:
+      return { title: "This session is locked", detail: "The host is not letting anyone new in right now." };
     default:
       return { title: "This session has ended", detail: "It was closed; nothing more will play here." };
   }
@@ -45,6 +55,7 @@ export class SessionStore extends EventTarget {
     this.gone = null; // a GONE value once the session cannot be watched any more
     this.error = null;
     this.notice = null;
+    this.locked = false; // the host keeps new members out (init's `locked`, then `locked` messages)
   }
 
   /**
@@ -89,6 +100,7 @@ export class SessionStore extends EventTarget {
           this.members = new Map(msg.members.map((m) => [m.id, m]));
         }
         this.error = null;
+        this.locked = Boolean(msg.locked);
         this.offerPlayback(stamped(msg));
         this.changed("init"); // last: views re-rendering on init see the whole of it
         return;
@@ -120,6 +132,10 @@ export class SessionStore extends EventTarget {
       case "error":
         this.notice = msg.message || msg.code || "The server rejected that command.";
         this.changed("notice");
+        return;
+      case "locked":
+        this.locked = Boolean(msg.locked);
+        this.changed("locked");
         return;
       case "ended":
         this.end(msg.reason === "expired" ? GONE.EXPIRED : GONE.ENDED);
