@@ -24,6 +24,8 @@ class EventKind(StrEnum):
     VACANT = "vacant"  # nobody holds the host role: every process tries to promote one of its members
     ENDED = "ended"
     MEDIA = "media"
+    CONTROL = "control"  # who controls playback changed (meta: control)
+    GATE = "gate"  # the buffering gate's news between processes (meta: op, ...); no wire
 
 
 @dataclass(frozen=True)

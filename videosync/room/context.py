@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +57,9 @@ class RoomContext:
     # host was its last local member, and a reconnect in a new room must still find them.
     graces: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
     closing: bool = False  # the process is shutting down: no promotions, no hand-offs
+    # Features built on rooms (control mode, buffering gate): each is called with every new room
+    # and hooks itself in (Room.listeners, .joining, .init_fields, .closers, .extensions).
+    features: Sequence[Callable[[Room], None]] = ()
 
     async def publish(self, key: str, event: Event) -> None:
         await self.sessions.store.publish(session_channel(key), event.encode())

@@ -23,6 +23,8 @@ from ..store import StoreError
 from ..store.base import session_channel
 from .commands import command_table
 from .context import Peer, RoomContext
+from .control import Control
+from .gate import Gate
 from .room import Room
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class Rooms:
             proc_id=self.proc_id,
             clock=clock,
             commands=command_table(),
+            features=(Control.attach, Gate.attach),
             spawn=self.spawn,
             store_slots=asyncio.Semaphore(STORE_CONCURRENCY),
         )

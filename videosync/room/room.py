@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import metrics
@@ -30,7 +30,7 @@ from ..protocol import (
     encode_member_joined,
     parse_command,
 )
-from ..sessions import SessionNotFound, StoredState, short_key
+from ..sessions import SessionMeta, SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, host_event, left_event, precise_ms
 from .feed import PresenceFeed
@@ -58,6 +58,13 @@ class Room:
         # Per-room state of features built on rooms (chat history, control mode, a buffering
         # gate...), by feature name: it lives and dies with the room.
         self.extensions: dict[str, Any] = {}
+        # Their hooks: every event heard (before the room acts on it), every joiner before its init
+        # (by member id), extra init fields (by member id), and the room's close.
+        self.listeners: list[Callable[[Event], None]] = []
+        self.joining: list[Callable[[str], Awaitable[None]]] = []
+        self.init_fields: list[Callable[[str], dict[str, Any]]] = []
+        self.closers: list[Callable[[], None]] = []
+        self.meta_text: str | None = None  # the session's meta as the latest join read it
         self.roster = RosterMirror()  # every member of the session, kept from the channel
         self.seeded = False  # the roster has been read from the store once
         self._early: list[Event] | None = None  # presence events heard while it is being read
@@ -65,6 +72,8 @@ class Room:
         self.host = Succession(self)
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
+        for attach in ctx.features:
+            attach(self)
 
     def __len__(self) -> int:
         return len(self.peers)
@@ -74,6 +83,8 @@ class Room:
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
+        for close in self.closers:
+            close()
         self.updates.close()
         self.feed.close()
         self.roster.clear()
@@ -103,6 +114,8 @@ class Room:
     # -- events from the channel ------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
         kind, meta = event.kind, event.meta
+        for listener in self.listeners:
+            listener(event)
         if kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT, EventKind.MEMBER_UPDATED):
             self._track(event)
             if self._early is not None:
@@ -167,7 +180,9 @@ class Room:
         """Register `peer` in the session, decide its role, and send its `init` first."""
         ctx, key = self.ctx, self.key
         now = ctx.clock()
-        meta = await ctx.sessions.meta(key)
+        # the meta text is kept for features that read their own fields of it (control mode)
+        self.meta_text = await ctx.sessions.store.get_meta(key)
+        meta = SessionMeta.from_json(self.meta_text)
         member_id: str | None = None
         if resume and meta is not None:
             wanted = member_from_resume(meta.host_token, resume)
@@ -194,12 +209,16 @@ class Room:
         await self.publish(Event(EventKind.MEMBER_JOINED, meta_out, joined))
         if role.reason is not None:
             await self.publish(host_event(member_id, role.reason, previous=role.previous))
+        for prepare in self.joining:
+            await prepare(member_id)
         extensions = {
             "memberId": member_id,
             "resumeToken": make_resume_token(meta.host_token, member_id) if meta else None,
             "hostId": host_id,
             "members": self.roster.public(host_id, last=member_id),
         }
+        for fields in self.init_fields:
+            extensions.update(fields(member_id))
         init = await self._init_text(role.is_host, extensions)
         if self.peers.get(member_id) is peer:
             peer.outbox.open_with(text_frame(init.encode()))
@@ -226,6 +245,8 @@ class Room:
                 "hostId": host_id,
                 "members": self.roster.public(host_id),
             }
+            for fields in self.init_fields:
+                extensions.update(fields(peer.member_id))
             init = await self._init_text(host_id == peer.member_id, extensions)
         except StoreError as exc:
             log.warning("session %s: fresh init failed: %s", short_key(self.key), exc)
