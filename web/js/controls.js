@@ -50,7 +50,7 @@ export class Controls {
   /** Reflect the authoritative state and this page's role. */
   render(state, store) {
     this.state = state;
-    const locked = !store.isHost;
+    const locked = !(store.canControl ?? store.isHost); // canControl: group-controls.js
     for (const input of [this.el.play, this.el.seek, this.el.speed]) input.disabled = locked || !state;
     if (state) {
       this.el.play.textContent = state.paused ? "▶" : "❚❚";

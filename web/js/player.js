@@ -3,8 +3,9 @@
 import { getSession, getVideo, listVideos, parseSessionKey, playerLink } from "./api.js";
 import { ClockEstimator } from "./clock.js";
 import { Controls } from "./controls.js";
+import { installGroupControls } from "./group-controls.js";
 import { attachSource, seekableEnd, sourcesFor } from "./media-source.js";
-import { renderMembers } from "./members.js";
+import { displayName, renderMembers } from "./members.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
 import { SessionStore } from "./store.js";
@@ -76,12 +77,13 @@ async function main() {
   });
   const serverNow = () => clock.serverNow(localNow());
   const position = () => controller.target(serverNow(), video.duration) ?? 0;
-  const playback = new Playback(video, controller, clock, { now: localNow, report: (m) => socket.send(m) });
+  let group = null; // group playback (control mode, buffering gate): installed below
+  const playback = new Playback(video, controller, clock, { now: localNow, report: (m) => socket.send(group ? group.report(m) : m) });
   const controls = new Controls(document, {
     position,
     send: (partial) => {
       const s = controller.state;
-      if (!s || !store.isHost) return;
+      if (!s || !store.canControl) return;
       const state = { paused: s.paused, currentTime: position(), playbackRate: s.playbackRate, ...partial };
       // A video still being packaged can only be sought up to what exists so far.
       const edge = seekableEnd(video);
@@ -90,6 +92,7 @@ async function main() {
     },
   });
   const media = createMediaSwitcher(video, store);
+  group = installGroupControls({ store, socket, playback, video, root: document, displayName });
 
   socket.addEventListener("message", ({ detail: msg }) => {
     if (msg.type === "init") {
@@ -115,13 +118,14 @@ async function main() {
     role.textContent = store.memberId || store.isHost ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
     document.body.dataset.viewer = role.dataset.role;
-    $("[data-host-only]").hidden = !store.isHost;
+    $("[data-host-only]").hidden = !store.canControl;
     renderMembers($("[data-members]"), $("[data-member-count]"), store, (id) => socket.send({ type: "transferHost", memberId: id }));
+    group.decorateMembers($("[data-members]"));
     controls.render(controller.state, store);
     if (what === "error") showError(store.error ?? "");
     if (what === "init") showError(""); // joined (again): whatever went wrong before is over
     if (what === "notice" && store.notice) showNotice(store.notice);
-    if (what === "host" || what === "init") media.refreshLibrary(store.isHost, controller.state?.video ?? null);
+    if (what === "host" || what === "init") media.refreshLibrary(store.canControl, controller.state?.video ?? null);
   };
   store.addEventListener("change", render);
 
@@ -141,7 +145,7 @@ async function main() {
   });
   $("[data-video-select]").addEventListener("change", (event) => {
     const id = event.target.value;
-    if (store.isHost && id) socket.send({ type: "stateUpdate", state: { video: id, currentTime: 0, paused: true, playbackRate: 1 } });
+    if (store.canControl && id) socket.send({ type: "stateUpdate", state: { video: id, currentTime: 0, paused: true, playbackRate: 1 } });
   });
 
   video.addEventListener("error", async () => {
