@@ -6,7 +6,7 @@
 const HAVE_FUTURE_DATA = 3;
 // A switch whose source never reloads (the same media) counts as loaded after this long.
 const SWITCH_SETTLE_MS = 3000;
-const STALL_MS = 150;
+const STALL_MS = 100;
 
 /** Whether `memberId` may change playback under `control` ({mode, controllers}). */
 export function mayControl(control, memberId, hostId) {
@@ -115,6 +115,14 @@ export function installGroupControls({ store, socket, playback, video, root, dis
       sessionVideo = id;
       waitingFor = Array.isArray(state.waitingFor) ? state.waitingFor : [];
       queueMicrotask(reportIfChanged);
+      // Act on a pause at once and start at the scheduled instant, not at the next 50 ms tick of
+      // the player: the group pauses and resumes within a few ms of each other. (After the
+      // page's own handler has taken the state: a task, not a microtask.)
+      setTimeout(() => playback.tick(), 0);
+      const ahead = state.paused ? 0 : (state.timestamp ?? 0) - playback.clock.serverNow(playback.now());
+      // (the controller calls play() its measured play latency early)
+      const early = playback.controller?.playLatencyMs ?? 0;
+      if (ahead > early && ahead < 5000) setTimeout(() => playback.tick(), ahead - early);
     }
     if (msg.type === "init" && el.dontWait?.checked) socket.send({ type: "waitForMe", wait: false });
     // the controls and the member list (player.js) re-render on the store's change
