@@ -55,6 +55,15 @@ def test_a_late_joiner_still_loading_never_pauses_the_others() -> None:
     assert not gate.active
 
 
+def test_a_late_joiner_catching_up_takes_part_only_once_in_sync() -> None:
+    gate = playing_gate("ana")
+    gate.join("late", 1_000)
+    gate.report("late", False, 1_100, in_sync=False)  # loaded at 0, the session is at 40 s
+    assert gate.report("late", True, 1_200) is None  # its catch-up seek
+    gate.report("late", False, 1_500, in_sync=True)
+    assert isinstance(gate.report("late", True, 2_000), Pause)
+
+
 def test_opting_out_releases_a_wait_and_prevents_the_next() -> None:
     gate = playing_gate("ana", "bo")
     gate.report("ana", True, 1_000)
@@ -130,7 +139,7 @@ def apply(gate: BufferGate, step: Step, now: int) -> object:
     if step.op == "stall":
         return gate.report(m, True, now)
     if step.op == "ready":
-        return gate.report(m, False, now)
+        return gate.report(m, False, now, in_sync=step.flag or step.dt % 2 == 0)
     if step.op == "opt_out":
         return gate.opt_out(m, step.flag, now)
     if step.op == "control":

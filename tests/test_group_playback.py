@@ -157,7 +157,7 @@ async def playing_session(rooms: Rooms, key: str, *others: Rooms) -> tuple[FakeP
     host = await join(rooms, key, "Host")
     guests = [await join(where, key, f"Guest{i}") for i, where in enumerate(others or (rooms,))]
     for peer, where in [(host, rooms), *zip(guests, others or (rooms,), strict=True)]:
-        await send(where, peer, {"type": "report", "buffering": False})
+        await send(where, peer, {"type": "report", "drift": 0, "buffering": False})
     await send(rooms, host, {"type": "stateUpdate", "state": {"paused": False}})
     await until(lambda: all(not last_state(g)["paused"] for g in guests))
     return host, guests
@@ -177,7 +177,7 @@ def test_a_stall_pauses_everyone_with_the_reason_and_all_resume_at_one_instant(s
         assert last_state(host)["resumeBy"] > last_state(host)["timestamp"]
         assert host.of_type("stateUpdate")[-1]["by"] is None  # the gate's, not a member's
 
-        await send(rooms, guest, {"type": "report", "buffering": False})
+        await send(rooms, guest, {"type": "report", "drift": 0, "buffering": False})
         await until(lambda: not last_state(host)["paused"] and not last_state(guest)["paused"])
         resumed = last_state(host)
         assert resumed == last_state(guest) and "waitingFor" not in resumed
@@ -221,12 +221,15 @@ def test_a_wait_is_released_by_opt_out_leave_or_play_anyway(release: str, store_
     run(scenario, store_url, tmp_path)
 
 
-def test_a_late_joiner_still_loading_never_pauses_the_others(store_url: str, tmp_path: Path) -> None:
+def test_a_late_joiner_loading_or_catching_up_never_pauses_the_others(store_url: str, tmp_path: Path) -> None:
     async def scenario(process: Callable[[], Rooms], _sessions: SessionService, key: str) -> None:
         rooms = process()
         host, _ = await playing_session(rooms, key)
         late = await join(rooms, key, "Late")
         await send(rooms, late, {"type": "report", "buffering": True})
+        await send(rooms, late, {"type": "report", "drift": None, "buffering": False})  # loaded, not playing
+        await send(rooms, late, {"type": "report", "drift": -40_000, "buffering": False})  # far behind
+        await send(rooms, late, {"type": "report", "drift": -40_000, "buffering": True})  # its catch-up seek
         await asyncio.sleep(0.2)  # a pause would arrive within milliseconds; none may come
         assert not last_state(host)["paused"]
 
@@ -241,10 +244,10 @@ def test_a_new_video_waits_until_every_player_reports_it_ready(store_url: str, t
         await until(lambda: last_state(guest).get("video") == "next" and last_state(guest)["paused"])
         assert sorted(waiting(guest)) == sorted([host.member_id, guest.member_id])
         # a report about the old video does not count
-        await send(rooms, guest, {"type": "report", "buffering": False, "video": "old"})
-        await send(rooms, host, {"type": "report", "buffering": False, "video": "next"})
+        await send(rooms, guest, {"type": "report", "drift": 0, "buffering": False, "video": "old"})
+        await send(rooms, host, {"type": "report", "drift": 0, "buffering": False, "video": "next"})
         await until(lambda: waiting(guest) == [guest.member_id])
-        await send(rooms, guest, {"type": "report", "buffering": False, "video": "next"})
+        await send(rooms, guest, {"type": "report", "drift": 0, "buffering": False, "video": "next"})
         await until(lambda: not last_state(guest)["paused"])
 
     run(scenario, store_url, tmp_path)

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 NAME = "gate"
 # Every process, not only the deciding one, resumes a wait this long after its deadline.
 FALLBACK_MS = 500
+# A player this close to the session's position (its reported drift) is in sync: only then does
+# it take part in the gate (a late joiner catching up by a seek would otherwise pause everyone).
+IN_SYNC_MS = 500
 
 
 class NoChange(Exception):
@@ -54,7 +57,7 @@ class Gate:
         self.known = False  # the stored state has been read once
         self.stored_deadline: int | None = None  # `resumeBy` of the stored state while it waits
         self.heard: set[str] = set()  # members whose gate news this process has heard
-        self.ready_sent: dict[str, bool] = {}  # local member -> the buffering last published for it
+        self.ready_sent: dict[str, tuple[bool, bool]] = {}  # local member -> (buffering, in sync) published
         self.timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -94,10 +97,13 @@ class Gate:
         # a player still on another video is not ready for this one (a report sent before it heard
         # of the switch must not release the wait at a video's start)
         buffering = report.buffering or (report.video is not None and report.video != self.video)
-        if self.ready_sent.get(member_id) == buffering:
+        # a drift it could not measure yet (a player that has not played since it joined) is not
+        # "in sync": a late joiner still to seek to the session's position must not take part yet
+        in_sync = report.drift is not None and abs(report.drift) <= IN_SYNC_MS
+        if self.ready_sent.get(member_id) == (buffering, in_sync):
             return
-        self.ready_sent[member_id] = buffering
-        await self._publish({"op": "report", "id": member_id, "buffering": buffering})
+        self.ready_sent[member_id] = (buffering, in_sync)
+        await self._publish({"op": "report", "id": member_id, "buffering": buffering, "inSync": in_sync})
 
     async def opt_out(self, member_id: str, wait: bool) -> None:
         await self._publish({"op": "optOut", "id": member_id, "value": not wait})
@@ -125,7 +131,8 @@ class Gate:
         op, member_id = meta.get("op"), meta.get("id")
         if op == "report" and isinstance(member_id, str):
             self.heard.add(member_id)
-            return self.rules.report(member_id, bool(meta.get("buffering")), now)
+            in_sync = meta.get("inSync") is not False
+            return self.rules.report(member_id, bool(meta.get("buffering")), now, in_sync)
         if op == "optOut" and isinstance(member_id, str):
             self.heard.add(member_id)
             return self.rules.opt_out(member_id, bool(meta.get("value")), now)

@@ -3,9 +3,10 @@
 Pure: no I/O, time passed in (server epoch ms). Every input returns the decision it leads to (or
 None); the room's glue (`gate.py`) writes the decision as a playback state. The rules:
 
-* A member takes part in playback ("armed") once it has reported being ready since it joined, or
-  since the gate last let the session go on without it: a late joiner, still loading, never pauses
-  the others, and a laggard left behind catches up on its own before it can pause anyone again.
+* A member takes part in playback ("armed") once it has reported being ready and in sync since it
+  joined, or since the gate last let the session go on without it: a late joiner, still loading or
+  catching up, never pauses the others, and a laggard left behind catches up on its own before it
+  can pause anyone again.
 * While the session plays, an armed member that stalls (and has not opted out) pauses it for
   everyone: `Pause(waiting, deadline)`. More stalls join the same wait; the deadline never moves.
 * The wait ends (`Resume`) when nobody it waits for is still stalled (ready, left, opted out), when
@@ -83,10 +84,11 @@ class BufferGate:
         self.seats.pop(member, None)
         return self.decide(now)
 
-    def report(self, member: str, buffering: bool, now: int) -> Decision | None:
+    def report(self, member: str, buffering: bool, now: int, in_sync: bool = True) -> Decision | None:
+        """`in_sync`: the player is where the session is (a late joiner still catching up is not)."""
         seat = self.seats.setdefault(member, Seat())
         seat.stalled = buffering
-        if not buffering:
+        if not buffering and in_sync:
             seat.armed = True
         return self.decide(now)
 
