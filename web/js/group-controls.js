@@ -7,6 +7,9 @@ const HAVE_FUTURE_DATA = 3;
 // A switch whose source never reloads (the same media) counts as loaded after this long.
 const SWITCH_SETTLE_MS = 3000;
 const STALL_MS = 100;
+// A seek (the host's, or the sync controller's own correction) buffers briefly on every player:
+// only a longer wait at the new spot is a stall worth pausing the group for.
+const SEEK_STALL_MS = 500;
 
 /** Whether `memberId` may change playback under `control` ({mode, controllers}). */
 export function mayControl(control, memberId, hostId) {
@@ -70,9 +73,10 @@ export function installGroupControls({ store, socket, playback, video, root, dis
       return false;
     }
     stalledSince ??= performance.now();
-    if (performance.now() - stalledSince >= STALL_MS) return true;
+    const threshold = video.seeking ? SEEK_STALL_MS : STALL_MS;
+    if (performance.now() - stalledSince >= threshold) return true;
     clearTimeout(recheck);
-    recheck = setTimeout(reportIfChanged, STALL_MS - (performance.now() - stalledSince) + 5);
+    recheck = setTimeout(reportIfChanged, threshold - (performance.now() - stalledSince) + 5);
     return false;
   };
 
