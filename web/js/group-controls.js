@@ -6,7 +6,7 @@
 const HAVE_FUTURE_DATA = 3;
 // A switch whose source never reloads (the same media) counts as loaded after this long.
 const SWITCH_SETTLE_MS = 3000;
-const STALL_MS = 100;
+const STALL_MS = 200;
 // A seek (the host's, or the sync controller's own correction) buffers briefly on every player:
 // only a longer wait at the new spot is a stall worth pausing the group for.
 const SEEK_STALL_MS = 500;
