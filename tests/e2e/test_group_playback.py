@@ -76,7 +76,10 @@ def test_a_viewer_that_cannot_load_holds_everyone_and_all_start_together(
     slow_id = member_id(slow)
     for v in (host, guest):
         v.page.wait_for_selector("[data-waiting]:not([hidden])")
-        assert "waiting for Ana…" in (v.page.text_content("[data-waiting-text]") or "")
+        # at the start the wait names everyone until their players say they have the new video
+        v.page.wait_for_function(
+            "() => document.querySelector('[data-waiting-text]').textContent === 'waiting for Ana…'"
+        )
         assert v.page.evaluate("() => window.videosync.controller.state.waitingFor") == [slow_id]
         v.wait_video("v.paused")
 
