@@ -28,6 +28,8 @@ class EventKind(StrEnum):
     CHAT = "chat"  # a chat line (wire: the `chat` message)
     KICK = "kick"  # the host removed a member (meta: memberId, ban); its process closes its socket
     LOCK = "lock"  # the host locked or unlocked the session
+    CONTROL = "control"  # who controls playback changed (meta: control)
+    GATE = "gate"  # the buffering gate's news between processes (meta: op, ...); no wire
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class Report:
     rtt: float | None
     drift: float | None
     buffering: bool | None
+    video: str | None = None  # the video the player has loaded (the buffering gate's extension)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,21 @@ class SetName:
 @dataclass(frozen=True)
 class TransferHost:
     member_id: str
+
+
+@dataclass(frozen=True)
+class SetControl:
+    """Who controls playback (PROTOCOL.md §5.2); None keeps the current value."""
+
+    mode: str | None
+    controllers: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class WaitPreference:
+    """`waitForMe`: false = "don't wait for me" (the buffering gate, PROTOCOL.md §5.1)."""
+
+    wait: bool
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,13 @@ class Lock:
     locked: bool
 
 
-Command = StateCommand | TimeSyncRequest | Report | SetName | TransferHost | Ignored | Chat | Kick | Lock
+Command = (
+    StateCommand | TimeSyncRequest | Report | SetName | TransferHost | SetControl | WaitPreference | Ignored
+    | Chat | Kick | Lock
+)
+
+CONTROL_MODES = ("host", "everyone", "delegated")
+MAX_CONTROLLERS = 64
 
 
 def _lower_keys(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -199,7 +221,10 @@ def parse_command(raw: str | bytes) -> Command:
             raise ProtocolError(INVALID_MESSAGE, f"rtt must be between 0 and {MAX_REPORTED_MS} ms")
         if drift is not None and abs(drift) > MAX_REPORTED_MS:
             raise ProtocolError(INVALID_MESSAGE, f"drift must be within ±{MAX_REPORTED_MS} ms")
-        return Report(rtt, drift, _bool(data.get("buffering"), "buffering", INVALID_MESSAGE))
+        video = data.get("video")
+        if video is not None and (not isinstance(video, str) or not 0 < len(video) <= MAX_VIDEO_CHARS):
+            raise ProtocolError(INVALID_MESSAGE, "video must be a video id")
+        return Report(rtt, drift, _bool(data.get("buffering"), "buffering", INVALID_MESSAGE), video)
     if kind == "setName":
         return SetName(clean_name(data.get("name")))
     if kind == "transferHost":
@@ -207,6 +232,13 @@ def parse_command(raw: str | bytes) -> Command:
         if not isinstance(target, str) or not 0 < len(target) <= MAX_MEMBER_ID_CHARS:
             raise ProtocolError(INVALID_MESSAGE, "memberId must be a member id")
         return TransferHost(target)
+    if kind == "setControl":
+        return _parse_set_control(data)
+    if kind == "waitForMe":
+        wait = data.get("wait")
+        if not isinstance(wait, bool):
+            raise ProtocolError(INVALID_MESSAGE, "wait must be a boolean")
+        return WaitPreference(wait)
     if kind == "heartbeatAck":
         return Ignored()
     if kind == "chat":
@@ -225,6 +257,22 @@ def parse_command(raw: str | bytes) -> Command:
             raise ProtocolError(INVALID_MESSAGE, "locked must be a boolean")
         return Lock(locked)
     raise ProtocolError(UNKNOWN_TYPE, "unknown message type")
+
+
+def _parse_set_control(data: dict[str, Any]) -> SetControl:
+    mode = data.get("mode")
+    if mode is not None and mode not in CONTROL_MODES:
+        raise ProtocolError(INVALID_MESSAGE, "mode must be host, everyone or delegated")
+    ids = data.get("controllers")
+    if ids is None:
+        return SetControl(mode, None)
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_CONTROLLERS
+        or not all(isinstance(i, str) and 0 < len(i) <= MAX_MEMBER_ID_CHARS for i in ids)
+    ):
+        raise ProtocolError(INVALID_MESSAGE, f"controllers: a list of at most {MAX_CONTROLLERS} member ids")
+    return SetControl(mode, tuple(ids))
 
 
 # -- what the server sends ------------------------------------------------------------------
@@ -274,6 +322,10 @@ def encode_member_updated(member: dict[str, Any]) -> str:
 
 def encode_host_changed(host_id: str | None, reason: str) -> str:
     return _json({"type": "hostChanged", "hostId": host_id, "reason": reason})
+
+
+def encode_control(control: dict[str, Any]) -> str:
+    return _json({"type": "control", **control})
 
 
 def encode_ended(reason: str) -> str:

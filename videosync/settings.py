@@ -202,6 +202,14 @@ class Settings:
         120, "milliseconds ahead a play command is scheduled so everyone starts together",
         _positive_int, ["VIDEOSYNC_PLAY_LEAD_MS"],
     )
+    buffer_wait: float = _opt(
+        10.0, "seconds the session waits for a stalled member before it goes on without it",
+        _positive_float, ["VIDEOSYNC_BUFFER_WAIT"],
+    )
+    buffer_wait_start: float = _opt(
+        30.0, "seconds the session waits for members to load a video it has just started",
+        _positive_float, ["VIDEOSYNC_BUFFER_WAIT_START"],
+    )
     max_upload_bytes: int = _opt(
         4 * 1024**3, "largest video upload accepted", _positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
     )

@@ -37,6 +37,10 @@ class PlaybackState:
     timestamp: int | None = None
     version: int = 0
     video: str | None = None
+    # The buffering gate's extension (PROTOCOL.md §5.1): while these are set the pause is the gate's,
+    # waiting for these members until `resume_by` (server epoch ms) at the latest.
+    waiting_for: tuple[str, ...] = ()
+    resume_by: int | None = None
 
     def position_at(self, now_ms: float) -> float:
         """The position at server time `now_ms`, extrapolated while playing."""
@@ -62,6 +66,10 @@ class PlaybackState:
             parts.append(f'"version":{self.version}')
         if self.video is not None:
             parts.append(f'"video":{json.dumps(self.video)}')
+        if self.waiting_for:
+            parts.append(f'"waitingFor":{json.dumps(list(self.waiting_for))}')
+            if self.resume_by is not None:
+                parts.append(f'"resumeBy":{self.resume_by}')
         return "{" + ",".join(parts) + "}"
 
     @classmethod
@@ -82,6 +90,8 @@ class PlaybackState:
             timestamp=_int_or_none(data.get("timestamp")),
             version=_int_or_none(data.get("version")) or 0,
             video=data["video"] if isinstance(data.get("video"), str) else None,
+            waiting_for=_ids(data.get("waitingFor")),
+            resume_by=_int_or_none(data.get("resumeBy")),
         )
 
 
@@ -95,3 +105,9 @@ def _int_or_none(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return int(value)
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))

@@ -20,10 +20,12 @@ from ..protocol import (
     Lock,
     ProtocolError,
     Report,
+    SetControl,
     SetName,
     StateCommand,
     TimeSyncRequest,
     TransferHost,
+    WaitPreference,
     encode_state_update,
     encode_time_sync,
 )
@@ -32,13 +34,15 @@ from ..state import PlaybackState
 from .chat import send_chat
 from .context import CommandHandler, Peer, precise_ms
 from .moderation import kick, lock
+from .control import may_control, set_control
+from .gate import gate_of, keep_waiting, wait_preference
 
 if TYPE_CHECKING:
     from .room import Room
 
 
 async def change_playback(room: Room, peer: Peer, command: StateCommand, _received_ms: float) -> None:
-    if room.host_id != peer.member_id:
+    if not may_control(room, peer.member_id):
         raise ProtocolError(NOT_HOST, "only the host can change playback")
     sessions = room.ctx.sessions
     if command.video is not None and not sessions.video_exists(command.video):
@@ -47,7 +51,7 @@ async def change_playback(room: Room, peer: Peer, command: StateCommand, _receiv
     play_lead_ms = room.ctx.settings.play_lead_ms
 
     def change(current: PlaybackState) -> PlaybackState:
-        return apply_command(current, command, now, play_lead_ms)
+        return keep_waiting(current, command, apply_command(current, command, now, play_lead_ms))
 
     def announce(saved: StoredState) -> str:
         wire = encode_state_update(saved.text or "", now, peer.member_id)
@@ -66,6 +70,9 @@ async def time_sync(room: Room, peer: Peer, command: TimeSyncRequest, received_m
 
 async def report(room: Room, peer: Peer, command: Report, _received_ms: float) -> None:
     room.updates.report(peer.member_id, command)
+    gate = gate_of(room)
+    if gate is not None:
+        await gate.report(peer.member_id, command)
 
 
 async def set_name(room: Room, peer: Peer, command: SetName, _received_ms: float) -> None:
@@ -87,6 +94,8 @@ def command_table() -> dict[type, CommandHandler]:
         Report: report,
         SetName: set_name,
         TransferHost: transfer_host,
+        SetControl: set_control,
+        WaitPreference: wait_preference,
         Ignored: ignore,
         Chat: send_chat,
         Kick: kick,

@@ -63,6 +63,9 @@ class RoomContext:
     closing: bool = False  # the process is shutting down: no promotions, no hand-offs
     reactions: Mapping[str, Reaction] = field(default_factory=dict)  # event kind -> feature reaction
     init_fields: Sequence[InitFields] = ()  # features' additions to a joiner's init
+    # Features built on rooms (control mode, buffering gate): each is called with every new room
+    # and hooks itself in (Room.listeners, .joining, .init_fields, .closers, .extensions).
+    features: Sequence[Callable[[Room], None]] = ()
 
     async def publish(self, key: str, event: Event) -> None:
         await self.sessions.store.publish(session_channel(key), event.encode())

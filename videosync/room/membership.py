@@ -13,7 +13,7 @@ from ..playback import for_joiner
 from ..presence import Member, member_from_resume, new_member_id
 from ..presence import resume_token as make_resume_token
 from ..protocol import encode_init, encode_member_joined
-from ..sessions import short_key
+from ..sessions import SessionMeta, short_key
 from ..store import StoreError
 from .context import Peer, host_event, left_event, precise_ms
 
@@ -32,7 +32,9 @@ class Membership:
         """Register `peer` in the session, decide its role, and send its `init` first."""
         room, ctx, key = self.room, self.ctx, self.room.key
         now = ctx.clock()
-        meta = await ctx.sessions.meta(key)
+        # the meta text is kept for features that read their own fields of it (control mode)
+        room.meta_text = await ctx.sessions.store.get_meta(key)
+        meta = SessionMeta.from_json(room.meta_text)
         member_id: str | None = None
         if resume and meta is not None:
             wanted = member_from_resume(meta.host_token, resume)
@@ -59,6 +61,8 @@ class Membership:
         await room.publish(Event(EventKind.MEMBER_JOINED, meta_out, joined))
         if role.reason is not None:
             await room.publish(host_event(member_id, role.reason, previous=role.previous))
+        for prepare in room.joining:
+            await prepare(member_id)
         extensions = {
             "memberId": member_id,
             "resumeToken": make_resume_token(meta.host_token, member_id) if meta else None,
@@ -67,6 +71,8 @@ class Membership:
         }
         for fields in ctx.init_fields:  # features' own init fields (chat history, lock...)
             extensions.update(await fields(room, member_id))
+        for room_fields in room.init_fields:  # and the room's features' (control mode, gate)
+            extensions.update(room_fields(member_id))
         init = await self._init_text(role.is_host, extensions)
         if room.peers.get(member_id) is peer:
             peer.outbox.open_with(text_frame(init.encode()))
@@ -95,6 +101,8 @@ class Membership:
                 "hostId": host_id,
                 "members": room.roster.public(host_id),
             }
+            for room_fields in room.init_fields:
+                extensions.update(room_fields(peer.member_id))
             init = await self._init_text(host_id == peer.member_id, extensions)
         except StoreError as exc:
             log.warning("session %s: fresh init failed: %s", short_key(room.key), exc)

@@ -26,6 +26,8 @@ from .chat import history_for_init
 from .commands import command_table
 from .context import Peer, RoomContext
 from .moderation import locked_for_init, on_kick
+from .control import Control
+from .gate import Gate
 from .room import Room
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class Rooms:
             proc_id=self.proc_id,
             clock=clock,
             commands=command_table(),
+            features=(Control.attach, Gate.attach),
             spawn=self.spawn,
             store_slots=asyncio.Semaphore(STORE_CONCURRENCY),
             reactions={EventKind.KICK: on_kick},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import metrics
@@ -25,7 +25,7 @@ from ..protocol import (
     encode_error,
     parse_command,
 )
-from ..sessions import SessionNotFound, StoredState, short_key
+from ..sessions import SessionMeta, SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
 from .feed import PresenceFeed
@@ -55,6 +55,13 @@ class Room:
         # Per-room state of features built on rooms (chat history, control mode, a buffering
         # gate...), by feature name: it lives and dies with the room.
         self.extensions: dict[str, Any] = {}
+        # Their hooks: every event heard (before the room acts on it), every joiner before its init
+        # (by member id), extra init fields (by member id), and the room's close.
+        self.listeners: list[Callable[[Event], None]] = []
+        self.joining: list[Callable[[str], Awaitable[None]]] = []
+        self.init_fields: list[Callable[[str], dict[str, Any]]] = []
+        self.closers: list[Callable[[], None]] = []
+        self.meta_text: str | None = None  # the session's meta as the latest join read it
         self.roster = RosterMirror()  # every member of the session, kept from the channel
         self.seeded = False  # the roster has been read from the store once
         self._early: list[Event] | None = None  # presence events heard while it is being read
@@ -63,6 +70,8 @@ class Room:
         self.host = Succession(self)
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
+        for attach in ctx.features:
+            attach(self)
 
     def __len__(self) -> int:
         return len(self.peers)
@@ -73,6 +82,8 @@ class Room:
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
+        for close in self.closers:
+            close()
         self.updates.close()
         self.feed.close()
         self.roster.clear()
@@ -94,6 +105,8 @@ class Room:
     # -- events from the channel ------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
         kind, meta = event.kind, event.meta
+        for listener in self.listeners:
+            listener(event)
         if kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT, EventKind.MEMBER_UPDATED):
             self.roster.track(event)
             if self._early is not None:

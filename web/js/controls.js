@@ -59,7 +59,9 @@ export class Controls {
 
   /** Whether this page may command playback now. */
   get canControl() {
-    return this.store.isHost && !this.store.gone && this.store.playback !== null;
+    // canControl: the session's control mode (group-controls.js), once installed
+    const allowed = this.store.canControl ?? this.store.isHost;
+    return allowed && !this.store.gone && this.store.playback !== null;
   }
 
   togglePlay() {

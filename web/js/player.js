@@ -8,7 +8,8 @@ import { $, bindCopyLink, showError } from "./dom.js";
 import { LocalControls } from "./local-controls.js";
 import { packagingText, seekableEnd } from "./media-source.js";
 import { MediaSwitcher } from "./media-switcher.js";
-import { bindMembers } from "./members.js";
+import { installGroupControls } from "./group-controls.js";
+import { bindMembers, displayName } from "./members.js";
 import { bindLock, memberActions, passwordPrompt, refusalFor } from "./moderation.js";
 import { Playback } from "./playback.js";
 import { SyncSocket, localNow } from "./socket.js";
@@ -92,12 +93,13 @@ async function main() {
   });
   const serverNow = () => clock.serverNow(localNow());
   const position = () => controller.target(serverNow(), video.duration) ?? 0;
-  const playback = new Playback(video, controller, clock, { now: localNow, report: (m) => socket.send(m) });
+  let group = null; // group playback (control mode, buffering gate): installed below
+  const playback = new Playback(video, controller, clock, { now: localNow, report: (m) => socket.send(group ? group.report(m) : m) });
   const controls = new Controls(document, store, {
     position,
     send: (partial) => {
       const s = store.playback;
-      if (!s || !store.isHost) return;
+      if (!s || !store.canControl) return;
       const state = { paused: s.paused, currentTime: position(), playbackRate: s.playbackRate, ...partial };
       // A video still being packaged can only be sought up to what exists so far.
       const edge = seekableEnd(video);
@@ -113,6 +115,7 @@ async function main() {
     auth: () => ({ sessionKey, hostToken: hostTokenFor(sessionKey) }),
     onEntry: (entry) => subtitles.show(entry?.subtitles ?? []),
   });
+  group = installGroupControls({ store, socket, playback, video, root: document, displayName });
 
   const chat = new ChatLog();
   const prompt = passwordPrompt(
@@ -151,6 +154,7 @@ async function main() {
     (id) => socket.send({ type: "transferHost", memberId: id }),
     memberActions(store, (m) => socket.send(m)),
   );
+  store.addEventListener("change", () => group.decorateMembers($("[data-members]"))); // after the list is drawn
   bindLock({ panel: $("[data-moderation-panel]"), button: $("[data-lock]"), badge: $("[data-locked-badge]") }, store,
     (m) => socket.send(m));
   bindChat(
@@ -170,7 +174,7 @@ async function main() {
     role.textContent = store.joined ? (store.isHost ? "host" : "participant") : "…";
     role.dataset.role = store.isHost ? "host" : "participant";
     document.body.dataset.viewer = role.dataset.role;
-    $("[data-host-only]").hidden = !store.isHost;
+    $("[data-host-only]").hidden = !store.canControl;
     if (what === "error") showError(store.error ?? "");
     if (what === "init") showError(""); // joined (again): whatever went wrong before is over
     if (what === "notice" && store.notice) showNotice(store.notice);
@@ -191,7 +195,7 @@ async function main() {
       showGone(store.gone);
     }
     if (what === "init" && store.isHost) startUploadedVideo();
-    if (what === "host" || what === "init") media.refreshLibrary(store.isHost, store.playback?.video ?? null);
+    if (what === "host" || what === "init") media.refreshLibrary(store.canControl, store.playback?.video ?? null);
   });
 
   playback.addEventListener("autoplayblocked", () => { $("[data-overlay]").hidden = false; });
@@ -211,7 +215,7 @@ async function main() {
   const switchVideo = (id) => socket.send({ type: "stateUpdate", state: { video: id, currentTime: 0, paused: true, playbackRate: 1 } });
   $("[data-video-select]").addEventListener("change", (event) => {
     const id = event.target.value;
-    if (store.isHost && id) switchVideo(id);
+    if (store.canControl && id) switchVideo(id);
   });
   // The home page uploaded a video for this session: the host's first connection switches to it.
   function startUploadedVideo() {

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""The buffering gate in real Chromium: one viewer's network throttled below the video's bitrate
+through the DevTools protocol (Network.emulateNetworkConditions), two more unthrottled.
+
+The throttled player stalls again and again while the session plays; each stall pauses the
+session for everyone, and everyone resumes once it has caught up (or at --buffer-wait). Measured
+from events each page records with `performance.timeOrigin + performance.now()` (one machine,
+one clock):
+
+* pause latency: the throttled page's `waiting` event (its stall) → each other page's `pause`
+  event (target: within 300 ms);
+* resume spread: after each resume `stateUpdate`, the spread of the pages' `playing` events
+  (target: within 50 ms of each other).
+
+    python scripts/bench/bench_buffer_gate.py                 # 60 s, throttle at 60 % of the bitrate
+    python scripts/bench/bench_buffer_gate.py --seconds 120 --throttle 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+import harness  # noqa: E402  (the browser tests' real parts)
+from bench_sync import create_host, join, wait_video  # noqa: E402  (same page flows)
+
+log = logging.getLogger("bench_buffer_gate")
+
+RECORDER = """() => {
+  const now = () => performance.timeOrigin + performance.now();
+  window.__gate = { events: [], messages: [] };
+  const v = document.querySelector('video');
+  for (const type of ['waiting', 'pause', 'playing']) {
+    v.addEventListener(type, () => window.__gate.events.push([type, now()]));
+  }
+  window.videosync.socket.addEventListener('message', ({ detail: m }) => {
+    if (m.type === 'stateUpdate') {
+      const waiting = (m.state.waitingFor || []).length;
+      window.__gate.messages.push([now(), m.state.paused, waiting, m.state.timestamp]);
+    }
+  });
+}"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    return harness.percentile(values, q) if values else float("nan")
+
+
+def first_after(events: list[tuple[str, float]], kind: str, after: float, within: float) -> float | None:
+    return next((t for k, t in events if k == kind and after <= t <= after + within), None)
+
+
+def last_before(events: list[tuple[str, float]], kind: str, before: float, within: float) -> float | None:
+    times = [t for k, t in events if k == kind and before - within <= t <= before]
+    return times[-1] if times else None
+
+
+def analyse(
+    slow: dict[str, Any], others: list[dict[str, Any]]
+) -> tuple[list[float], list[float], list[float], int, int]:
+    """(pause latencies ms, resume spreads ms of all pages and of the unthrottled ones, gate pauses,
+    gate resumes) from the recordings."""
+    host_messages = others[0]["messages"]
+    latencies: list[float] = []
+    spreads: list[float] = []
+    spreads_others: list[float] = []
+    pauses = resumes = 0
+    waiting_before = False
+    for received, paused, waiting, _start in host_messages:
+        if waiting and not waiting_before:
+            pauses += 1
+            stall = last_before(slow["events"], "waiting", received, 2000.0)
+            if stall is not None:
+                for page in others:
+                    paused_at = first_after(page["events"], "pause", stall, 2000.0)
+                    if paused_at is not None:
+                        latencies.append(paused_at - stall)
+        if waiting_before and not waiting and not paused:
+            resumes += 1
+            starts = [first_after(p["events"], "playing", received, 3000.0) for p in (*others, slow)]
+            started = [t for t in starts if t is not None]
+            if len(started) == len(starts):
+                spreads.append(max(started) - min(started))
+            unthrottled = [t for t in starts[:-1] if t is not None]
+            if len(unthrottled) == len(others):
+                spreads_others.append(max(unthrottled) - min(unthrottled))
+        waiting_before = bool(waiting)
+    return latencies, spreads, spreads_others, pauses, resumes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the session plays")
+    parser.add_argument("--throttle", type=float, default=0.6, help="throttled bandwidth / video bitrate")
+    parser.add_argument("--buffer-wait", default="10")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        media = Path(tmp) / "media"
+        media.mkdir()
+        clip = harness.make_clip(media / "clip.mp4", seconds=180, size="640x360")
+        bitrate = clip.stat().st_size / 180  # bytes per second
+        throughput = bitrate * args.throttle
+        log.info("clip %.0f kB/s; throttled viewer at %.0f kB/s", bitrate / 1000, throughput / 1000)
+        with harness.running_server(
+            media, Path(tmp) / "server.log", extra_args=["--buffer-wait", args.buffer_wait]
+        ) as server, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
+            host, link = create_host(browser, server.base_url)
+            guest = join(browser, link)
+            context = browser.new_context(viewport={"width": 800, "height": 600})
+            slow = context.new_page()
+            cdp = context.new_cdp_session(slow)
+            cdp.send("Network.enable")
+            cdp.send("Network.emulateNetworkConditions", {
+                "offline": False, "latency": 20, "downloadThroughput": throughput, "uploadThroughput": -1,
+            })
+            slow.goto(link)
+            slow.wait_for_selector('[data-role-badge][data-role="participant"]')
+            pages = [host, guest, slow]
+            for page in pages:
+                wait_video(page, "v.readyState >= 3", timeout=60_000)
+                page.evaluate(RECORDER)
+            host.click("[data-play]")
+            time.sleep(args.seconds)
+            recordings = [p.evaluate("() => window.__gate") for p in pages]
+            browser.close()
+    latencies, spreads, spreads_others, pauses, resumes = analyse(recordings[2], recordings[:2])
+    load = os.getloadavg()
+    print(f"gate pauses {pauses}, resumes {resumes} in {args.seconds:.0f} s; load average {load[0]:.2f}")
+    if latencies:
+        print(f"pause latency (stall -> others' pause), {len(latencies)} samples: "
+              f"median {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
+              f"max {max(latencies):.0f} ms")
+    for label, values in (("all three", spreads), ("the two unthrottled", spreads_others)):
+        if values:
+            print(f"resume spread (first to last 'playing'), {label}, {len(values)} samples: "
+                  f"median {statistics.median(values):.0f} ms, p95 {percentile(values, 95):.0f} ms, "
+                  f"max {max(values):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
