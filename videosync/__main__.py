@@ -136,7 +136,8 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
                 else "memory (embedded, one process, nothing kept)" if settings.store_url == "memory://"
                 else f"sqlite (embedded, one process) in {settings.data_dir}"
             )
-            log.info("videosync %s: store %s; open %s", __version__, kind, settings.public_url or public_url(settings, sockets))
+            url = settings.public_url or public_url(settings, sockets)
+            log.info("videosync %s: store %s; open %s", __version__, kind, url)
             await wait_for_shutdown()
             log.info("shutting down")
             server.stop()

@@ -33,9 +33,9 @@ from ..sessions import StoredState
 from ..state import PlaybackState
 from .chat import send_chat
 from .context import CommandHandler, Peer, precise_ms
-from .moderation import kick, lock
 from .control import may_control, set_control
 from .gate import gate_of, keep_waiting, wait_preference
+from .moderation import kick, lock
 
 if TYPE_CHECKING:
     from .room import Room

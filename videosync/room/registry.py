@@ -25,9 +25,9 @@ from ..store.base import session_channel
 from .chat import history_for_init
 from .commands import command_table
 from .context import Peer, RoomContext
-from .moderation import locked_for_init, on_kick
 from .control import Control
 from .gate import Gate
+from .moderation import locked_for_init, on_kick
 from .room import Room
 
 log = logging.getLogger(__name__)

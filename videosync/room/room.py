@@ -25,7 +25,7 @@ from ..protocol import (
     encode_error,
     parse_command,
 )
-from ..sessions import SessionMeta, SessionNotFound, StoredState, short_key
+from ..sessions import SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
 from .feed import PresenceFeed
