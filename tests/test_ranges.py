@@ -1,4 +1,4 @@
-"""The Range/precondition rules of Go's http.ServeContent (PROTOCOL.md §2.6), as one table each."""
+"""The Range/precondition rules of Go's http.ServeContent (docs/go-protocol.md §2.6), as one table each."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """ffmpeg and ffprobe as asyncio subprocesses: locate them, probe a file, run a job with progress.
 
 The system binaries win when present; otherwise the ffmpeg bundled by the imageio-ffmpeg wheel
-(DESIGN.md §4), which ships without ffprobe, so probing then parses `ffmpeg -i` output instead.
+(docs/design.md §4), which ships without ffprobe, so probing then parses `ffmpeg -i` output instead.
 """
 
 from __future__ import annotations

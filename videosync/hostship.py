@@ -1,7 +1,7 @@
 """The host role as a lease: `session:{K}:host` holds the host's member id for a few seconds.
 
 Go-A wrote `connected` there for 24 h and deleted it when its host socket ended; a crash left every
-later connector a participant for a day (PROTOCOL.md §2.8.2). Here the key is the same (a Go
+later connector a participant for a day (docs/go-protocol.md §2.8.2). Here the key is the same (a Go
 instance's SETNX still contends for it) but it is a lease: the process that holds the host's socket
 renews it every presence tick, only the holder releases it, and a crashed holder's lease lapses
 within `host_lease` seconds.

@@ -1,7 +1,7 @@
 """One socket's outgoing messages: ordered, serialised, bounded.
 
 Go-A wrote to a socket from a goroutine per broadcast plus a heartbeat goroutine and crashed
-(`concurrent write to websocket connection`, PROTOCOL.md §2.8.1) or reordered messages. Here every
+(`concurrent write to websocket connection`, docs/go-protocol.md §2.8.1) or reordered messages. Here every
 data frame a socket gets goes through its `Outbox`, on the event loop thread:
 
 * at most one write is in flight on the stream; frames that arrive meanwhile wait in a bounded

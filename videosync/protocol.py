@@ -20,7 +20,7 @@ MAX_NAME_CHARS = 40
 MAX_VIDEO_CHARS = 200
 MAX_MEMBER_ID_CHARS = 64
 
-# error codes (PROTOCOL.md §2.1)
+# error codes (PROTOCOL.md §2.2)
 BAD_JSON = "bad_json"
 INVALID_STATE = "invalid_state"
 INVALID_MESSAGE = "invalid_message"

@@ -1,6 +1,6 @@
 """RFC 7232/7233 as Go's net/http ServeContent does them: Range parsing, preconditions, multipart.
 
-Pure functions (no I/O, no clock) so the Go behaviour recorded in PROTOCOL.md §2.6 is unit-tested
+Pure functions (no I/O, no clock) so the Go behaviour recorded in docs/go-protocol.md §2.6 is unit-tested
 case by case. Go's quirks are kept on purpose and marked "Go:".
 """
 

@@ -21,7 +21,7 @@ from .store.base import session_channel
 log = logging.getLogger(__name__)
 
 # Canonical lower-case UUIDs only: Go's keys are v4, ours v7; both match. Anything else
-# ("{K}:state", upper case, 10,000 characters) can never name a session (PROTOCOL.md §2.8.7).
+# ("{K}:state", upper case, 10,000 characters) can never name a session (docs/go-protocol.md §2.8.7).
 _KEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 MIN_RATE = 0.0625
 MAX_RATE = 16.0
 
-# The exact bytes Go-A writes at creation (PROTOCOL.md §2.1); kept so a Go instance reads ours.
+# The exact bytes Go-A writes at creation (docs/go-protocol.md §2.1); kept so a Go instance reads ours.
 INITIAL_STATE_JSON = '{"paused":true,"currentTime":0,"playbackRate":1}'
 
 

@@ -1,6 +1,6 @@
 """Replay the Go server's recorded HTTP exchanges against ours, byte-level where it matters.
 
-The golden files come from `../shared/conformance` (recorded from the real Go server). Volatile
+The golden files were recorded from the real Go server (docs/go-protocol.md §0, §5). Volatile
 values are placeholders ({UUIDn}, {HTTP_DATE}, {GO_TIME}, {LEN}, …); this module binds them while
 replaying, so a step's request can use a key an earlier step's response created.
 """

@@ -3,7 +3,7 @@
 The server serves a generated clip padded to the recorded file's exact size and given its mtime,
 so every number in the transcripts (Content-Length 344 of a multipart answer, Content-Range
 totals, Last-Modified) applies literally. Steps where we differ on purpose are in DELIBERATE with
-our answer and the reason; the lead's PROTOCOL.md differences table carries the same rows.
+our answer and the reason; PROTOCOL.md §3 carries the same rows.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Go project's frontend (PROTOCOL.md §6), served from another origin, still works against us.
+"""The Go project's frontend (docs/go-protocol.md §6), served from another origin, still works against us.
 
 `go_frontend/` reproduces the GO-A pages: create with `POST /api/sessions`, join via validate,
 `ws://…/ws?sessionKey=`, `<video src=…/api/video>`, init/stateUpdate handling, and the host's

@@ -1,6 +1,6 @@
 """`/ws` against a real in-process server, over the memory store and a real redis-server.
 
-Go-A's behaviour that we keep (PROTOCOL.md §2.7 of the shared spec), the extensions of our
+Go-A's behaviour that we keep (docs/go-protocol.md §2.7), the extensions of our
 PROTOCOL.md §2, and the hardening of issue 3: every test states one behaviour.
 """
 

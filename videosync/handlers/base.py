@@ -305,7 +305,7 @@ class NotFoundHandler(BaseHandler):
             cleaned += "/"  # gorilla/mux keeps a trailing slash when it cleans a path
         cleaned = cleaned.replace("//", "/")
         if cleaned != path:
-            # gorilla/mux answers uncleaned paths with 301 to the cleaned one (PROTOCOL.md §1)
+            # gorilla/mux answers uncleaned paths with 301 to the cleaned one (docs/go-protocol.md §1)
             self.set_status(301)
             self.set_header("Location", cleaned)
             self.finish()

@@ -1,4 +1,4 @@
-"""Serving a media file with ranges exactly as Go's http.ServeContent (PROTOCOL.md §2.6).
+"""Serving a media file with ranges exactly as Go's http.ServeContent (docs/go-protocol.md §2.6).
 
 Not tornado's StaticFileHandler: it has no multipart/byteranges, answers malformed ranges with
 a 200 instead of Go's 416, orders preconditions differently and hashes whole files for ETags.

@@ -1,6 +1,6 @@
 """The store contract: every backend keeps the Go server's Redis keys and adds ours beside them.
 
-Keys (Go-A compatible, PROTOCOL.md §2.1):
+Keys (Go-A compatible, docs/go-protocol.md §2.1):
   session:{K}          "active"              created with the session, refreshed by activity
   session:{K}:state    playback state JSON   written by the host's updates
   session:{K}:host     host lease holder id  SET NX PX, renewed by the holder, released by it

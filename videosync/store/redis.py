@@ -42,7 +42,7 @@ _RENEW = (
     "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 )
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-# Writes that must never resurrect a deleted or expired session (Go-A did, PROTOCOL.md §2.7.8).
+# Writes that must never resurrect a deleted or expired session (Go-A did, docs/go-protocol.md §2.7.8).
 _TOUCH = """
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 for i = 1, #KEYS do redis.call('expire', KEYS[i], ARGV[1]) end

@@ -1,4 +1,4 @@
-// GO-A scripts/homepage.js, as PROTOCOL.md §6 describes it.
+// GO-A scripts/homepage.js, as docs/go-protocol.md §6 describes it.
 document.getElementById("createSession").addEventListener("click", async () => {
   const response = await fetch(`${API_BASE}/api/sessions`, { method: "POST" });
   const data = await response.json();

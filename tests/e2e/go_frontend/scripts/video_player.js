@@ -1,4 +1,4 @@
-// GO-A scripts/video_player.js, as PROTOCOL.md §6 describes it: clocks assumed equal, drift
+// GO-A scripts/video_player.js, as docs/go-protocol.md §6 describes it: clocks assumed equal, drift
 // corrected only above 0.5 s, the host's own play/pause/seeked events sent as stateUpdate.
 const sessionKey = new URLSearchParams(window.location.search).get("sessionKey");
 const video = document.getElementById("videoPlayer");
