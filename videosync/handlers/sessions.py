@@ -30,7 +30,7 @@ class CreationLimits:
     def from_settings(cls, settings: Settings, store: Store) -> CreationLimits:
         rate = AddressRateLimit(settings.create_rate, settings.create_burst) if settings.create_rate else None
         # Only the embedded store can be counted cheaply and exactly; Redis is bounded by maxmemory.
-        counted = store.url.startswith("memory://") and settings.max_sessions > 0
+        counted = store.url.startswith(("memory://", "sqlite://")) and settings.max_sessions > 0
         cap = SessionCap(settings.max_sessions, store.session_exists) if counted else None
         return cls(rate, cap)
 
