@@ -3,6 +3,7 @@ exists, and nothing points at notes kept outside it."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from functools import cache
 from pathlib import Path
@@ -88,3 +89,46 @@ def test_every_cited_section_exists_and_nothing_outside_the_repo_is_cited(doc: P
     assert "../shared" not in text
     assert "DESIGN.md" not in text
     assert broken_citations(text) == []
+
+
+def readme_table_rows(heading: str) -> list[str]:
+    """The rows of the first table under README's `## heading`."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("|--")]
+
+
+def serve_flags() -> dict[str, str]:
+    """Every flag of `videosync serve`, from its parser, with the first variable it reads."""
+    from videosync.settings import build_parser
+
+    parser = build_parser(argparse.ArgumentParser())
+    flags = {}
+    for action in parser._actions:  # argparse keeps no public list of a parser's options
+        long = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+        if long:
+            envs = re.findall(r"VIDEOSYNC_[A-Z_]+", action.help or "")
+            flags[long[0]] = envs[0] if envs else ""
+    return flags
+
+
+def test_the_parser_is_read_whole() -> None:
+    flags = serve_flags()
+    assert len(flags) > 40 and flags["--port"] == "VIDEOSYNC_PORT" and "--web-dir" in flags
+
+
+def test_every_serve_flag_and_its_variable_is_in_the_readme_flag_table() -> None:
+    rows = {row.split("|")[1].strip().strip("`"): row for row in readme_table_rows("Command line")}
+    missing = [flag for flag in serve_flags() if flag not in rows]
+    assert missing == [], f"flags missing from README's table: {missing}"
+    wrong = [flag for flag, env in serve_flags().items() if env and f"`{env}`" not in rows[flag]]
+    assert wrong == [], f"README names another variable for: {wrong}"
+    unknown = [flag for flag in rows if flag.startswith("--") and flag not in serve_flags()]
+    assert unknown == [], f"README lists flags the server does not have: {unknown}"
+
+
+def test_every_test_file_the_access_table_names_exists() -> None:
+    rows = readme_table_rows("Who may do what")[1:]
+    named = [path for row in rows for path in re.findall(r"`(tests/[\w/]+\.py)`", row.split("|")[-2])]
+    assert len(named) >= len(rows), "a row names no test file"
+    assert [p for p in named if not (ROOT / p).is_file()] == []
