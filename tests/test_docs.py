@@ -132,3 +132,55 @@ def test_every_test_file_the_access_table_names_exists() -> None:
     named = [path for row in rows for path in re.findall(r"`(tests/[\w/]+\.py)`", row.split("|")[-2])]
     assert len(named) >= len(rows), "a row names no test file"
     assert [p for p in named if not (ROOT / p).is_file()] == []
+
+
+@cache
+def defined_names() -> frozenset[str]:
+    """Names the server and the web app define: functions, classes, methods, attributes, constants
+    (Python and JavaScript), and names they import."""
+    files = [*(ROOT / "videosync").rglob("*.py"), *(ROOT / "web" / "js").glob("*.js")]
+    text = "\n".join(path.read_text() for path in files)
+    patterns = [
+        r"(?:\bdef|\bclass|\bfunction|\bget)\s+(\w+)",  # def, class, JS function and getter
+        r"^\s*(?:async\s+)?(\w+)\s*\([^)\n]*\)\s*\{",  # a JS method
+        r"(\w+)\s*(?::[^\n=]*)?=(?!=)",  # an assignment, annotated or not
+        r"^\s*(\w+)\s*:",  # a dataclass field
+    ]
+    names = {name for pattern in patterns for name in re.findall(pattern, text, re.MULTILINE)}
+    for line in re.findall(r"^\s*(?:from \S+ )?import\b[^\n]*", text, re.MULTILINE):
+        names.update(re.findall(r"\w+", line))
+    return frozenset(names)
+
+
+EXTERNAL = {"asyncio", "http", "tornado"}  # named in the walk, defined elsewhere
+
+
+def named_functions(doc: Path) -> set[str]:
+    """Dotted code names in backticks (`Room.handle`, `commands.change_playback`), not file names."""
+    names = set()
+    for token in re.findall(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`", doc.read_text()):
+        parts = token.split(".")
+        if len(parts) > 1 and parts[-1] not in {"py", "js", "md", "html", "json", "sh"}:
+            names.add(token)
+    return names
+
+
+def undefined(names: set[str]) -> list[str]:
+    """The dotted names whose last part, or any class-like part, nothing defines."""
+    known = defined_names()
+    return sorted(
+        name for name in names if name.split(".")[0] not in EXTERNAL
+        and any(part not in known for i, part in enumerate(name.split("."))
+                if i == len(name.split(".")) - 1 or part[:1].isupper())
+    )
+
+
+def test_a_renamed_function_is_caught() -> None:
+    good = {"commands.change_playback", "SessionStore.offerPlayback", "sqlite.FLUSH_INTERVAL_S", "Room.closers"}
+    assert undefined(good | {"commands.change_playbak", "Rooom.handle"}) == ["Rooom.handle", "commands.change_playbak"]
+
+
+def test_every_function_the_architecture_walk_names_exists() -> None:
+    names = named_functions(ROOT / "docs" / "architecture.md")
+    assert len(names) > 50
+    assert undefined(names) == []
