@@ -91,9 +91,9 @@ def test_every_cited_section_exists_and_nothing_outside_the_repo_is_cited(doc: P
     assert broken_citations(text) == []
 
 
-def readme_table_rows(heading: str) -> list[str]:
-    """The rows of the first table under README's `## heading`."""
-    text = (ROOT / "README.md").read_text()
+def table_rows(heading: str, doc: str = "README.md") -> list[str]:
+    """The rows of the first table under `## heading` of `doc`."""
+    text = (ROOT / doc).read_text()
     section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("|--")]
 
@@ -117,18 +117,19 @@ def test_the_parser_is_read_whole() -> None:
     assert len(flags) > 40 and flags["--port"] == "VIDEOSYNC_PORT" and "--web-dir" in flags
 
 
-def test_every_serve_flag_and_its_variable_is_in_the_readme_flag_table() -> None:
-    rows = {row.split("|")[1].strip().strip("`"): row for row in readme_table_rows("Command line")}
+@pytest.mark.parametrize(("doc", "heading"), [("README.md", "Command line"), ("docs/production.md", "5. Limits to tune")])
+def test_every_serve_flag_and_its_variable_is_in_the_flag_table(doc: str, heading: str) -> None:
+    rows = {row.split("|")[1].strip().strip("`"): row for row in table_rows(heading, doc)}
     missing = [flag for flag in serve_flags() if flag not in rows]
-    assert missing == [], f"flags missing from README's table: {missing}"
+    assert missing == [], f"flags missing from {doc}'s table: {missing}"
     wrong = [flag for flag, env in serve_flags().items() if env and f"`{env}`" not in rows[flag]]
-    assert wrong == [], f"README names another variable for: {wrong}"
+    assert wrong == [], f"{doc} names another variable for: {wrong}"
     unknown = [flag for flag in rows if flag.startswith("--") and flag not in serve_flags()]
-    assert unknown == [], f"README lists flags the server does not have: {unknown}"
+    assert unknown == [], f"{doc} lists flags the server does not have: {unknown}"
 
 
 def test_every_test_file_the_access_table_names_exists() -> None:
-    rows = readme_table_rows("Who may do what")[1:]
+    rows = table_rows("Who may do what")[1:]
     named = [path for row in rows for path in re.findall(r"`(tests/[\w/]+\.py)`", row.split("|")[-2])]
     assert len(named) >= len(rows), "a row names no test file"
     assert [p for p in named if not (ROOT / p).is_file()] == []
