@@ -3,6 +3,7 @@ exists, and nothing points at notes kept outside it."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from functools import cache
 from pathlib import Path
@@ -88,3 +89,99 @@ def test_every_cited_section_exists_and_nothing_outside_the_repo_is_cited(doc: P
     assert "../shared" not in text
     assert "DESIGN.md" not in text
     assert broken_citations(text) == []
+
+
+def table_rows(heading: str, doc: str = "README.md") -> list[str]:
+    """The rows of the first table under `## heading` of `doc`."""
+    text = (ROOT / doc).read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("|--")]
+
+
+def serve_flags() -> dict[str, str]:
+    """Every flag of `videosync serve`, from its parser, with the first variable it reads."""
+    from videosync.settings import build_parser
+
+    parser = build_parser(argparse.ArgumentParser())
+    flags = {}
+    for action in parser._actions:  # argparse keeps no public list of a parser's options
+        long = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+        if long:
+            envs = re.findall(r"VIDEOSYNC_[A-Z_]+", action.help or "")
+            flags[long[0]] = envs[0] if envs else ""
+    return flags
+
+
+def test_the_parser_is_read_whole() -> None:
+    flags = serve_flags()
+    assert len(flags) > 40 and flags["--port"] == "VIDEOSYNC_PORT" and "--web-dir" in flags
+
+
+@pytest.mark.parametrize(("doc", "heading"), [("README.md", "Command line"), ("docs/production.md", "5. Limits to tune")])
+def test_every_serve_flag_and_its_variable_is_in_the_flag_table(doc: str, heading: str) -> None:
+    rows = {row.split("|")[1].strip().strip("`"): row for row in table_rows(heading, doc)}
+    missing = [flag for flag in serve_flags() if flag not in rows]
+    assert missing == [], f"flags missing from {doc}'s table: {missing}"
+    wrong = [flag for flag, env in serve_flags().items() if env and f"`{env}`" not in rows[flag]]
+    assert wrong == [], f"{doc} names another variable for: {wrong}"
+    unknown = [flag for flag in rows if flag.startswith("--") and flag not in serve_flags()]
+    assert unknown == [], f"{doc} lists flags the server does not have: {unknown}"
+
+
+def test_every_test_file_the_access_table_names_exists() -> None:
+    rows = table_rows("Who may do what")[1:]
+    named = [path for row in rows for path in re.findall(r"`(tests/[\w/]+\.py)`", row.split("|")[-2])]
+    assert len(named) >= len(rows), "a row names no test file"
+    assert [p for p in named if not (ROOT / p).is_file()] == []
+
+
+@cache
+def defined_names() -> frozenset[str]:
+    """Names the server and the web app define: functions, classes, methods, attributes, constants
+    (Python and JavaScript), and names they import."""
+    files = [*(ROOT / "videosync").rglob("*.py"), *(ROOT / "web" / "js").glob("*.js")]
+    text = "\n".join(path.read_text() for path in files)
+    patterns = [
+        r"(?:\bdef|\bclass|\bfunction|\bget)\s+(\w+)",  # def, class, JS function and getter
+        r"^\s*(?:async\s+)?(\w+)\s*\([^)\n]*\)\s*\{",  # a JS method
+        r"(\w+)\s*(?::[^\n=]*)?=(?!=)",  # an assignment, annotated or not
+        r"^\s*(\w+)\s*:",  # a dataclass field
+    ]
+    names = {name for pattern in patterns for name in re.findall(pattern, text, re.MULTILINE)}
+    for line in re.findall(r"^\s*(?:from \S+ )?import\b[^\n]*", text, re.MULTILINE):
+        names.update(re.findall(r"\w+", line))
+    return frozenset(names)
+
+
+EXTERNAL = {"asyncio", "http", "tornado"}  # named in the walk, defined elsewhere
+
+
+def named_functions(doc: Path) -> set[str]:
+    """Dotted code names in backticks (`Room.handle`, `commands.change_playback`), not file names."""
+    names = set()
+    for token in re.findall(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`", doc.read_text()):
+        parts = token.split(".")
+        if len(parts) > 1 and parts[-1] not in {"py", "js", "md", "html", "json", "sh"}:
+            names.add(token)
+    return names
+
+
+def undefined(names: set[str]) -> list[str]:
+    """The dotted names whose last part, or any class-like part, nothing defines."""
+    known = defined_names()
+    return sorted(
+        name for name in names if name.split(".")[0] not in EXTERNAL
+        and any(part not in known for i, part in enumerate(name.split("."))
+                if i == len(name.split(".")) - 1 or part[:1].isupper())
+    )
+
+
+def test_a_renamed_function_is_caught() -> None:
+    good = {"commands.change_playback", "SessionStore.offerPlayback", "sqlite.FLUSH_INTERVAL_S", "Room.closers"}
+    assert undefined(good | {"commands.change_playbak", "Rooom.handle"}) == ["Rooom.handle", "commands.change_playbak"]
+
+
+def test_every_function_the_architecture_walk_names_exists() -> None:
+    names = named_functions(ROOT / "docs" / "architecture.md")
+    assert len(names) > 50
+    assert undefined(names) == []
