@@ -191,6 +191,7 @@ async function main() {
       socket.close();
       playback.stop();
       media.stop();
+      subtitles.show([]); // no cue left over the "ended" message
       store.setConnection("closed");
       showGone(store.gone);
     }
