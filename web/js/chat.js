@@ -2,7 +2,9 @@
 // the panel beside the player plus the overlay on the video (bindChat). Everything people typed
 // (names and text) goes into the page through textContent, never as markup.
 
+import { waitingText } from "./group-controls.js";
 import { displayName } from "./members.js";
+import { isNewer } from "./sync.js";
 
 /** Lines kept on the page (the server keeps its own, shorter history for late joiners). */
 export const MAX_LINES = 200;
@@ -27,11 +29,28 @@ export function systemTextFor(msg, store) {
       return msg.hostId === store.memberId ? "You are now the host" : `${nameOf(store, msg.hostId)} is now the host`;
     case "kicked":
       return `${nameOf(store, msg.memberId)} was ${msg.ban ? "banned" : "removed"} by the host`;
+    case "stateUpdate":
+    case "state_update":
+      return gateText(msg.state, store);
     case "locked":
       return msg.locked ? "The host locked the room: nobody new can join" : "The host unlocked the room";
     default:
       return null;
   }
+}
+
+/** The buffering gate's news in a newer state: it starts waiting for someone, or it resumes. */
+function gateText(state, store) {
+  if (!state || !isNewer(state, store.playback ?? null)) return null; // an echo or a stale copy
+  const was = store.playback?.waitingFor ?? [];
+  const now = Array.isArray(state.waitingFor) ? state.waitingFor : [];
+  if (now.length > 0 && was.length === 0) {
+    const text = waitingText(now, (id) => (id === store.memberId ? "you" : nameOf(store, id)));
+    return text[0].toUpperCase() + text.slice(1);
+  }
+  // the wait is over: everyone ready, "Play anyway", or the wait's deadline
+  if (now.length === 0 && was.length > 0 && !state.paused) return "Playback resumed";
+  return null;
 }
 
 /** A chat message as the server sent it → a line, or null if it is not one. */

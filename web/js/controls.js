@@ -14,10 +14,14 @@ export function formatTime(s) {
 /** Why this page's controls are locked, for the person looking at them; null when not locked. */
 export function lockReason(store) {
   if (store.isHost || store.gone || !store.joined) return null; // gone: the page says so itself
+  // canControl and controlMode: the session's control mode (group-controls.js), once installed
+  if (store.canControl === true) return null;
+  const who = store.controlMode === "delegated" ? "Only the host and the members it chooses control playback."
+    : "Only the host controls playback.";
   const host = store.host;
   return host
-    ? `Only the host controls playback. ${displayName(host)} is the host.`
-    : "Only the host controls playback. Nobody is host right now; someone will be promoted shortly.";
+    ? `${who} ${displayName(host)} is the host.`
+    : `${who} Nobody is host right now; someone will be promoted shortly.`;
 }
 
 export class Controls {

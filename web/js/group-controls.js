@@ -60,6 +60,7 @@ export function installGroupControls({ store, socket, playback, video, root, dis
   const canControl = () => mayControl(control, store.memberId, store.hostId);
   // what the page's other parts read (controls, the video picker) instead of `isHost`
   Object.defineProperty(store, "canControl", { get: canControl, configurable: true });
+  Object.defineProperty(store, "controlMode", { get: () => control.mode ?? "host", configurable: true });
   const nameOf = (id) => (id === store.memberId ? "you" : displayName(store.members.get(id) ?? { id }));
 
   const loadedCurrent = () => reloaded || performance.now() - switchedAt > SWITCH_SETTLE_MS;
@@ -150,17 +151,19 @@ export function installGroupControls({ store, socket, playback, video, root, dis
         badge.className = "badge small";
         badge.dataset.controlsBadge = "";
         badge.textContent = "controls";
-        li.append(badge);
+        li.querySelector(".badge")?.after(badge); // beside the role, before the status and buttons
       }
       if (waitingFor.includes(id)) li.dataset.waitedFor = "";
       if (store.isHost && control.mode === "delegated" && id !== store.memberId) {
         const grant = document.createElement("button");
         grant.type = "button";
+        grant.className = "secondary";
         grant.dataset.grant = id;
         grant.textContent = controls ? "Revoke control" : "Give control";
         grant.addEventListener("click", () =>
           socket.send({ type: "setControl", controllers: toggledGrant(control.controllers, id) }));
-        li.append(grant);
+        // with the host's other buttons for this member, before the removal ones
+        li.insertBefore(grant, li.querySelector("[data-kick]"));
       }
     }
   };

@@ -190,6 +190,9 @@ async function main() {
       // Nothing is live any more: no reconnecting, no media, no stale controls.
       socket.close();
       playback.stop();
+      // no cue left over the "ended" message (a removed track's last cue stays drawn otherwise)
+      for (const track of video.textTracks) track.mode = "disabled";
+      subtitles.show([]);
       media.stop();
       store.setConnection("closed");
       showGone(store.gone);

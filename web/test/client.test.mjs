@@ -281,3 +281,12 @@ test("a host's requests name their session beside the token (a token alone names
   assert.deepEqual(authHeaders("t0k"), { Authorization: "Bearer t0k" });
   assert.deepEqual(authHeaders(null), {});
 });
+
+test("the lock text follows the control mode: none for a member allowed to control, the grants named in delegated mode", () => {
+  const { store } = storeAfterInit();
+  Object.defineProperty(store, "controlMode", { value: "delegated", configurable: true });
+  Object.defineProperty(store, "canControl", { value: false, configurable: true });
+  assert.match(lockReason(store), /^Only the host and the members it chooses control playback\. Ann is the host\.$/);
+  Object.defineProperty(store, "canControl", { value: true, configurable: true });
+  assert.equal(lockReason(store), null, "granted: nothing locked");
+});

@@ -92,3 +92,17 @@ test("the store knows whether the room is locked from init and from `locked` mes
   store.handle({ type: "init", isHost: false, memberId: "me", locked: false, state: null, timestamp: 2 });
   assert.equal(store.locked, false);
 });
+
+test("the buffering gate's waits and resumes give system lines; echoes and other states do not", () => {
+  const store = joinedStore();
+  const wait = { type: "stateUpdate", state: { paused: true, currentTime: 3, version: 2, waitingFor: ["b", "me"] } };
+  assert.equal(systemTextFor(wait, store), "Waiting for guest b and you…");
+  store.handle(wait);
+  assert.equal(systemTextFor(wait, store), null, "the same state again");
+  assert.equal(systemTextFor({ type: "stateUpdate", state: { paused: true, version: 3, waitingFor: ["b"] } }, store), null,
+    "the wait narrows: no new line");
+  const resume = { type: "stateUpdate", state: { paused: false, currentTime: 3, version: 4 } };
+  assert.equal(systemTextFor(resume, store), "Playback resumed");
+  store.handle(resume);
+  assert.equal(systemTextFor({ type: "stateUpdate", state: { paused: true, version: 5 } }, store), null, "a plain pause");
+});
