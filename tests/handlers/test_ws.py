@@ -764,7 +764,7 @@ async def test_protocol_errors_are_counted_by_kind(connect: Connect, services: S
     assert (count("protocol_error"), count("invalid_utf8")) == (before[0] + 1, before[1] + 1)
 
 
-@pytest.mark.gen_test(timeout=120)
+@pytest.mark.gen_test(timeout=280)  # tracemalloc slows every allocation several-fold
 async def test_nothing_is_kept_for_closed_sockets_and_ended_sessions(connect: Connect, services: Services) -> None:
     """Rounds of sockets opened and closed, and of sessions ended under their members: after the
     first rounds (caches, interned strings, metric children), what the server's own code holds
