@@ -9,6 +9,15 @@ difference between pages' medians, windows with a stall rejected.
 
     python scripts/bench/bench_sync.py                       # 2, 3 and 4 viewers
     python scripts/bench/bench_sync.py --viewers 2 --steady 20 --out docs/benchmarks-sync.md
+    python scripts/bench/bench_sync.py --weak --viewers --steady 20   # weak devices and links only
+
+`--weak` adds a session of an unthrottled host, a viewer whose CPU the DevTools protocol slows 4×
+(`Emulation.setCPUThrottlingRate`) and a viewer on an emulated slow link
+(`Network.emulateNetworkConditions`: 150 ms latency, 1.5 Mbit/s down, 0.75 Mbit/s up), whose page
+also goes through `tests/tools/netem_proxy.py` for jitter on the sync channel: that command has no
+packet loss for HTTP or WebSockets (its `packetLoss` is WebRTC-only), so loss is not emulated.
+Each weak viewer's skew is measured against the host; unthrottled late joiners then join that
+session.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +41,8 @@ sys.path.insert(0, str(REPO))  # the harness uses tests.support
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import harness  # noqa: E402  (lives with the browser tests; shared on purpose)
+
+from tests.tools.netem_proxy import Delay, ProxyThread  # noqa: E402
 
 log = logging.getLogger("bench_sync")
 
@@ -50,10 +62,16 @@ class Result:
     pause_frames: list[float] = field(default_factory=list)  # worst currentTime spread when paused, ms
 
 
-def open_page(browser: Any, url: str) -> Any:
+def open_page(browser: Any, url: str, cdp: Sequence[tuple[str, dict[str, Any]]] = ()) -> Any:
+    """A page in a context of its own; `cdp` DevTools commands are sent before it navigates, so a
+    throttled viewer loads the page throttled too."""
     context = browser.new_context(viewport={"width": 800, "height": 600})
     page = context.new_page()
     page.on("pageerror", lambda exc: log.warning("page error: %s", exc))
+    if cdp:
+        session = page.context.new_cdp_session(page)
+        for method, params in cdp:
+            session.send(method, params)
     page.goto(url)
     return page
 
@@ -74,8 +92,8 @@ def create_host(browser: Any, base: str) -> tuple[Any, str]:
     return page, link
 
 
-def join(browser: Any, link: str) -> Any:
-    page = open_page(browser, link)
+def join(browser: Any, link: str, cdp: Sequence[tuple[str, dict[str, Any]]] = ()) -> Any:
+    page = open_page(browser, link, cdp)
     page.wait_for_selector('[data-role-badge][data-role="participant"]')
     return page
 
@@ -159,6 +177,124 @@ def run_one(
     return result
 
 
+CPU_RATE = 4.0
+NET_LATENCY_MS = 150.0
+NET_DOWN_BPS = 1_500_000
+NET_UP_BPS = 750_000
+NET_JITTER = Delay(20.0, 20.0)  # the proxy's one-way delay of the sync channel, each direction
+
+
+def cpu_throttle(rate: float = CPU_RATE) -> list[tuple[str, dict[str, Any]]]:
+    return [("Emulation.setCPUThrottlingRate", {"rate": rate})]
+
+
+def slow_link() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("Network.enable", {}),
+        (
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": NET_LATENCY_MS,
+                "downloadThroughput": NET_DOWN_BPS / 8,
+                "uploadThroughput": NET_UP_BPS / 8,
+            },
+        ),
+    ]
+
+
+@dataclass
+class WeakResult:
+    steady: dict[str, list[float]] = field(default_factory=dict)  # viewer -> window skews vs the host
+    rtt_ms: dict[str, float | None] = field(default_factory=dict)  # as each page's clock measured it
+    late_host: list[float | None] = field(default_factory=list)  # s until within 50 ms of the host
+    late_all: list[float | None] = field(default_factory=list)  # ... of every viewer, weak ones too
+    late_playing: list[float | None] = field(default_factory=list)
+
+
+def run_weak(
+    browser: Any, base: str, port: int, proxies: ProxyThread, steady_s: float, rounds: int
+) -> WeakResult:
+    result = WeakResult()
+    host, link = create_host(browser, base)
+    proxy = proxies.add("127.0.0.1", port, up=NET_JITTER, down=NET_JITTER, seed=1)
+    weak = {
+        f"CPU {CPU_RATE:g}× slower": join(browser, link, cpu_throttle()),
+        f"{NET_LATENCY_MS:g} ms, {NET_DOWN_BPS / 1e6:g} Mbit/s down, sync channel {NET_JITTER}": join(
+            browser, link.replace(base, f"http://127.0.0.1:{proxy.port}"), slow_link()
+        ),
+    }
+    pages = [host, *weak.values()]
+    for p in pages:
+        wait_video(p, "v.readyState >= 3", timeout=60_000)
+        harness.install_sampler(p)
+    host.click("[data-play]")
+    for p in pages:
+        wait_video(p, "!v.paused && v.currentTime > 0.3", timeout=30_000)
+    time.sleep(5)  # clock estimates and rate nudges settle
+
+    samples, start, end = sample_for(pages, steady_s)
+    for (name, page), mine in zip(weak.items(), samples[1:], strict=True):
+        result.steady[name] = harness.window_skews([samples[0], mine], start, end, window_ms=500.0)
+        result.rtt_ms[name] = page.evaluate("() => window.videosync?.clock?.rtt ?? null")
+
+    for _ in range(rounds):
+        at = harness.wall_now(host)
+        late = open_page(browser, link)
+        harness.install_sampler(late)
+        late.wait_for_selector('[data-role-badge][data-role="participant"]')
+        time.sleep(8.0)  # a loaded machine can take seconds to load the page
+        got = [harness.read_samples(p, at) for p in [*pages, late]]
+        end = min(s[-1][0] for s in got if s)
+        for subset, out in ((got[:1] + got[-1:], result.late_host), (got, result.late_all)):
+            series = harness.max_pair_skew_series(subset, at, end, window_ms=100.0)
+            out.append(harness.convergence_time(series, at, BOUND_MS, HOLD_MS))
+        playing = [w for (w, _ct, paused, seeking, ready) in got[-1] if not (paused or seeking) and ready > 2]
+        result.late_playing.append((playing[0] - at) / 1000.0 if playing else None)
+        late.context.close()
+    for p in pages:
+        p.context.close()
+    return result
+
+
+def weak_report(result: WeakResult, seconds: float) -> list[str]:
+    lines = [
+        "",
+        "## Weak devices and links",
+        "",
+        f"One session: an unthrottled host, a viewer with its CPU slowed {CPU_RATE:g}× by"
+        " `Emulation.setCPUThrottlingRate` (page load included), and a viewer on"
+        f" `Network.emulateNetworkConditions` ({NET_LATENCY_MS:g} ms latency, {NET_DOWN_BPS / 1e6:g} Mbit/s"
+        f" down, {NET_UP_BPS / 1e6:g} Mbit/s up) whose page also crosses `tests/tools/netem_proxy.py`"
+        f" ({NET_JITTER} each way on the WebSocket, for jitter). Packet loss is not emulated: the DevTools"
+        " command has none for HTTP or WebSockets. Steady skew: each weak viewer against the host over"
+        f" {seconds:.0f} s (500 ms windows). Late joiners are unthrottled and join this session; times count"
+        " from opening the page.",
+        "",
+        "| viewer | steady windows | skew p50 | skew p95 | skew max | its clock's last RTT |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, skews in result.steady.items():
+        rtt = result.rtt_ms.get(name)
+        stats = "– | – | –"
+        if skews:
+            p50, p95 = harness.percentile(skews, 50), harness.percentile(skews, 95)
+            stats = f"{p50:.1f} ms | {p95:.1f} ms | {max(skews):.1f} ms"
+        lines.append(f"| {name} | {len(skews)} | {stats} | {f'{rtt:.0f} ms' if rtt is not None else '–'} |")
+    lines += [
+        "",
+        "| late joiner (unthrottled) | playing | within 50 ms of the host | within 50 ms of everyone |",
+        "|---|---|---|---|",
+        f"| {len(result.late_host)} joins | {fmt_times(result.late_playing)} |"
+        f" {fmt_times(result.late_host)} | {fmt_times(result.late_all)} |",
+        "",
+        "Targets (issue 13): weak viewers' steady skew p95 ≤ 20 ms; a late joiner within 50 ms of the"
+        " others in ≤ 0.5 s.",
+        "",
+    ]
+    return lines
+
+
 def fmt_times(values: list[float | None]) -> str:
     got = sorted(v for v in values if v is not None)
     missed = len(values) - len(got)
@@ -168,7 +304,7 @@ def fmt_times(values: list[float | None]) -> str:
     return text + (f", {missed} of {len(values)} never" if missed else "")
 
 
-def report(results: list[Result], command: str, seconds: float) -> str:
+def report(results: list[Result], command: str, seconds: float, weak: WeakResult | None = None) -> str:
     chromium = subprocess.run([harness.CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
@@ -215,6 +351,8 @@ def report(results: list[Result], command: str, seconds: float) -> str:
         " (spread 0 ms).",
         "",
     ]
+    if weak is not None:
+        lines += weak_report(weak, seconds)
     return "\n".join(lines)
 
 
@@ -222,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--viewers", type=int, nargs="+", default=[2, 3, 4])
+    parser.add_argument("--viewers", type=int, nargs="*", default=[2, 3, 4])
+    parser.add_argument("--weak", action="store_true", help="also run the weak devices and links session")
     parser.add_argument("--steady", type=float, default=15.0, help="seconds of steady-state sampling")
     parser.add_argument("--rounds", type=int, default=3, help="seeks, plays and late joins per run")
     parser.add_argument(
@@ -240,18 +379,24 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(args.seed)
     results: list[Result] = []
+    weak: WeakResult | None = None
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         media = Path(tmp) / "media"
         media.mkdir()
         harness.make_clip(media / "clip.mp4", seconds=120)
-        with harness.running_server(media, Path(tmp) / "server.log") as server, sync_playwright() as pw:
+        with harness.running_server(media, Path(tmp) / "server.log") as server, ProxyThread() as proxies, \
+                sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
             for n in args.viewers:
                 log.info("%d viewers", n)
                 results.append(run_one(browser, server.base_url, n, args.steady, args.rounds, rng))
+            if args.weak:
+                log.info("weak devices and links")
+                weak = run_weak(browser, server.base_url, server.port, proxies, args.steady, args.rounds)
+                log.info("%s", weak)
             browser.close()
     command = "python scripts/bench/bench_sync.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = report(results, command.strip(), args.steady)
+    text = report(results, command.strip(), args.steady, weak)
     sys.stdout.write(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
