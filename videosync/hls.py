@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import ffmpeg as ffmpeg_python
 
@@ -60,8 +61,9 @@ class JobStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> JobStatus:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)  # type: ignore[arg-type]
+        # a status file this package wrote: its values are trusted to have the fields' types
+        known: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
 
 
 def read_ready(hls_dir: Path, size: int, mtime: float) -> JobStatus | None:
@@ -223,7 +225,8 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
     limits = ["-filter_complex_threads", str(threads)] if threads else []
     out = out.global_args("-hide_banner", "-nostdin", "-loglevel", "error",
                           "-progress", "pipe:1", "-nostats", *limits)
-    return out.overwrite_output().compile(cmd=tools.ffmpeg)
+    args: list[str] = out.overwrite_output().compile(cmd=tools.ffmpeg)  # ffmpeg-python is untyped
+    return args
 
 
 # -- one packaging run ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -35,7 +36,9 @@ BAR_WIDTH = 30
 PLAIN_EVERY_S = 2.0
 
 
-def add_package_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_package_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "package", help="package one video to HLS in the media dir",
         description="Put a video into the media dir and package it to HLS (progress on stderr).",
@@ -53,7 +56,9 @@ def add_package_command(subparsers: argparse._SubParsersAction) -> argparse.Argu
 class ProgressReport:
     """A bar redrawn in place on a terminal; a line every few seconds in a log."""
 
-    def __init__(self, name: str, stream: TextIO, tty: bool, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, name: str, stream: TextIO, tty: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.stream = stream
         self.tty = tty

@@ -9,6 +9,7 @@ framed once per process (`outbox.text_frame`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -162,7 +163,7 @@ class Room:
         for peer in tuple(self.peers.values()):
             peer.outbox.send(frame)
             peer.outbox.close_when_drained(
-                lambda p=peer: p.disconnect(Close.SESSION_ENDED, SESSION_ENDED)  # type: ignore[misc]
+                functools.partial(peer.disconnect, Close.SESSION_ENDED, SESSION_ENDED)
             )
 
     async def end(self, reason: str = "deleted") -> None:
