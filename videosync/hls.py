@@ -23,6 +23,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,27 @@ PLAYLIST = "index.m3u8"
 MASTER = "master.m3u8"
 # (height, video bitrate) of the --ladder renditions; those taller than the source are dropped
 LADDER = ((360, "800k"), (720, "2800k"), (1080, "5000k"))
-QUEUED, PACKAGING, READY, FAILED = "queued", "packaging", "ready", "failed"
+
+
+class PackStatus(StrEnum):
+    """Where a video's packaging stands (the `status` of `GET /api/videos/{id}` and mediaStatus)."""
+
+    NONE = "none"  # never packaged
+    QUEUED = "queued"
+    PACKAGING = "packaging"
+    READY = "ready"
+    FAILED = "failed"
+
+
+# the short names the packaging code compares with
+QUEUED, PACKAGING, READY, FAILED = (
+    PackStatus.QUEUED, PackStatus.PACKAGING, PackStatus.READY, PackStatus.FAILED
+)
 
 
 @dataclass(frozen=True)
 class JobStatus:
-    status: str
+    status: PackStatus
     progress: float = 0.0  # 0..1 of the source duration
     message: str = ""
     mode: str | None = None  # copy | copy-video | transcode | ladder
@@ -63,7 +79,7 @@ class JobStatus:
     def from_json(cls, data: dict[str, object]) -> JobStatus:
         # a status file this package wrote: its values are trusted to have the fields' types
         known: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
+        return cls(**{**known, "status": PackStatus(known.get("status", PackStatus.NONE))})
 
 
 def read_ready(hls_dir: Path, size: int, mtime: float) -> JobStatus | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .ffmpeg import FfmpegMissing, find_tools
-from .hls import QUEUED, READY, JobStatus, claim, package_video
+from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, claim, package_video
 from .media import (
     VIDEO_EXTENSIONS,
     InvalidVideoId,
@@ -71,7 +71,7 @@ class ProgressReport:
         if self.tty:
             fill = int(BAR_WIDTH * status.progress)
             self.stream.write(f"\r{self.name} [{'#' * fill}{'.' * (BAR_WIDTH - fill)}] {line}\x1b[K")
-            if status.status not in (QUEUED, "packaging"):
+            if status.status not in (QUEUED, PACKAGING):
                 self.stream.write("\n")
         elif status.status != self._last_state or self.clock() - self._last_line >= PLAIN_EVERY_S:
             self.stream.write(f"{self.name}: {line}\n")
@@ -84,7 +84,7 @@ def describe(status: JobStatus) -> str:
     """`42.0%  190.5x realtime  ETA 0:12  (copy)`, or the final state."""
     if status.status == READY:
         return f"ready ({status.mode})"
-    if status.status == "failed":
+    if status.status == FAILED:
         return f"failed: {status.message}"
     parts = [f"{100 * status.progress:5.1f}%"]
     if status.speed:
