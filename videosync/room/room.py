@@ -123,7 +123,7 @@ class Room:
             self._on_ended(event.wire)
             return
         if kind == EventKind.HOST:
-            self.host.on_event(meta)
+            self.host.on_event(event)
         elif kind == EventKind.STATE:
             self.video = meta.get("video")
             if isinstance(meta.get("state"), str):
@@ -139,7 +139,7 @@ class Room:
         if react is not None:
             react(self, event)
         if event.wire:
-            self.fanout(event.wire, skip=meta.get("skip"))
+            self.fanout(event.wire, skip=event.skip)
 
     def fanout(self, wire: str, skip: str | None = None) -> None:
         self.feed.flush()  # presence news heard before this goes out before it
