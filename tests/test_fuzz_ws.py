@@ -118,7 +118,7 @@ def assert_valid(state: PlaybackState) -> None:
     assert math.isfinite(state.playback_rate) and MIN_RATE <= state.playback_rate <= MAX_RATE
     assert isinstance(state.version, int) and state.version >= 0
     assert state.video is None or isinstance(state.video, str)
-    PlaybackState.from_json(state.to_json())  # and it encodes as JSON a Go instance reads
+    PlaybackState.decode(state.encode())  # and it encodes as JSON a Go instance reads
 
 
 @pytest.fixture(scope="module")

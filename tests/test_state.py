@@ -29,26 +29,26 @@ def test_late_joiners_get_the_position_re_anchored_at_now() -> None:
 
 
 def test_initial_state_encodes_exactly_as_go_a_wrote_it() -> None:
-    assert PlaybackState().to_json() == INITIAL_STATE_JSON
+    assert PlaybackState().encode() == INITIAL_STATE_JSON
 
 
 def test_encoding_keeps_go_a_field_order_then_extensions() -> None:
     state = PlaybackState(
         paused=False, current_time=12.25, playback_rate=1.5, timestamp=17, version=3, video="a"
     )
-    assert state.to_json() == (
+    assert state.encode() == (
         '{"paused":false,"currentTime":12.25,"playbackRate":1.5,"timestamp":17,"version":3,"video":"a"}'
     )
 
 
 def test_states_written_by_a_go_instance_are_read() -> None:
-    state = PlaybackState.from_json('{"paused":false,"currentTime":3,"playbackRate":1,"timestamp":99}')
+    state = PlaybackState.decode('{"paused":false,"currentTime":3,"playbackRate":1,"timestamp":99}')
     assert state == PlaybackState(paused=False, current_time=3.0, playback_rate=1.0, timestamp=99)
 
 
 @pytest.mark.parametrize("text", [None, "", "not json", "[]", '{"currentTime":"x","playbackRate":1e999}'])
 def test_unreadable_stored_states_fall_back_to_the_initial_one(text: str | None) -> None:
-    assert PlaybackState.from_json(text) == PlaybackState()
+    assert PlaybackState.decode(text) == PlaybackState()
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_number_formatting_edges(value: float, text: str) -> None:
     assert go_float(value) == text
 
 
-# -- from_json: what is stored is what comes back ------------------------------------------------
+# -- decode: what is stored is what comes back ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -118,14 +118,14 @@ def test_number_formatting_edges(value: float, text: str) -> None:
     ],
 )
 def test_non_default_states_survive_a_round_trip(state: PlaybackState) -> None:
-    assert PlaybackState.from_json(state.to_json()) == state
+    assert PlaybackState.decode(state.encode()) == state
 
 
 def test_zero_version_and_absent_timestamp_and_video_are_left_out() -> None:
-    assert PlaybackState(paused=False, current_time=1.0, version=0).to_json() == (
+    assert PlaybackState(paused=False, current_time=1.0, version=0).encode() == (
         '{"paused":false,"currentTime":1,"playbackRate":1}'
     )
-    assert PlaybackState(timestamp=0).to_json() == '{"paused":true,"currentTime":0,"playbackRate":1,"timestamp":0}'
+    assert PlaybackState(timestamp=0).encode() == '{"paused":true,"currentTime":0,"playbackRate":1,"timestamp":0}'
 
 
 @pytest.mark.parametrize(
@@ -149,11 +149,11 @@ def test_zero_version_and_absent_timestamp_and_video_are_left_out() -> None:
     ],
 )
 def test_each_stored_field_is_read_on_its_own(text: str, expected: PlaybackState) -> None:
-    assert PlaybackState.from_json(text) == expected
+    assert PlaybackState.decode(text) == expected
 
 
 def test_numbers_read_are_floats_even_when_stored_as_integers() -> None:
-    state = PlaybackState.from_json('{"currentTime":3,"playbackRate":2,"timestamp":5,"version":6}')
+    state = PlaybackState.decode('{"currentTime":3,"playbackRate":2,"timestamp":5,"version":6}')
     assert (type(state.current_time), type(state.playback_rate)) == (float, float)
     assert (type(state.timestamp), type(state.version)) == (int, int)
 

@@ -52,3 +52,29 @@ class Event:
         except ValueError:
             return None
         return cls(kind, meta if isinstance(meta, dict) else {}, wire)
+
+    # Typed readers of the meta fields rooms act on; the meta comes from another process, so a
+    # field of the wrong type reads as absent.
+    @property
+    def skip(self) -> str | None:
+        """The member the publisher already told itself: fan-out leaves it out."""
+        return _text(self.meta.get("skip"))
+
+    @property
+    def host_id(self) -> str | None:
+        """HOST: the new holder of the host role (None: nobody)."""
+        return _text(self.meta.get("hostId"))
+
+    @property
+    def prev(self) -> str | None:
+        """HOST: the previous holder, who gets a fresh init (no longer the host)."""
+        return _text(self.meta.get("prev"))
+
+    @property
+    def fresh(self) -> bool:
+        """HOST: the new holder gets a fresh init (it did not ask for the role itself)."""
+        return bool(self.meta.get("fresh"))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -74,8 +74,10 @@ class ProbeInfo:
 
 
 def _float(value: object) -> float | None:
+    if not isinstance(value, int | float | str):  # probe JSON: anything else is not a number
+        return None
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     except (TypeError, ValueError):
         return None
     return number if number == number and number >= 0 else None
@@ -213,10 +215,11 @@ async def run_ffmpeg(
     except (FileNotFoundError, PermissionError) as exc:
         raise FfmpegMissing(f"cannot start ffmpeg: {exc}") from None
     assert proc.stdout is not None and proc.stderr is not None
+    stderr = proc.stderr
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
 
     async def drain_stderr() -> None:
-        async for raw in proc.stderr:  # type: ignore[union-attr]
+        async for raw in stderr:
             tail.append(raw.decode("utf-8", "replace").rstrip())
 
     stderr_task = asyncio.create_task(drain_stderr())

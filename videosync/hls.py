@@ -23,7 +23,9 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import ffmpeg as ffmpeg_python
 
@@ -38,15 +40,39 @@ PLAYLIST = "index.m3u8"
 MASTER = "master.m3u8"
 # (height, video bitrate) of the --ladder renditions; those taller than the source are dropped
 LADDER = ((360, "800k"), (720, "2800k"), (1080, "5000k"))
-QUEUED, PACKAGING, READY, FAILED = "queued", "packaging", "ready", "failed"
+
+
+class PackStatus(StrEnum):
+    """Where a video's packaging stands (the `status` of `GET /api/videos/{id}` and mediaStatus)."""
+
+    NONE = "none"  # never packaged
+    QUEUED = "queued"
+    PACKAGING = "packaging"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class PackMode(StrEnum):
+    """How a source becomes HLS (chosen by `decide_mode`)."""
+
+    COPY = "copy"  # H.264 + AAC (or no audio): both streams copied
+    COPY_VIDEO = "copy-video"  # H.264 copied, the audio re-encoded
+    TRANSCODE = "transcode"
+    LADDER = "ladder"  # several renditions + a master playlist
+
+
+# the short names the packaging code compares with
+QUEUED, PACKAGING, READY, FAILED = (
+    PackStatus.QUEUED, PackStatus.PACKAGING, PackStatus.READY, PackStatus.FAILED
+)
 
 
 @dataclass(frozen=True)
 class JobStatus:
-    status: str
+    status: PackStatus
     progress: float = 0.0  # 0..1 of the source duration
     message: str = ""
-    mode: str | None = None  # copy | copy-video | transcode | ladder
+    mode: PackMode | None = None
     duration: float | None = None
     speed: float | None = None  # x realtime
     source_size: int | None = None
@@ -60,8 +86,11 @@ class JobStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> JobStatus:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)  # type: ignore[arg-type]
+        # a status file this package wrote: its values are trusted to have the fields' types
+        known: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        mode = known.get("mode")
+        return cls(**{**known, "status": PackStatus(known.get("status", PackStatus.NONE)),
+                      "mode": None if mode is None else PackMode(mode)})
 
 
 def read_ready(hls_dir: Path, size: int, mtime: float) -> JobStatus | None:
@@ -153,16 +182,16 @@ def playlist_info(out_dir: Path) -> PlaylistInfo | None:
 # -- deciding and building the ffmpeg command -------------------------------------------------
 
 
-def decide_mode(info: ProbeInfo, ladder: bool) -> str:
+def decide_mode(info: ProbeInfo, ladder: bool) -> PackMode:
     if info.video_codec is None:
         raise ProbeError("no video stream")
     if ladder:
-        return "ladder"
+        return PackMode.LADDER
     # 4:2:0 8-bit H.264 plays in every browser; anything else (HEVC, VP9, 10-bit) is transcoded
     video_ok = info.video_codec == "h264" and info.pix_fmt in (None, "yuv420p", "yuvj420p")
     if not video_ok:
-        return "transcode"
-    return "copy" if info.audio_codec in (None, "aac") else "copy-video"
+        return PackMode.TRANSCODE
+    return PackMode.COPY if info.audio_codec in (None, "aac") else PackMode.COPY_VIDEO
 
 
 def ladder_rungs(height: int | None) -> list[tuple[int, str]]:
@@ -185,7 +214,7 @@ def _x264(preset: str) -> dict[str, object]:
     }
 
 
-def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: Tools,
+def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: PackMode, tools: Tools,
                preset: str = "veryfast", threads: int | None = None) -> list[str]:
     # a bounded share of the machine: decoder, encoder and filter threads alike
     bound: dict[str, object] = {"threads": threads} if threads else {}
@@ -196,7 +225,7 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
         "hls_flags": "temp_file+independent_segments", "hls_segment_type": "mpegts",
     }
     audio = {"c:a": "aac", "b:a": "128k", "ac": 2} if has_audio else {}
-    if mode == "ladder":
+    if mode == PackMode.LADDER:
         rungs = ladder_rungs(info.height)
         split = inp["v:0"].filter_multi_output("split", len(rungs))
         videos = [split[i].filter("scale", -2, h) for i, (h, _) in enumerate(rungs)]
@@ -213,8 +242,9 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
         )
     else:
         streams = [inp["v:0"]] + ([inp["a:0"]] if has_audio else [])
-        codecs: dict[str, object] = {"c:v": "copy"} if mode in ("copy", "copy-video") else _x264(preset)
-        if mode == "copy" and has_audio:
+        copy_video = mode in (PackMode.COPY, PackMode.COPY_VIDEO)
+        codecs: dict[str, object] = {"c:v": "copy"} if copy_video else _x264(preset)
+        if mode == PackMode.COPY and has_audio:
             audio = {"c:a": "copy"}
         out = ffmpeg_python.output(
             *streams, str(out_dir / PLAYLIST),
@@ -223,7 +253,8 @@ def build_args(source: Path, out_dir: Path, info: ProbeInfo, mode: str, tools: T
     limits = ["-filter_complex_threads", str(threads)] if threads else []
     out = out.global_args("-hide_banner", "-nostdin", "-loglevel", "error",
                           "-progress", "pipe:1", "-nostats", *limits)
-    return out.overwrite_output().compile(cmd=tools.ffmpeg)
+    args: list[str] = out.overwrite_output().compile(cmd=tools.ffmpeg)  # ffmpeg-python is untyped
+    return args
 
 
 # -- one packaging run ------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from prometheus_client import (
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.exposition import choose_encoder
 
+from .hls import PackStatus
+
 disable_created_metrics()  # no `_created` series beside every counter and histogram
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -93,15 +95,15 @@ def client_report(rtt_ms: float | None, drift_ms: float | None) -> None:
         CLIENT_RTT_SECONDS.observe(rtt_ms / 1000.0)
 
 
-def packaging(status: str, speed: float | None) -> None:
+def packaging(status: PackStatus, speed: float | None) -> None:
     """One packaging status change (hls.JobStatus's `status` and `speed`)."""
-    if status == "packaging":
+    if status == PackStatus.PACKAGING:
         PACKAGING_ACTIVE_SPEED.set(speed or 0.0)
         return
-    if status in ("ready", "failed"):
+    if status in (PackStatus.READY, PackStatus.FAILED):
         PACKAGING_ACTIVE_SPEED.set(0.0)
-        PACKAGING_JOBS.labels(status).inc()
-        if status == "ready" and speed:
+        PACKAGING_JOBS.labels(str(status)).inc()
+        if status == PackStatus.READY and speed:
             PACKAGING_SPEED.observe(speed)
 
 

@@ -14,11 +14,12 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from .ffmpeg import FfmpegMissing, find_tools
-from .hls import QUEUED, READY, JobStatus, claim, package_video
+from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, claim, package_video
 from .media import (
     VIDEO_EXTENSIONS,
     InvalidVideoId,
@@ -35,7 +36,9 @@ BAR_WIDTH = 30
 PLAIN_EVERY_S = 2.0
 
 
-def add_package_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def add_package_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "package", help="package one video to HLS in the media dir",
         description="Put a video into the media dir and package it to HLS (progress on stderr).",
@@ -53,7 +56,9 @@ def add_package_command(subparsers: argparse._SubParsersAction) -> argparse.Argu
 class ProgressReport:
     """A bar redrawn in place on a terminal; a line every few seconds in a log."""
 
-    def __init__(self, name: str, stream: TextIO, tty: bool, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, name: str, stream: TextIO, tty: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
         self.stream = stream
         self.tty = tty
@@ -66,7 +71,7 @@ class ProgressReport:
         if self.tty:
             fill = int(BAR_WIDTH * status.progress)
             self.stream.write(f"\r{self.name} [{'#' * fill}{'.' * (BAR_WIDTH - fill)}] {line}\x1b[K")
-            if status.status not in (QUEUED, "packaging"):
+            if status.status not in (QUEUED, PACKAGING):
                 self.stream.write("\n")
         elif status.status != self._last_state or self.clock() - self._last_line >= PLAIN_EVERY_S:
             self.stream.write(f"{self.name}: {line}\n")
@@ -79,7 +84,7 @@ def describe(status: JobStatus) -> str:
     """`42.0%  190.5x realtime  ETA 0:12  (copy)`, or the final state."""
     if status.status == READY:
         return f"ready ({status.mode})"
-    if status.status == "failed":
+    if status.status == FAILED:
         return f"failed: {status.message}"
     parts = [f"{100 * status.progress:5.1f}%"]
     if status.speed:

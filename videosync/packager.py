@@ -30,6 +30,7 @@ from .hls import (
     QUEUED,
     READY,
     JobStatus,
+    PackStatus,
     claim,
     main_playlist,
     package_video,
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 # called with (video_id, status view); may be a coroutine function (run as a task)
 ProgressCallback = Callable[[str, dict[str, object]], object]
 HLS_URL_PREFIX = "/media/hls"
-NO_STATUS: dict[str, object] = {"status": "none", "progress": 0.0, "edge": 0.0, "playlist": None,
+NO_STATUS: dict[str, object] = {"status": PackStatus.NONE, "progress": 0.0, "edge": 0.0, "playlist": None,
                                 "message": "", "mode": None, "speed": None}
 
 
@@ -110,7 +111,8 @@ class Packager:
         """Seconds a viewer may seek to, or None when the whole video is available."""
         view = self.status(video_id)
         edge = view["edge"]
-        return None if view["status"] in (READY, "none", FAILED) or not isinstance(edge, float) else edge
+        done = view["status"] in (READY, PackStatus.NONE, FAILED)
+        return None if done or not isinstance(edge, float) else edge
 
     def _view(self, video_id: str, job: JobStatus) -> dict[str, object]:
         """Blocking (reads the playlist for the packaged edge): call in a thread."""

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import ffmpeg as ffmpeg_python
 
@@ -57,17 +58,18 @@ def clip_args(
         codecs["c:a"] = audio_codec
     if out.suffix == ".mp4" and faststart:
         codecs["movflags"] = "+faststart"  # moov first: progressive playback starts at once
-    return (
+    args: list[str] = (  # ffmpeg-python is untyped
         ffmpeg_python.output(*streams, str(out), **codecs)
         .global_args("-hide_banner", "-nostdin", "-loglevel", "error")
         .overwrite_output()
         .compile(cmd=tools.ffmpeg)
     )
+    return args
 
 
-def make_clip(out: Path, tools: Tools, **options: object) -> Path:
+def make_clip(out: Path, tools: Tools, **options: Any) -> Path:  # options: clip_args's keywords
     """Render a test clip (blocking; seconds of work for a short clip). Raises CalledProcessError."""
-    subprocess.run(clip_args(out, tools, **options), check=True, capture_output=True)  # type: ignore[arg-type]
+    subprocess.run(clip_args(out, tools, **options), check=True, capture_output=True)
     return out
 
 

@@ -57,7 +57,7 @@ class SessionMeta:
     created_at: int
     password: str | None = None  # the session password's salted hash (passwords.py), never the password
 
-    def to_json(self) -> str:
+    def encode(self) -> str:
         fields: dict[str, object] = {
             "hostToken": self.host_token, "video": self.video, "createdAt": self.created_at
         }
@@ -74,7 +74,7 @@ class SessionMeta:
         return secrets.compare_digest(self.host_token.encode(), token.strip().encode())
 
     @classmethod
-    def from_json(cls, text: str | None) -> SessionMeta | None:
+    def decode(cls, text: str | None) -> SessionMeta | None:
         if not text:
             return None
         try:
@@ -102,7 +102,7 @@ class StoredState:
 
     @classmethod
     def parse(cls, text: str | None) -> StoredState:
-        return cls(PlaybackState.from_json(text), text)
+        return cls(PlaybackState.decode(text), text)
 
 
 @dataclass(frozen=True)
@@ -151,9 +151,9 @@ class SessionService:
             raise UnknownVideo(video)
         key = str(uuid6.uuid7())
         token = secrets.token_urlsafe(24)
-        state = INITIAL_STATE_JSON if video is None else PlaybackState(video=video).to_json()
+        state = INITIAL_STATE_JSON if video is None else PlaybackState(video=video).encode()
         meta = SessionMeta(token, video, self.now(), password_hash)
-        await self.store.create_session(key, state, meta.to_json(), self.ttl)
+        await self.store.create_session(key, state, meta.encode(), self.ttl)
         metrics.SESSIONS_CREATED.inc()
         log.info("session %s created", short_key(key))
         return CreatedSession(key, token, video)
@@ -172,7 +172,7 @@ class SessionService:
         return StoredState.parse(await self.store.get_state(key))
 
     async def meta(self, key: str) -> SessionMeta | None:
-        return SessionMeta.from_json(await self.store.get_meta(key))
+        return SessionMeta.decode(await self.store.get_meta(key))
 
     async def view(self, key: str) -> SessionView:
         if not is_session_key(key):
@@ -222,7 +222,7 @@ class SessionService:
         floor = base.state.version
         for _ in range(UPDATE_ATTEMPTS):
             new = replace(change(base.state), version=max(base.state.version, floor) + 1)
-            text = new.to_json()
+            text = new.encode()
             saved = StoredState(new, text)
             message = (session_channel(key), announce(saved)) if announce is not None else None
             try:
@@ -287,7 +287,7 @@ class SessionService:
 def view_to_public_json(view: SessionView) -> dict[str, object]:
     return {
         "sessionKey": view.key,
-        "state": json.loads(view.state.to_json()),
+        "state": json.loads(view.state.encode()),
         "video": view.video,
         "createdAt": view.created_at,
         "hasHost": view.has_host,

@@ -53,7 +53,7 @@ class PlaybackState:
         """The same playback re-anchored at `now_ms` (what a late joiner should be told)."""
         return replace(self, current_time=self.position_at(now_ms), timestamp=now_ms)
 
-    def to_json(self) -> str:
+    def encode(self) -> str:
         """Go-A's field order first, our extensions after (old clients ignore them)."""
         parts = [
             f'"paused":{"true" if self.paused else "false"}',
@@ -73,7 +73,7 @@ class PlaybackState:
         return "{" + ",".join(parts) + "}"
 
     @classmethod
-    def from_json(cls, text: str | None) -> PlaybackState:
+    def decode(cls, text: str | None) -> PlaybackState:
         """Read a stored state, ours or a Go instance's; anything unreadable is the initial state."""
         if not text:
             return cls()

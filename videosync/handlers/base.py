@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from http.client import responses
 from typing import Any
 from urllib.parse import urlsplit
 
 from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..sessions import SessionNotFound, UnknownVideo
@@ -141,6 +144,13 @@ class BaseHandler(RequestHandler):
         self.clear_header("Content-Type")
         self._apply_cors()
 
+    def lift_body_limit(self) -> None:
+        """Turn off Tornado's body-size limit for this request: it would drop the connection
+        without an answer, so a streaming handler that enforces its own cap lifts it."""
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)  # Tornado serves HTTP/1.x only
+        connection.set_max_body_size(sys.maxsize)
+
     # -- CORS -----------------------------------------------------------------
     @property
     def allowed_origins(self) -> tuple[str, ...]:
@@ -225,7 +235,7 @@ class BaseHandler(RequestHandler):
         elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
             message = exc.log_message % exc.args if exc.args else exc.log_message
         else:
-            message = httputil.responses.get(status_code, "error").lower()
+            message = responses.get(status_code, "error").lower()
         self.clear_header("Content-Type")
         if self.get_status() == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))

@@ -41,7 +41,7 @@ class PlaylistHandler(RangedFileHandler):
     send_etag = True
     send_last_modified = False
 
-    def initialize(self, root: str) -> None:  # type: ignore[override]
+    def initialize(self, root: str) -> None:
         super().initialize()
         self.root = root
 
@@ -67,7 +67,7 @@ class SegmentHandler(RangedFileHandler):
     """A segment: the same range serving as the videos, cached forever (names are never reused
     within a revision folder)."""
 
-    def initialize(self, path: str, default_filename: str | None = None) -> None:  # type: ignore[override]
+    def initialize(self, path: str, default_filename: str | None = None) -> None:
         super().initialize()
         self.root = path
 

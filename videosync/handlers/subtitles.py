@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Any
 
 from tornado.web import HTTPError, stream_request_body
@@ -32,7 +31,7 @@ class SubtitleFileHandler(RangedFileHandler):
 
     send_etag = True
 
-    def initialize(self, library: MediaLibrary, subtitles: Subtitles) -> None:  # type: ignore[override]
+    def initialize(self, library: MediaLibrary, subtitles: Subtitles) -> None:
         super().initialize()
         self.library = library
         self.subtitles = subtitles
@@ -88,7 +87,7 @@ class SubtitlesHandler(MediaHandler):
             raise HTTPError(413, f"subtitle file larger than {cap} bytes")
         # data_received enforces the cap (a chunked body declares none); Tornado's own limit would
         # drop the connection without an answer, so it must never be reached first.
-        self.request.connection.set_max_body_size(sys.maxsize)  # type: ignore[union-attr]
+        self.lift_body_limit()
 
     def data_received(self, chunk: bytes) -> None:
         # Raising here would only drop the connection: remember it and answer 413 from post()

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import secrets
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -200,7 +199,7 @@ class VideosHandler(MediaHandler):
             raise HTTPError(413, self._limit_message)
         # A chunked body has no declared length: data_received enforces the cap, so Tornado's own
         # limit (which would drop the connection without an answer) must never be reached first.
-        self.request.connection.set_max_body_size(sys.maxsize)  # type: ignore[union-attr]
+        self.lift_body_limit()
         upload_dir = self.library.upload_dir
         await asyncio.to_thread(upload_dir.mkdir, parents=True, exist_ok=True)
         self._tmp = upload_dir / f"{secrets.token_hex(8)}.part"

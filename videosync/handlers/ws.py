@@ -119,6 +119,7 @@ class SyncSocket(WebSocketHandler):
         self.set_header("Date", httputil.format_timestamp(time.time()))
         self.set_header("Connection", "close")  # a failed upgrade leaves the connection unusable
         connection = self.request.connection
+        # (request.connection is typed as the abstract HTTPConnection; the HTTP/1 one has close())
         self.finish(text + "\n").add_done_callback(lambda _f: connection.close())  # type: ignore[union-attr]
 
     # -- Tornado knobs ----------------------------------------------------------------------

@@ -84,7 +84,8 @@ def account(connection: HTTP1Connection, sent: int) -> None:
 
     HTTP1Connection.finish() refuses a response shorter than its Content-Length, counting only
     what went through write(); there is no public way to report bytes sent otherwise."""
-    connection._expected_content_remaining -= sent  # type: ignore[operator]
+    assert connection._expected_content_remaining is not None  # a sendfile answer has a length
+    connection._expected_content_remaining -= sent
 
 
 def cached(fd: int, offset: int) -> bool:

@@ -61,7 +61,7 @@ class PresenceFeed:
                 joined = event.kind == EventKind.MEMBER_JOINED or before == "joined"
                 self._changes[member["id"]] = ("joined" if joined else "updated", member)
         if event.wire:
-            self._frames.append((text_frame(event.wire.encode()), meta.get("skip")))
+            self._frames.append((text_frame(event.wire.encode()), event.skip))
         if self._timer is not None:
             return
         wait = self._last_flush + self._interval() - time.monotonic()

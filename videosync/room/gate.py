@@ -122,7 +122,7 @@ class Gate:
             self.heard.discard(member_id)
             self._act(self.rules.leave(member_id, now))
         elif kind == EventKind.STATE and isinstance(meta.get("state"), str):
-            decision = self._heard_state(PlaybackState.from_json(meta["state"]), bool(meta.get("gate")))
+            decision = self._heard_state(PlaybackState.decode(meta["state"]), bool(meta.get("gate")))
             self._act(decision)
         elif kind == EventKind.GATE:
             self._act(self._gate_event(meta, now))

@@ -34,7 +34,7 @@ class Membership:
         now = ctx.clock()
         # the meta text is kept for features that read their own fields of it (control mode)
         room.meta_text = await ctx.sessions.store.get_meta(key)
-        meta = SessionMeta.from_json(room.meta_text)
+        meta = SessionMeta.decode(room.meta_text)
         member_id: str | None = None
         if resume and meta is not None:
             wanted = member_from_resume(meta.host_token, resume)
@@ -89,7 +89,7 @@ class Membership:
             room.video = state.video
         now = self.ctx.clock()
         extensions["serverTime"] = precise_ms()
-        return encode_init(is_host, for_joiner(state, now).to_json(), now, extensions)
+        return encode_init(is_host, for_joiner(state, now).encode(), now, extensions)
 
     async def send_init(self, peer: Peer) -> None:
         """A fresh init after a role change, so a Go-era client learns its new `isHost`."""

@@ -9,6 +9,7 @@ framed once per process (`outbox.text_frame`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -125,7 +126,7 @@ class Room:
             self._on_ended(event.wire)
             return
         if kind == EventKind.HOST:
-            self.host.on_event(meta)
+            self.host.on_event(event)
         elif kind == EventKind.STATE:
             self.video = meta.get("video")
             if isinstance(meta.get("state"), str):
@@ -141,7 +142,7 @@ class Room:
         if react is not None:
             react(self, event)
         if event.wire:
-            self.fanout(event.wire, skip=meta.get("skip"))
+            self.fanout(event.wire, skip=event.skip)
 
     def fanout(self, wire: str, skip: str | None = None) -> None:
         self.feed.flush()  # presence news heard before this goes out before it
@@ -165,7 +166,7 @@ class Room:
         for peer in tuple(self.peers.values()):
             peer.outbox.send(frame)
             peer.outbox.close_when_drained(
-                lambda p=peer: p.disconnect(Close.SESSION_ENDED, SESSION_ENDED)  # type: ignore[misc]
+                functools.partial(peer.disconnect, Close.SESSION_ENDED, SESSION_ENDED)
             )
 
     async def end(self, reason: str = "deleted") -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..events import Event, EventKind
 from ..hostship import HostReason
@@ -31,12 +31,12 @@ class Succession:
         self.room = room
         self.ctx = room.ctx
 
-    def on_event(self, meta: dict[str, Any]) -> None:
+    def on_event(self, event: Event) -> None:
         """A hostChanged on the channel: note the holder; fresh inits for the new and old host here."""
         room = self.room
-        new, previous = meta.get("hostId"), meta.get("prev")
+        new, previous = event.host_id, event.prev
         room.host_id = new
-        if meta.get("fresh") and new in room.peers:
+        if event.fresh and new in room.peers:
             self.ctx.spawn(room.send_init(room.peers[new]), "init")
         if previous and previous != new and previous in room.peers:
             self.ctx.spawn(room.send_init(room.peers[previous]), "init")

@@ -124,7 +124,8 @@ def _client_for(url: str) -> aioredis.Redis:
     db = int(path[1]) if len(path) > 1 else int(parse_qs(parts.query).get("db", ["0"])[0])
     password = unquote(parts.password) if parts.password else None
     sentinel = Sentinel(hosts, sentinel_kwargs={"password": password} if password else None)
-    return sentinel.master_for(path[0], db=db, password=password, **options)
+    master: aioredis.Redis = sentinel.master_for(path[0], db=db, password=password, **options)
+    return master
 
 
 class RedisStore:
