@@ -336,7 +336,7 @@ async def test_open_media_makes_a_sample_and_packages_it(tools, tmp_path) -> Non
 async def test_a_process_that_does_not_package_reports_status_heard_on_the_media_channel(
     tmp_path, store
 ) -> None:
-    from videosync.events import MEDIA, Event
+    from videosync.events import Event, EventKind
     from videosync.mediasync import STATUS_CHANNEL
     from videosync.protocol import encode_media_status
 
@@ -351,7 +351,7 @@ async def test_a_process_that_does_not_package_reports_status_heard_on_the_media
         assert idle.status("a")["status"] == "none"
         view = {**idle.status("a"), "status": PACKAGING, "progress": 0.5}
         for _ in range(100):  # until the listener is subscribed and has heard it
-            await store.publish(STATUS_CHANNEL, Event(MEDIA, {"video": "a"}, encode_media_status("a", view)).encode())
+            await store.publish(STATUS_CHANNEL, Event(EventKind.MEDIA, {"video": "a"}, encode_media_status("a", view)).encode())
             if idle.status("a")["status"] == PACKAGING:
                 break
             await asyncio.sleep(0.05)

@@ -52,7 +52,11 @@ class Services:
 
     def __post_init__(self) -> None:
         if self.hub is None:
-            self.hub = Hub(self.sessions, self.settings)
+            self.hub = Hub(
+                self.sessions, self.settings,
+                media_status=self.packager.status if self.packager is not None else None,
+                default_video=lambda: self.library.default().id,
+            )
 
 
 class WebFileHandler(StaticFileHandler):

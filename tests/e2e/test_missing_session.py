@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import redis
 
+from tests.support.redis_server import RedisServer
+
 from . import harness
 from .viewer import HOST_GRACE, Viewer
 
@@ -62,7 +64,7 @@ def test_a_link_without_a_key_shows_the_same_state(
 
 
 @pytest.fixture
-def redis_server() -> Iterator[harness.RedisProcess]:
+def redis_server() -> Iterator[RedisServer]:
     proc = harness.start_redis()
     try:
         yield proc
@@ -72,7 +74,7 @@ def redis_server() -> Iterator[harness.RedisProcess]:
 
 @pytest.fixture
 def redis_backed(
-    media_dir: Path, tmp_path: Path, redis_server: harness.RedisProcess
+    media_dir: Path, tmp_path: Path, redis_server: RedisServer
 ) -> Iterator[harness.ServerProcess]:
     with harness.running_server(
         media_dir,
@@ -90,7 +92,7 @@ def create_session(base_url: str) -> dict[str, Any]:
 
 
 def test_a_session_that_ends_while_watching_stops_everyone(
-    redis_backed: harness.ServerProcess, redis_server: harness.RedisProcess, open_viewer: OpenViewer
+    redis_backed: harness.ServerProcess, redis_server: RedisServer, open_viewer: OpenViewer
 ) -> None:
     key = create_session(redis_backed.base_url)["sessionKey"]
     link = f"{redis_backed.base_url}/pages/player.html?sessionKey={key}"

@@ -144,3 +144,22 @@ async def test_a_restricted_origin_list_is_honoured_by_cors(http_client, base_ur
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
     )
     assert preflight.code == 403
+
+
+@pytest.mark.gen_test
+async def test_an_allowed_origin_may_preflight_a_delete(http_client, base_url, app) -> None:
+    app.settings["allowed_origins"] = ("https://watch.example",)
+    asking = {"Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "authorization"}
+    preflight = await call(
+        http_client, base_url, "/api/videos/clip", method="OPTIONS",
+        headers={"Origin": "https://watch.example", **asking},
+    )
+    assert preflight.code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://watch.example"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "DELETE"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "Authorization"
+    stranger = await call(
+        http_client, base_url, "/api/videos/clip", method="OPTIONS",
+        headers={"Origin": "https://evil.example", **asking},
+    )
+    assert stranger.code == 403

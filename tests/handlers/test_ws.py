@@ -545,6 +545,22 @@ async def test_origin_allow_list_applies_to_the_handshake(connect: Connect, serv
     assert no_origin.init["type"] == "init"
 
 
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize(
+    "overrides", [{"allowed_origins": ("https://watch.example",), "public_url": "https://party.example/"}]
+)
+async def test_the_servers_own_origin_passes_a_restricted_handshake(
+    connect: Connect, services: Services, http_port: int
+) -> None:
+    key = await new_session(services)
+    own_host = await connect(f"?sessionKey={key}", origin=f"http://127.0.0.1:{http_port}")  # Origin names Host
+    assert own_host.init["type"] == "init"
+    public = await connect(f"?sessionKey={key}", origin="https://party.example")  # behind a proxy
+    assert public.init["type"] == "init"
+    elsewhere = await connect(f"?sessionKey={key}", origin=f"http://127.0.0.2:{http_port}", expect_init=False)
+    assert (await elsewhere.closed()).code == 1008
+
+
 # -- bursts, ordering, slow consumers ------------------------------------------------------------
 
 

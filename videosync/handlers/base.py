@@ -28,8 +28,9 @@ MAX_BUFFERED_BODY = 1024 * 1024
 RETRY_AFTER_S = 2
 
 # Go-A's CORS (gorilla/handlers) allowed GET, POST, OPTIONS and these headers; we add what
-# browsers need for video (HEAD preflights, Range and conditional headers) and Go-B's Authorization.
-CORS_METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+# browsers need for video (HEAD preflights, Range and conditional headers) and Go-B's Authorization,
+# and DELETE (a host removing its upload from a page on an allowed origin).
+CORS_METHODS = ("GET", "HEAD", "POST", "DELETE", "OPTIONS")
 CORS_SIMPLE_HEADERS = {"accept", "accept-language", "content-language", "origin"}
 CORS_HEADERS = {
     "content-type",

@@ -45,6 +45,7 @@ from ..sessions import SessionService, short_key
 from ..settings import Settings
 from ..store import StoreError
 from ..wsframes import StrictFraming
+from .base import is_cross_site
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +149,9 @@ class SyncSocket(WebSocketHandler):
 
     # -- life cycle -------------------------------------------------------------------------
     def _origin_allowed(self) -> bool:
-        origin = self.request.headers.get("Origin")
-        allowed = self.config.allowed_origins
-        return origin is None or "*" in allowed or origin.rstrip("/") in allowed
+        # The HTTP routes' rule: listed origins, and the server's own pages (the request's Host,
+        # --public-url's origin); a client that sends no Origin is not a browser page.
+        return not is_cross_site(self.request, self.config.allowed_origins, self.config.public_url)
 
     async def open(self) -> None:
         if not self._origin_allowed():

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from .. import metrics
 from ..closecodes import SHUTTING_DOWN, Close
 from ..events import Event, EventKind
 from ..hostship import Hostship
+from ..media import VideoNotFound
 from ..passwords import PasswordGuard
 from ..presence import Presence, new_process_id
 from ..protocol import encode_media_status
@@ -36,6 +37,12 @@ MEDIA_CHANNEL = "videosync:media"
 # Joins and leaves in flight at once: a thousand sockets dropping together must queue for the
 # store, not open a thousand Redis connections (redis-py: "Too many connections").
 STORE_CONCURRENCY = 32
+# Packaging statuses a member need not be told about on joining or on a video change: nothing is
+# coming ("none": this process knows of no packaging of it).
+SETTLED_MEDIA = ("ready", "none")
+
+MediaStatus = Callable[[str], Mapping[str, object]]  # a video id -> its `hls` status object
+DefaultVideo = Callable[[], str | None]  # the id of the default video (None: there is none)
 
 
 class Rooms:
@@ -45,11 +52,16 @@ class Rooms:
         settings: Settings,
         clock: Callable[[], int] = epoch_ms,
         proc_id: str | None = None,
+        media_status: MediaStatus | None = None,
+        default_video: DefaultVideo | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = sessions.store
         self.settings = settings
         self.proc_id = proc_id or new_process_id()
+        # where the media-status relay learns a video's current status and the default video
+        self.media_status = media_status
+        self.default_video = default_video
         stale_ms = int(1000 * max(settings.host_lease, 3 * settings.presence_interval))
         self.presence = Presence(self.store, settings.session_ttl, self.proc_id, stale_ms, clock)
         self.hostship = Hostship(self.store, settings.host_lease)
@@ -141,13 +153,19 @@ class Rooms:
             async for text in messages:
                 event = Event.decode(text)
                 if event is not None:
+                    before = room.video
                     room.dispatch(event)
+                    if event.kind == EventKind.STATE and room.video != before and room.peers:
+                        self._tell_media_status(room)
 
     # -- what the WebSocket handler calls ----------------------------------------------------------
     async def join(self, peer: Peer, name: str, host_token: str | None, resume: str | None) -> str:
         async with self.ctx.store_slots:
             room = await self.room_for(peer.key)
-            return await room.join(peer, name, host_token, resume)
+            member_id = await room.join(peer, name, host_token, resume)
+        if room.peers.get(member_id) is peer:
+            self._tell_media_status(room, peer)
+        return member_id
 
     async def leave(self, peer: Peer) -> None:
         room = self._rooms.get(peer.key)
@@ -165,6 +183,34 @@ class Rooms:
         event = Event(EventKind.MEDIA, {"video": video}, encode_media_status(video, status))
         await self.store.publish(MEDIA_CHANNEL, event.encode())
 
+    def _default_video_id(self) -> str | None:
+        try:
+            return self.default_video() if self.default_video is not None else None
+        except VideoNotFound:
+            return None
+
+    def _watched(self, room: Room, default: str | None) -> str | None:
+        """The video `room`'s session is watching: a session with no video plays the default one."""
+        return room.video if room.video is not None else default
+
+    def _tell_media_status(self, room: Room, peer: Peer | None = None) -> None:
+        """Send the packaging status of the room's video to `peer` (None: every local member)
+        unless there is nothing to wait for, so a player that has just joined or switched video
+        needs one GET and then only follows the pushed statuses."""
+        if self.media_status is None:
+            return
+        video = self._watched(room, self._default_video_id() if room.video is None else None)
+        if video is None:
+            return
+        status = dict(self.media_status(video))
+        if status.get("status") in SETTLED_MEDIA:
+            return
+        wire = encode_media_status(video, status)
+        if peer is None:
+            room.fanout(wire)
+        else:
+            room.send(peer, wire)
+
     async def _listen_media(self) -> None:
         async with self.store.subscribe(MEDIA_CHANNEL) as messages:
             self.media_ready.set()
@@ -172,8 +218,10 @@ class Rooms:
                 event = Event.decode(text)
                 if event is None:
                     continue
-                for room in tuple(self._rooms.values()):
-                    if room.video == event.meta.get("video"):
+                rooms = tuple(self._rooms.values())
+                default = self._default_video_id() if any(r.video is None for r in rooms) else None
+                for room in rooms:
+                    if self._watched(room, default) == event.meta.get("video"):
                         room.fanout(event.wire)
 
     # -- life cycle ---------------------------------------------------------------------------------

@@ -117,7 +117,10 @@ export class ChatLog extends EventTarget {
       return;
     }
     if (msg?.type === "presence") {
-      for (const m of msg.joined ?? []) this.handle({ type: "memberJoined", member: m }, store);
+      // a batch may name a member already known (a reconnect's rejoin): not news
+      for (const m of msg.joined ?? []) {
+        if (m?.id && !store.members.has(m.id)) this.handle({ type: "memberJoined", member: m }, store);
+      }
       for (const id of msg.left ?? []) this.handle({ type: "memberLeft", memberId: id }, store);
       return;
     }

@@ -26,11 +26,15 @@ export function backoffDelay(attempt, random = Math.random, b = BACKOFF) {
   return Math.round(base * (1 + b.jitter * (2 * random() - 1)));
 }
 
-/** Same host and port as the page; wss when the page came over https (never a hard-coded ws://). */
+/**
+ * Same host and port as the page; wss when the page came over https (never a hard-coded ws://).
+ * Asks for presence news as batched `presence` messages (one per tick instead of one per member).
+ */
 export function socketUrl(params, loc = globalThis.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v) query.set(k, v);
+  query.set("presence", "batch");
   return `${scheme}//${loc.host}/ws?${query}`;
 }
 

@@ -126,6 +126,15 @@ export class SessionStore extends EventTarget {
         this.members.delete(msg.memberId);
         this.changed("members");
         return;
+      case "presence": {
+        // The batched form (asked for with presence=batch): the net change per member since the
+        // last one. `joined` may name a member already known, `left` one never seen.
+        for (const m of Array.isArray(msg.joined) ? msg.joined : []) if (m?.id) this.members.set(m.id, m);
+        for (const m of Array.isArray(msg.updated) ? msg.updated : []) if (m?.id) this.members.set(m.id, m);
+        for (const id of Array.isArray(msg.left) ? msg.left : []) this.members.delete(id);
+        this.changed("members");
+        return;
+      }
       case "hostChanged":
         this.setHost(msg.hostId ?? null);
         return;

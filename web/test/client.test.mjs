@@ -29,8 +29,8 @@ test("the share link is the Go frontend's player path", () => {
 
 test("the socket scheme follows the page: wss behind https, ws otherwise", () => {
   const params = { sessionKey: KEY, hostToken: null, resume: "r 1" };
-  assert.equal(socketUrl(params, { protocol: "https:", host: "watch.example" }), `wss://watch.example/ws?sessionKey=${KEY}&resume=r+1`);
-  assert.equal(socketUrl(params, { protocol: "http:", host: "localhost:8080" }), `ws://localhost:8080/ws?sessionKey=${KEY}&resume=r+1`);
+  assert.equal(socketUrl(params, { protocol: "https:", host: "watch.example" }), `wss://watch.example/ws?sessionKey=${KEY}&resume=r+1&presence=batch`);
+  assert.equal(socketUrl(params, { protocol: "http:", host: "localhost:8080" }), `ws://localhost:8080/ws?sessionKey=${KEY}&resume=r+1&presence=batch`);
 });
 
 test("reconnect delays grow exponentially to a cap, jittered both ways", () => {
@@ -289,4 +289,31 @@ test("the lock text follows the control mode: none for a member allowed to contr
   assert.match(lockReason(store), /^Only the host and the members it chooses control playback\. Ann is the host\.$/);
   Object.defineProperty(store, "canControl", { value: true, configurable: true });
   assert.equal(lockReason(store), null, "granted: nothing locked");
+test("a batched presence message inserts or updates the joined, updates the updated and removes the left", () => {
+  const store = new SessionStore(KEY);
+  store.handle({
+    type: "init", isHost: false, memberId: "me", hostId: "h",
+    members: [{ id: "h", name: "Hana", role: "host" }, { id: "me", name: "Me" }, { id: "b", name: "Bo" }],
+    state: { paused: true, currentTime: 0, version: 1 }, timestamp: 1,
+  });
+  const changes = [];
+  store.addEventListener("change", ({ detail }) => changes.push(detail));
+  store.handle({
+    type: "presence",
+    joined: [{ id: "n", name: "Nia" }, { id: "b", name: "Bo again" }], // "b" already known: an upsert
+    updated: [{ id: "h", name: "Hana K", role: "host" }],
+    left: ["me-not", "unknown"], // never seen: ignored
+  });
+  assert.deepEqual(
+    [...store.members.values()].map((m) => m.name), ["Hana K", "Me", "Bo again", "Nia"],
+  );
+  store.handle({ type: "presence", joined: [], updated: [], left: ["b", "n"] });
+  assert.deepEqual([...store.members.keys()], ["h", "me"]);
+  assert.deepEqual(changes, ["members", "members"]);
+  // the single-member messages still work beside it
+  store.handle({ type: "memberJoined", member: { id: "z", name: "Zed" } });
+  store.handle({ type: "memberUpdated", member: { id: "z", name: "Zee" } });
+  assert.equal(store.members.get("z").name, "Zee");
+  store.handle({ type: "memberLeft", memberId: "z" });
+  assert.equal(store.members.has("z"), false);
 });

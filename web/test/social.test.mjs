@@ -64,6 +64,9 @@ test("joins, leaves, host changes, removals and the lock give system lines; self
   const log = new ChatLog();
   log.handle({ type: "presence", joined: [{ id: "p", name: "Pat" }], updated: [], left: ["b"] }, store);
   assert.deepEqual(log.lines.map((l) => l.text), ["Pat joined", "guest b left"]);
+  // a batch naming a member already known (its reconnect) is not a join
+  log.handle({ type: "presence", joined: [{ id: "h", name: "Hana" }], updated: [], left: [] }, store);
+  assert.deepEqual(log.lines.map((l) => l.text), ["Pat joined", "guest b left"]);
 });
 
 test("close 4003 reasons: removal, ban and lock end the page; password reasons ask for it", () => {
