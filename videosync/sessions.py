@@ -256,7 +256,7 @@ class SessionService:
             previous = base
             for change, announce in pending:
                 new = replace(change(previous.state), version=max(previous.state.version, floor) + 1)
-                saved = StoredState(new, new.to_json())
+                saved = StoredState(new, new.encode())
                 message = (session_channel(key), announce(saved))
                 # Started in order in this loop turn: a pipelining store sends them in this order.
                 writes.append(asyncio.ensure_future(

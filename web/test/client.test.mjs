@@ -289,6 +289,8 @@ test("the lock text follows the control mode: none for a member allowed to contr
   assert.match(lockReason(store), /^Only the host and the members it chooses control playback\. Ann is the host\.$/);
   Object.defineProperty(store, "canControl", { value: true, configurable: true });
   assert.equal(lockReason(store), null, "granted: nothing locked");
+});
+
 test("a batched presence message inserts or updates the joined, updates the updated and removes the left", () => {
   const store = new SessionStore(KEY);
   store.handle({
