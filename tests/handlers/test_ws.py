@@ -840,4 +840,8 @@ async def test_nothing_is_kept_for_closed_sockets_and_ended_sessions(connect: Co
     growth = after.compare_to(before, "traceback")
     kept = sum(stat.size_diff for stat in growth)
     worst = "\n".join(str(stat) for stat in growth[:5])
-    assert kept < 4096, f"{kept} bytes kept after 5 rounds of 12 sockets and 2 sessions:\n{worst}"
+    # Anything kept per socket or per session grows by 60 sockets and 10 sessions over these rounds
+    # (a closed socket's handler and outbox alone are kilobytes each); what stays below the bound
+    # is bounded bookkeeping that reached its size in the first rounds (measured: 5.4-6.0 KB with
+    # chat, moderation and group playback in the rooms, the same with and without their changes).
+    assert kept < 16_384, f"{kept} bytes kept after 5 rounds of 12 sockets and 2 sessions:\n{worst}"
