@@ -32,7 +32,7 @@ from ..packager import Packager
 from ..sessions import SessionService
 from ..subtitles import Subtitles
 from ..uploads import HOW_TO_AUTHENTICATE, Caller, Denied, Quotas, UploadMode, check_upload, identify
-from .base import BaseHandler
+from .base import CORS_METHODS, BaseHandler
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ class MediaHandler(BaseHandler):
 
 class VideoHandler(MediaHandler):
     """GET /api/videos/{id}: one video. DELETE: an upload, by its session's host or the admin."""
+
+    cors_methods = (*CORS_METHODS, "DELETE")
 
     async def get(self, video_id: str) -> None:
         video = await find(self.library, video_id)
