@@ -8,7 +8,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import uuid6
@@ -123,10 +123,6 @@ class SessionView:
     has_host: bool
 
 
-# One write of `update_states`: the change to the state, and the channel message of its result.
-StateStep = tuple[Callable[[PlaybackState], PlaybackState], Callable[["StoredState"], str]]
-
-
 class SessionService:
     def __init__(
         self,
@@ -234,50 +230,6 @@ class SessionService:
             if not written:
                 raise SessionNotFound(key)
             return saved
-        raise StoreError(f"session {short_key(key)}: the state kept changing under the write")
-
-    async def update_states(
-        self,
-        key: str,
-        steps: Sequence[StateStep],
-        cached: StoredState | None = None,
-    ) -> StoredState:
-        """Each (change, announce) step written and announced as `update_state` would, in order, but
-        sent together: each write is a compare-and-set on the one before it, so a store that
-        pipelines (Redis) takes the whole sequence in one round trip, and every step keeps its own
-        version and message. The steps from the first that finds the state changed under it
-        (another writer, a stale cache) are applied again to the newer state. Returns the last."""
-        base = cached if cached is not None else await self.stored_state(key)
-        floor = base.state.version  # as in update_state: never number below what members have seen
-        pending = list(steps)
-        for _ in range(UPDATE_ATTEMPTS):
-            chain: list[StoredState] = []
-            writes = []
-            previous = base
-            for change, announce in pending:
-                new = replace(change(previous.state), version=max(previous.state.version, floor) + 1)
-                saved = StoredState(new, new.encode())
-                message = (session_channel(key), announce(saved))
-                # Started in order in this loop turn: a pipelining store sends them in this order.
-                writes.append(asyncio.ensure_future(
-                    self.store.set_state(key, saved.text or "", self.ttl, message, expect=previous.text or "")
-                ))
-                chain.append(saved)
-                previous = saved
-            results = await asyncio.gather(*writes, return_exceptions=True)
-            for done, (saved, result) in enumerate(zip(chain, results, strict=True)):
-                if isinstance(result, StateChanged):
-                    base = await self.stored_state(key)
-                    floor = max(floor, saved.state.version - 1)
-                    pending = pending[done:]
-                    break
-                if isinstance(result, BaseException):
-                    raise result
-                if not result:
-                    raise SessionNotFound(key)
-                base = saved
-            else:
-                return base
         raise StoreError(f"session {short_key(key)}: the state kept changing under the write")
 
     async def touch(self, key: str) -> bool:
