@@ -251,7 +251,7 @@ class RedisStore:
 
     @_translate
     async def get_chat(self, key: str) -> list[str]:
-        return cast("list[str]", await self._redis.lrange(chat_key(key), 0, -1))
+        return cast("list[str]", await self._batched.execute("LRANGE", chat_key(key), 0, -1))
 
     @_translate
     async def set_moderation(self, key: str, field: str, value: str | None, ttl: int) -> bool:
@@ -261,7 +261,8 @@ class RedisStore:
 
     @_translate
     async def get_moderation(self, key: str) -> dict[str, str]:
-        return cast("dict[str, str]", await self._redis.hgetall(moderation_key(key)))
+        # pipelined with the meta read every join makes (and reconnecting like it after an outage)
+        return cast("dict[str, str]", await self._batched.execute("HGETALL", moderation_key(key)))
 
     # -- events --------------------------------------------------------------------------
     @_translate
