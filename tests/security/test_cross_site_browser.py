@@ -76,7 +76,14 @@ def attack_from(chromium: Any, evil_site: str, server: ServerProc) -> None:
 
 
 def stored(server: ServerProc) -> list[Path]:
-    return sorted(p for p in (server.workdir / "media").rglob("*") if p.name != "placeholder.mp4")
+    """What an upload adds: files beside the placeholder, not the packager's own output and
+    bookkeeping (`.hls/`, `.subs/`, `.videosync/`), which appear by themselves."""
+    root = server.workdir / "media"
+    own = {".hls", ".subs", ".videosync"}
+    return sorted(
+        p for p in root.rglob("*")
+        if p.name != "placeholder.mp4" and not own & set(p.relative_to(root).parts) and p.is_file()
+    )
 
 
 def test_no_cors_posts_from_another_site_take_no_effect(
