@@ -12,6 +12,7 @@ from tornado.ioloop import IOLoop
 
 from tests.support.net import free_port
 from tests.support.redis_server import RedisServer, wait_for_redis
+from tests.support.ws_fixtures import connect  # noqa: F401  (the WebSocket suites' fixture)
 from videosync.app import MAX_BUFFERED_BODY, Services, make_app
 from videosync.media import MediaLibrary
 from videosync.sessions import SessionService

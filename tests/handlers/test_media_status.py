@@ -55,19 +55,6 @@ def _stop_hub(services: Services, io_loop: IOLoop):  # type: ignore[no-untyped-d
     io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
-@pytest.fixture
-def connect(http_server: Any, http_port: int, io_loop: IOLoop):  # type: ignore[no-untyped-def]
-    clients: list[Client] = []
-
-    async def _connect(query: str = "", **kw: Any) -> Client:
-        client = await Client.connect(http_port, query, **kw)
-        clients.append(client)
-        return client
-
-    yield _connect
-    io_loop.run_sync(lambda: asyncio.gather(*(c.close() for c in clients)), timeout=10)
-
-
 async def session_watching(services: Services, video: str | None) -> str:
     key = (await services.sessions.create()).key
     if video is not None:

@@ -3,7 +3,6 @@ own rooms and HTTP server over the same store), and clients closed after each te
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,18 +54,3 @@ def other_port(services: Services, io_loop: IOLoop) -> Iterator[int]:
     sock.close()
 
 
-@pytest.fixture
-def connect(http_server: Any, http_port: int, io_loop: IOLoop) -> Iterator[Connect]:
-    clients: list[Client] = []
-
-    async def _connect(query: str = "", port: int | None = None, **kw: Any) -> Client:
-        client = await Client.connect(port or http_port, query, **kw)
-        clients.append(client)
-        return client
-
-    yield _connect
-
-    async def close_all() -> None:
-        await asyncio.gather(*(c.close() for c in clients))
-
-    io_loop.run_sync(close_all, timeout=10)
