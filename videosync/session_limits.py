@@ -9,7 +9,7 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from .ratelimit import TokenBucket
 
@@ -80,11 +80,12 @@ class AddressRateLimit:
 
 
 class SessionCap:
-    """At most `limit` live sessions, counted by asking the store which of the created ones exist.
+    """At most `limit` live sessions, counted by asking the store which of the known ones exist.
 
-    Only for the embedded store: it holds exactly the sessions this process created, so the count
-    is exact. While full, the keys are re-checked at most once per `recount_s` (each check is a
-    dictionary lookup there; an expired key found this way is also freed at once).
+    Only for the embedded store: it holds the sessions this process created and those it loaded
+    from its data dir on start (`held`), nothing else, so the count is exact. While full, the keys
+    are re-checked at most once per `recount_s` (each check is a dictionary lookup there; an
+    expired key found this way is also freed at once).
     """
 
     def __init__(
@@ -93,12 +94,13 @@ class SessionCap:
         exists: Callable[[str], Awaitable[bool]],
         clock: Callable[[], float] = time.monotonic,
         recount_s: float = 1.0,
+        held: Iterable[str] = (),
     ) -> None:
         self.limit = limit
         self._exists = exists
         self._clock = clock
         self.recount_s = recount_s
-        self._keys: dict[str, None] = {}  # insertion-ordered set
+        self._keys: dict[str, None] = dict.fromkeys(held)  # insertion-ordered set
         self._recounted_at = float("-inf")
 
     def __len__(self) -> int:

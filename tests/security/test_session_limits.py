@@ -92,6 +92,24 @@ async def test_the_cap_counts_only_sessions_the_store_still_has() -> None:
     assert len(cap) == 2
 
 
+@pytest.mark.gen_test
+async def test_the_cap_counts_the_sessions_the_store_already_held() -> None:
+    clock = Clock()
+    live = {"loaded1", "loaded2"}
+
+    async def exists(key: str) -> bool:
+        return key in live
+
+    cap = SessionCap(3, exists, clock=clock, held=["loaded1", "loaded2"])
+    assert await cap.has_room()
+    cap.add("new")
+    live.add("new")
+    assert not await cap.has_room()
+    live.discard("loaded1")  # a session from before the restart expires
+    clock.now += 1.0
+    assert await cap.has_room()
+
+
 # -- against a running server ----------------------------------------------------------------------
 
 
@@ -154,3 +172,20 @@ def test_max_sessions_is_not_applied_on_redis_as_documented(
     redis_server.flush()
     server = make_server("--create-rate", "0", "--max-sessions", "2", redis_url=redis_server.url)
     assert [create(server.base) for _ in range(4)] == [200] * 4  # Redis's maxmemory bounds it there
+
+
+def test_the_cap_counts_sessions_kept_across_a_restart_until_they_expire(make_server: MakeServer) -> None:
+    server = make_server("--create-rate", "0", "--max-sessions", "3", "--session-ttl", "600")
+    assert [create(server.base) for _ in range(2)] == [200] * 2
+    server.stop()  # the two sessions stay in its data dir, and the restart reads them back
+    server.args = ("--create-rate", "0", "--max-sessions", "3", "--session-ttl", "2")
+    server.start()
+    assert create(server.base) == 200  # the two from before and this one: the cap is reached
+    full = call(server.base, "POST", "/api/sessions")
+    assert full.status == 503, "sessions loaded from the data dir must count"
+    # the new one expires (2 s): its room is free again, while the two loaded ones still count
+    deadline = time.monotonic() + 2 + 5
+    while (status := create(server.base)) == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status == 200
+    assert create(server.base) == 503

@@ -161,3 +161,20 @@ async def test_changes_a_failed_write_carried_are_written_with_the_next_flush(ur
     await store.flush()
     assert rows(url)["session:k1:state"][1] == '{"v":1}'
     await store.close()
+
+
+@pytest.mark.gen_test
+async def test_the_sessions_held_are_those_loaded_and_live_and_only_sessions(url: str) -> None:
+    clocks = Clocks()
+    store = clocks.open(url)
+    await store.create_session("short", "{}", "{}", 5)
+    await store.create_session("long", "{}", "{}", 500)
+    await store.put_member("long", "m1", '{"name":"Ana"}', 500)
+    assert await store.acquire_host("long", "m1", 10_000)
+    await store.close()
+    clocks.mono = 3.0  # a new process: a monotonic clock of its own
+    again = clocks.open(url)
+    assert sorted(again.session_keys()) == ["long", "short"]  # members, host, state: no sessions
+    clocks.advance(5)
+    assert again.session_keys() == ["long"]  # "short" ran out after the load, before any sweep
+    await again.close()

@@ -13,6 +13,7 @@ from ..session_limits import AddressRateLimit, SessionCap
 from ..sessions import SessionNotFound, SessionService, is_session_key, view_to_public_json
 from ..settings import Settings
 from ..store import Store
+from ..store.memory import MemoryStore
 from .base import BadRequest, BaseHandler, JSONBodyHandler
 
 # Go accepted any path segment; beyond this length nothing can be a key and we stop reading.
@@ -30,9 +31,10 @@ class CreationLimits:
     def from_settings(cls, settings: Settings, store: Store) -> CreationLimits:
         rate = AddressRateLimit(settings.create_rate, settings.create_burst) if settings.create_rate else None
         # Only the embedded store can be counted cheaply and exactly; Redis is bounded by maxmemory.
-        counted = store.url.startswith(("memory://", "sqlite://")) and settings.max_sessions > 0
-        cap = SessionCap(settings.max_sessions, store.session_exists) if counted else None
-        return cls(rate, cap)
+        if not isinstance(store, MemoryStore) or settings.max_sessions <= 0:
+            return cls(rate, None)
+        # sessions loaded from the data dir count as much as those created from now on
+        return cls(rate, SessionCap(settings.max_sessions, store.session_exists, held=store.session_keys()))
 
 
 class SessionsHandler(JSONBodyHandler):

@@ -129,6 +129,16 @@ class MemoryStore:
         """Keys held, expired or not (diagnostics and tests)."""
         return len(self._data)
 
+    def session_keys(self) -> list[str]:
+        """The key of every live session held: what this process created, or loaded from disk."""
+        now = self._clock()
+        return [
+            name.removeprefix("session:")
+            for name, entry in self._data.items()
+            if entry.value == SESSION_MARKER and name.count(":") == 1 and name.startswith("session:")
+            and (entry.expires_at is None or entry.expires_at > now)
+        ]
+
     def _start_sweeper(self) -> None:
         try:
             loop = asyncio.get_running_loop()
