@@ -64,12 +64,15 @@ class MemoryStore:
         if entry is not None and entry.expires_at is not None and entry.expires_at <= self._clock():
             del self._data[name]
             self._changed(name)
+            self._drop_leftovers()
             return None
         return entry
 
     def _set(self, name: str, value: str | dict[str, str], ttl_s: float | None) -> None:
         expires = None if ttl_s is None else self._clock() + ttl_s
-        entry = self._data[name] = _Entry(value, expires)
+        # a rewritten key keeps its record in the expiry heap (the hot path: every state update)
+        old = self._data.get(name)
+        entry = self._data[name] = _Entry(value, expires, old.filed_at if old is not None else None)
         self._file(name, entry)
         self._changed(name)
 
@@ -83,6 +86,7 @@ class MemoryStore:
     def _delete(self, name: str) -> None:
         if self._data.pop(name, None) is not None:
             self._changed(name)
+            self._drop_leftovers()
 
     def _file(self, name: str, entry: _Entry) -> None:
         """Keep the key in the expiry heap at or before its deadline."""
@@ -91,10 +95,17 @@ class MemoryStore:
             return  # no expiry, or filed early enough: the sweep re-files it when it gets there
         entry.filed_at = deadline
         heapq.heappush(self._expiries, (deadline, name))
-        if len(self._expiries) > 2 * len(self._data) + 1024:
-            self._refile_all()  # deleted keys' leftovers outnumber the live ones
+        self._drop_leftovers()
         if self._sweeper is None:
             self._start_sweeper()
+
+    def _drop_leftovers(self) -> None:
+        """A deleted key's record stays in the heap (a heap cannot drop one cheaply); once they
+        outnumber the live keys the heap is rebuilt from these. Each rebuild costs about what was
+        deleted or re-filed since the last, and what deleted keys leave is bounded by what lives
+        (not by what ever lived: a store emptied of its sessions holds nothing for them)."""
+        if len(self._expiries) > 2 * len(self._data):
+            self._refile_all()
 
     def _refile_all(self) -> None:
         self._expiries = []
@@ -123,6 +134,7 @@ class MemoryStore:
             else:  # its TTL was refreshed since it was filed
                 entry.filed_at = entry.expires_at
                 heapq.heappush(heap, (entry.expires_at, name))
+        self._drop_leftovers()
         return freed
 
     def key_count(self) -> int:
