@@ -148,10 +148,14 @@ async def connect(port: int, key: str, record: bool = True) -> WSClient:
 
 
 class Server:
-    def __init__(self, store: str, workdir: Path, extra: list[str] | None = None) -> None:
+    def __init__(
+        self, store: str, workdir: Path, extra: list[str] | None = None, launcher: list[str] | None = None
+    ) -> None:
+        """`launcher`: what runs the server instead of `python -m videosync` (it takes the flags)."""
         self.port = free_port()
         self.redis: subprocess.Popen[bytes] | None = None
-        args = [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
+        args = [*(launcher or [sys.executable, "-m", "videosync"]),
+                "--host", "127.0.0.1", "--port", str(self.port),
                 "--media-dir", str(workdir / "media"), "--log-level", "warning",
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000",
                 "--create-rate", "0", "--max-sessions", "0",
@@ -173,13 +177,18 @@ class Server:
         # an empty media dir makes the server render and package its sample video in the
         # background: seconds of ffmpeg on one of the two cores, during the first updates measured
         (workdir / "media" / "placeholder.mp4").write_bytes(b"not a video")
-        self.process = subprocess.Popen(args, cwd=ROOT)
-        for _ in range(100):
+        # this checkout's videosync, whatever the launcher (a script's own directory comes first)
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
+        self.process = subprocess.Popen(args, cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60  # a loaded machine, or a server under tracemalloc, is slow to start
+        while time.monotonic() < deadline and self.alive():
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).read()
                 return
             except OSError:
                 time.sleep(0.1)
+        self.stop()  # never left running behind the benchmark
         raise RuntimeError("server did not start")
 
     def session(self) -> str:
@@ -190,8 +199,13 @@ class Server:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(15)
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
         if self.redis is not None:
             self.redis.terminate()
             self.redis.wait(10)

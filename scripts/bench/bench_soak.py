@@ -10,8 +10,14 @@ after round; one that does not levels off after the first round (allocator pools
 Starts its own `python -m videosync` per store (memory, the SQLite-backed default, Redis with a
 throw-away redis-server), using bench_fanout.py's raw-socket client.
 
+With `--probe DIR` the server runs under soak_probe.py: after each round the RSS is read again
+after glibc's malloc_trim (what the C allocator kept though Python freed it comes back; what is
+still referenced does not), and with `--trace` also a tracemalloc snapshot, diffed at the end
+against the first round's, grouped by traceback (what the later rounds added, and where).
+
 usage: python scripts/bench/bench_soak.py [--stores memory,sqlite,redis] [--rounds 5]
                                            [--sessions 1000] [--per-session 10] [--session-ttl 10]
+                                           [--probe DIR [--trace]]
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench_fanout import Server, WSClient, loop_factory, rss_kb
+
+HERE = Path(__file__).resolve().parent
 
 BATCH = 100  # connections opened at once
 
@@ -82,24 +90,74 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
             "round_s": round(time.monotonic() - started, 1)}
 
 
+async def probe(directory: Path, request: str) -> dict[str, object]:
+    """Ask the probe (soak_probe.py) for `request` and wait for the line it appends."""
+    log = directory / "probe.jsonl"
+    seen = len(log.read_text().splitlines()) if log.exists() else 0
+    (directory / "request").write_text(request)
+    deadline = time.monotonic() + 300  # a snapshot of 10,000 sockets' worth takes a while
+    while time.monotonic() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) > seen:
+            return dict(json.loads(lines[seen]))
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"the probe did not answer {request!r}")
+
+
+async def probes(args: argparse.Namespace, directory: Path) -> dict[str, object]:
+    found: dict[str, object] = {}
+    if args.trace:
+        found.update(await probe(directory, "snapshot"))
+        found.pop("probe")
+    trimmed = await probe(directory, "trim")
+    found.update((name, value) for name, value in trimmed.items() if name not in ("probe", "rss_kb"))
+    return found
+
+
+def report_growth(directory: Path, top: int = 15) -> None:
+    """What the last snapshot holds beyond the first round's, by allocating traceback."""
+    import tracemalloc
+
+    snapshots = sorted(directory.glob("snapshot-*.pickle"), key=lambda p: int(p.stem.split("-")[1]))
+    if len(snapshots) < 3:
+        return
+    first, last = (tracemalloc.Snapshot.load(str(p)) for p in (snapshots[1], snapshots[-1]))
+    stats = last.compare_to(first, "traceback")
+    print(f"# rounds 1->{len(snapshots) - 1}: traced {sum(s.size_diff for s in stats)} B more, "
+          f"{sum(s.count_diff for s in stats)} blocks; largest:")
+    for stat in stats[:top]:
+        print(f"# {stat.size_diff:+} B in {stat.count_diff:+} blocks, allocated at:")
+        for line in stat.traceback.format(limit=6):
+            print(f"#   {line}")
+
+
 async def soak(store: str, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(store, Path(tmp), extra=[
+        directory = Path(args.probe, store) if args.probe else None
+        launcher = None
+        if directory is not None:
+            launcher = [sys.executable, *(["-X", "tracemalloc=8"] if args.trace else []),
+                        str(HERE / "soak_probe.py"), str(directory)]
+        server = Server(store, Path(tmp), launcher=launcher, extra=[
             "--session-ttl", str(args.session_ttl), "--max-connections-per-ip", "1000000",
-            "--log-level", "warning",
+            "--create-rate", "0", "--max-sessions", "0", "--log-level", "warning",
         ])
         try:
             await asyncio.sleep(1.0)
             start = rss_kb(server.process.pid)
-            print(json.dumps({"store": store, "round": 0, "rss_kb": start,
+            found = await probes(args, directory) if directory is not None else {}
+            print(json.dumps({"store": store, "round": 0, "rss_kb": start, **found,
                               "load1": round(os.getloadavg()[0], 1)}), flush=True)
             for round_ in range(1, args.rounds + 1):
                 result = await one_round(server, args.sessions, args.per_session, args.session_ttl)
-                print(json.dumps({"store": store, "round": round_, **result,
+                found = await probes(args, directory) if directory is not None else {}
+                print(json.dumps({"store": store, "round": round_, **result, **found,
                                   "growth_kb": result["rss_kb"] - start,
                                   "load1": round(os.getloadavg()[0], 1)}), flush=True)
         finally:
             server.stop()
+        if directory is not None:
+            report_growth(directory)
 
 
 async def main() -> None:
@@ -109,7 +167,11 @@ async def main() -> None:
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--per-session", type=int, default=10)
     parser.add_argument("--session-ttl", type=int, default=10)
+    parser.add_argument("--probe", help="run the server under soak_probe.py, its output in this directory")
+    parser.add_argument("--trace", action="store_true", help="with --probe: tracemalloc snapshots too")
     args = parser.parse_args()
+    if args.trace and not args.probe:
+        parser.error("--trace needs --probe DIR")
     # stopped with SIGTERM, still stop the server (finally clauses run for SystemExit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # the server inherits it too
