@@ -9,7 +9,7 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 
 from .ratelimit import TokenBucket
 
@@ -80,41 +80,40 @@ class AddressRateLimit:
 
 
 class SessionCap:
-    """At most `limit` live sessions, counted by asking the store which of the known ones exist.
+    """At most `limit` live sessions, as the embedded store counts them (`count`).
 
-    Only for the embedded store: it holds the sessions this process created and those it loaded
-    from its data dir on start (`held`), nothing else, so the count is exact. While full, the keys
-    are re-checked at most once per `recount_s` (each check is a dictionary lookup there; an
-    expired key found this way is also freed at once).
+    Only for the embedded store: it holds every session of this process, created here or read back
+    from its data dir, and counting them is a scan of its keys. So the store is asked only when it
+    matters: the count starts as the store's, each session created adds one, and only once that
+    reaches the limit is the store asked again (at most once per `recount_s`), which is when the
+    sessions that have expired since stop counting. Nothing is kept per session.
     """
 
     def __init__(
         self,
         limit: int,
-        exists: Callable[[str], Awaitable[bool]],
+        count: Callable[[], int],
         clock: Callable[[], float] = time.monotonic,
         recount_s: float = 1.0,
-        held: Iterable[str] = (),
     ) -> None:
         self.limit = limit
-        self._exists = exists
+        self._count = count
         self._clock = clock
         self.recount_s = recount_s
-        self._keys: dict[str, None] = dict.fromkeys(held)  # insertion-ordered set
-        self._recounted_at = float("-inf")
+        self._counted = count()  # live sessions at the last count, plus those created since
+        self._recounted_at = clock()
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._counted
 
-    async def has_room(self) -> bool:
-        if len(self._keys) < self.limit:
+    def has_room(self) -> bool:
+        if self._counted < self.limit:
             return True
         now = self._clock()
         if now - self._recounted_at >= self.recount_s:
             self._recounted_at = now
-            live = [key for key in list(self._keys) if await self._exists(key)]
-            self._keys = dict.fromkeys(live)
-        return len(self._keys) < self.limit
+            self._counted = self._count()
+        return self._counted < self.limit
 
-    def add(self, key: str) -> None:
-        self._keys[key] = None
+    def add(self) -> None:
+        self._counted += 1

@@ -72,42 +72,39 @@ def test_an_ipv6_network_counts_as_one_address() -> None:
     assert limit.take("2001:db8:1:2::3") == 2  # a new address in the same /64 gains nothing
 
 
-@pytest.mark.gen_test
-async def test_the_cap_counts_only_sessions_the_store_still_has() -> None:
+def test_the_cap_counts_only_sessions_the_store_still_has() -> None:
     clock = Clock()
     live = {"a", "b", "c"}
-
-    async def exists(key: str) -> bool:
-        return key in live
-
-    cap = SessionCap(3, exists, clock=clock, recount_s=1.0)
-    for key in ("a", "b", "c"):
-        assert await cap.has_room()
-        cap.add(key)
-    assert not await cap.has_room()
+    cap = SessionCap(3, lambda: len(live), clock=clock, recount_s=1.0)
+    assert len(cap) == 3  # what the store held when the server started: read back from its data dir
+    assert not cap.has_room()
     live.discard("a")  # expired in the store
-    assert not await cap.has_room()  # recounted at most once a second
+    assert not cap.has_room()  # the store is asked at most once a second
     clock.now += 1.0
-    assert await cap.has_room()
-    assert len(cap) == 2
+    assert cap.has_room()
+    cap.add()
+    live.add("d")
+    assert not cap.has_room()
+    assert len(cap) == 3
 
 
-@pytest.mark.gen_test
-async def test_the_cap_counts_the_sessions_the_store_already_held() -> None:
+def test_the_cap_keeps_nothing_per_session_and_asks_the_store_only_when_full() -> None:
     clock = Clock()
-    live = {"loaded1", "loaded2"}
+    counts = 0
 
-    async def exists(key: str) -> bool:
-        return key in live
+    def count() -> int:
+        nonlocal counts
+        counts += 1
+        return 0  # every session expires at once
 
-    cap = SessionCap(3, exists, clock=clock, held=["loaded1", "loaded2"])
-    assert await cap.has_room()
-    cap.add("new")
-    live.add("new")
-    assert not await cap.has_room()
-    live.discard("loaded1")  # a session from before the restart expires
+    cap = SessionCap(100, count, clock=clock)
+    for _ in range(100):
+        assert cap.has_room()
+        cap.add()
+    assert counts == 1  # at the start only
     clock.now += 1.0
-    assert await cap.has_room()
+    assert cap.has_room()  # full by its own count, so the store was asked again
+    assert (counts, len(cap)) == (2, 0)
 
 
 # -- against a running server ----------------------------------------------------------------------

@@ -33,8 +33,9 @@ class CreationLimits:
         # Only the embedded store can be counted cheaply and exactly; Redis is bounded by maxmemory.
         if not isinstance(store, MemoryStore) or settings.max_sessions <= 0:
             return cls(rate, None)
-        # sessions loaded from the data dir count as much as those created from now on
-        return cls(rate, SessionCap(settings.max_sessions, store.session_exists, held=store.session_keys()))
+        # sessions read back from the data dir count as much as those created from now on
+        keys = store.session_keys
+        return cls(rate, SessionCap(settings.max_sessions, lambda: len(keys())))
 
 
 class SessionsHandler(JSONBodyHandler):
@@ -68,13 +69,13 @@ class SessionsHandler(JSONBodyHandler):
             self.write_json({"error": "the server is busy hashing passwords; retry shortly"}, 503)
             return
         cap = self.limits.cap
-        if cap is not None and not await cap.has_room():
+        if cap is not None and not cap.has_room():
             full = f"the server holds its maximum of {cap.limit} sessions; retry later"
             self.write_json({"error": full}, 503)
             return
         created = await self.sessions.create(video, password_hash)
         if cap is not None:
-            cap.add(created.key)
+            cap.add()
         self.write_json({"sessionKey": created.key, "hostToken": created.host_token})
 
     async def _password_hash(self, body: Any) -> str | None:
