@@ -270,6 +270,8 @@ async def test_a_client_that_asks_for_batched_presence_gets_presence_messages(
     host = await connect(f"?sessionKey={key}&presence=batch")
     guest = await connect(f"?sessionKey={key}&name=Bob")
     batch = await host.recv_type("presence")
+    if [m["id"] for m in batch["joined"]] == [host.member_id]:  # its own join may come first (an upsert)
+        batch = await host.recv_type("presence")
     assert [m["name"] for m in batch["joined"]] == ["Bob"] and batch["left"] == []
     await guest.close()
     assert (await host.recv_type("presence"))["left"] == [guest.member_id]
