@@ -92,7 +92,8 @@ def per_request_in_server(level: str, seconds: int, connections: int, workdir: P
     (media / "placeholder.mp4").write_bytes(b"not a video")  # no sample rendering meanwhile
     proc = subprocess.Popen(
         [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(port),
-         "--media-dir", str(media), "--log-level", level],
+         "--media-dir", str(media), "--log-level", level, "--data-dir", "memory://",
+         "--create-rate", "0", "--max-sessions", "0"],  # measuring creation, not its limits
         cwd=REPO[0], env={**os.environ, "PYTHONPATH": str(REPO[0])},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
