@@ -92,7 +92,11 @@ class Membership:
         return encode_init(is_host, for_joiner(state, now).encode(), now, extensions)
 
     async def send_init(self, peer: Peer) -> None:
-        """A fresh init after a role change, so a Go-era client learns its new `isHost`."""
+        """A fresh init after a role change, so a Go-era client learns its new `isHost`.
+
+        Whole, like a join's: a client takes an init as the session's full picture, so one without
+        `locked` would show a locked session as open (chat lines it already has are de-duplicated
+        by id)."""
         room = self.room
         try:
             host_id = room.host_id
@@ -101,6 +105,8 @@ class Membership:
                 "hostId": host_id,
                 "members": room.roster.public(host_id),
             }
+            for fields in self.ctx.init_fields:
+                extensions.update(await fields(room, peer.member_id))
             for room_fields in room.init_fields:
                 extensions.update(room_fields(peer.member_id))
             init = await self._init_text(host_id == peer.member_id, extensions)
