@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A join says the process is alive (its members are judged by that entry) unless it did so this
+# recently: far inside the staleness window, and a storm of joins writes the entry once a second.
+JOIN_HEARTBEAT_MS = 1000
+
 
 class Membership:
     def __init__(self, room: Room) -> None:
@@ -53,7 +57,7 @@ class Membership:
         room.host_id = host_id
         member = Member(member_id, name or f"Guest {member_id[:4]}", now, ctx.proc_id)
         room.members[member_id] = member
-        await ctx.presence.heartbeat(key)
+        await ctx.presence.heartbeat(key, unless_within_ms=JOIN_HEARTBEAT_MS)
         await ctx.presence.put(key, member)
         room.roster.put(member)
         joined = encode_member_joined(member.public(host_id))
