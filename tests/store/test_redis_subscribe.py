@@ -119,13 +119,13 @@ async def test_a_subscribe_cancelled_while_waiting_for_its_confirmation_leaves_n
             task = asyncio.create_task(subscriber())
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 5
-            while channel not in store._unconfirmed:  # SUBSCRIBE sent, not yet confirmed
+            while channel not in store._channels._unconfirmed:  # SUBSCRIBE sent, not yet confirmed
                 assert loop.time() < deadline
                 await asyncio.sleep(0.001)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert channel not in store._queues
+            assert channel not in store._channels._queues
             with redis_server.client() as client:
                 while client.pubsub_numsub(channel)[0][1] != 0:  # the UNSUBSCRIBE went out too
                     assert loop.time() < deadline, "still subscribed"
