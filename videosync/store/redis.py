@@ -88,7 +88,6 @@ class RedisStore:
         self._release = self._redis.register_script(lua.RELEASE)
         self._touch = self._redis.register_script(lua.TOUCH)
         self._set_if_live = self._redis.register_script(lua.SET_IF_LIVE)
-        self._set_chain = self._redis.register_script(lua.SET_CHAIN)
         self._create = self._redis.register_script(lua.CREATE)
         self._append_chat = self._redis.register_script(lua.APPEND_CHAT)
         self._set_moderation = self._redis.register_script(lua.SET_MODERATION)
@@ -140,20 +139,19 @@ class RedisStore:
     def set_states(
         self, key: str, states: Sequence[tuple[str, Announcement]], ttl: int, expect: str
     ) -> Awaitable[bool]:
-        # Queued now (not when awaited): it joins this loop turn's pipeline.
+        # Queued now (not when awaited): it joins this loop turn's pipeline. EVAL, not EVALSHA: a
+        # Redis that does not know the script yet (new, restarted) runs it in its place in the
+        # pipeline instead of refusing it, so what is queued after it reads its result.
         keys = [session_key(key), state_key(key), meta_key(key), members_key(key)]
         args: list[Any] = [ttl, expect]
         for text, (channel, message) in states:
             args += [text, channel, message]
-        reply = self._batched.execute("EVALSHA", self._set_chain.sha, len(keys), *keys, *args)
-        return self._chain_written(key, reply, keys, args)
+        reply = self._batched.execute("EVAL", lua.SET_CHAIN, len(keys), *keys, *args)
+        return self._chain_written(key, reply)
 
     @_translate
-    async def _chain_written(self, key: str, reply: Awaitable[Any], keys: list[str], args: list[Any]) -> bool:
-        try:
-            written = await reply
-        except rexc.NoScriptError:  # a Redis that restarted or flushed its scripts: load and run it
-            written = await self._set_chain(keys=keys, args=args)
+    async def _chain_written(self, key: str, reply: Awaitable[Any]) -> bool:
+        written = await reply
         if written == -1:
             raise StateChanged(key)
         return bool(written)
