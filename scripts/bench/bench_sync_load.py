@@ -74,14 +74,15 @@ def serve_with_turns(out: str, argv: list[str]) -> int:
     frame reaching the hub and its fan-out. Written to OUT as JSON at exit."""
     import asyncio.base_events
 
+    sys.path.insert(0, os.getcwd())  # the server's checkout (--server-root), not this script's
     import videosync.__main__ as entry
-    from videosync import events as ev
-    from videosync.hub import Hub
+    from videosync.room.registry import Rooms
+    from videosync.room.room import Room
 
     turn = [0]
     durations: list[float] = []
-    handled: list[tuple[int, float]] = []  # (turn, time) a host stateUpdate reached Hub.handle
-    fanned: list[tuple[int, float]] = []  # (turn, time) a STATE event was fanned out
+    handled: list[tuple[int, float]] = []  # (turn, time) a host stateUpdate reached Rooms.handle
+    fanned: list[tuple[int, float]] = []  # (turn, time) a stateUpdate was fanned out to the room
     run_once = asyncio.base_events.BaseEventLoop._run_once
 
     def counted(self: Any) -> None:
@@ -90,21 +91,21 @@ def serve_with_turns(out: str, argv: list[str]) -> int:
         durations.append(time.perf_counter() - started)
         turn[0] += 1
 
-    handle, dispatch = Hub.handle, Hub._dispatch
+    handle, fanout = Rooms.handle, Room.fanout
 
-    async def handle_counted(self: Hub, peer: Any, raw: Any, received_ms: float) -> None:
+    async def handle_counted(self: Rooms, peer: Any, raw: Any, received_ms: float) -> None:
         if b'"stateUpdate"' in (raw if isinstance(raw, bytes) else raw.encode()):
             handled.append((turn[0], time.perf_counter()))
         await handle(self, peer, raw, received_ms)
 
-    def dispatch_counted(self: Hub, group: Any, event: Any) -> None:
-        if event.kind == ev.STATE:
+    def fanout_counted(self: Room, wire: str, skip: str | None = None) -> None:
+        if '"stateUpdate"' in wire:
             fanned.append((turn[0], time.perf_counter()))
-        dispatch(self, group, event)
+        fanout(self, wire, skip)
 
     asyncio.base_events.BaseEventLoop._run_once = counted  # type: ignore[method-assign]
-    Hub.handle = handle_counted  # type: ignore[method-assign]
-    Hub._dispatch = dispatch_counted  # type: ignore[method-assign]
+    Rooms.handle = handle_counted  # type: ignore[method-assign]
+    Room.fanout = fanout_counted  # type: ignore[method-assign]
     entry.event_loop_factory = lambda: None  # the stock loop: uvloop's turns cannot be counted
     try:
         return entry.main(argv)

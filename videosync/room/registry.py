@@ -22,7 +22,7 @@ from ..protocol import encode_media_status
 from ..sessions import SessionService, epoch_ms, short_key
 from ..settings import Settings
 from ..store import StoreError
-from ..store.base import session_channel
+from ..store.base import consume, session_channel
 from .chat import history_for_init
 from .commands import command_table
 from .context import Peer, RoomContext
@@ -150,13 +150,17 @@ class Rooms:
             except StoreError as exc:  # the first tick that reads the roster seeds it instead
                 log.warning("session %s: roster not read: %s", short_key(room.key), exc)
             room.ready.set()
-            async for text in messages:
+
+            def heard(text: str) -> None:
                 event = Event.decode(text)
                 if event is not None:
                     before = room.video
                     room.dispatch(event)
                     if event.kind == EventKind.STATE and room.video != before and room.peers:
                         self._tell_media_status(room)
+
+            # straight from the store's reader where it can (Redis): a loop turn sooner
+            await consume(messages, heard)
 
     # -- what the WebSocket handler calls ----------------------------------------------------------
     async def join(self, peer: Peer, name: str, host_token: str | None, resume: str | None) -> str:

@@ -22,6 +22,7 @@ from ..presence import Member
 from ..protocol import (
     UNAVAILABLE,
     ProtocolError,
+    StateCommand,
     encode_ended,
     encode_error,
     parse_command,
@@ -31,6 +32,7 @@ from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
 from .feed import PresenceFeed
 from .membership import Membership
+from .playback_writer import PlaybackWriter
 from .roster import RosterMirror
 from .succession import Succession
 from .ticker import Ticker
@@ -71,6 +73,7 @@ class Room:
         self.host = Succession(self)
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
+        self.playback = PlaybackWriter(self)
         for attach in ctx.features:
             attach(self)
 
@@ -196,11 +199,16 @@ class Room:
             return
         try:
             command = parse_command(raw)
+            if not isinstance(command, StateCommand):
+                # A playback change is only queued (room/playback_writer.py): what the peer sends
+                # after it takes effect once it is written, as if the socket had waited.
+                await self.playback.settled(peer)
             handler = self.ctx.commands.get(type(command))
             if handler is not None:
                 await handler(self, peer, command, received_ms)
         except ProtocolError as exc:
             metrics.rejected(exc.code)
+            await self.playback.settled(peer)  # after the replies to what it sent before
             self.send(peer, encode_error(exc.code, exc.message))
         except SessionNotFound:
             await self.end("deleted")

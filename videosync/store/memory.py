@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -199,7 +199,25 @@ class MemoryStore:
         self._set(meta_key(key), meta, ttl)
         return True
 
+    def set_states(
+        self, key: str, states: Sequence[tuple[str, Announcement]], ttl: int, expect: str
+    ) -> Awaitable[bool]:
+        # Done in this call, announcements included: nothing here waits, so nothing interleaves.
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if (self._string(state_key(key)) or "") != expect and self._get(session_key(key)) is not None:
+            done.set_exception(StateChanged(key))
+            return done
+        written = self._touch_now(key, ttl)
+        for text, (channel, message) in states if written else ():
+            self._set(state_key(key), text, ttl)
+            self._publish_now(channel, message)
+        done.set_result(written)
+        return done
+
     async def touch(self, key: str, ttl: int) -> bool:
+        return self._touch_now(key, ttl)
+
+    def _touch_now(self, key: str, ttl: int) -> bool:
         if self._get(session_key(key)) is None:
             return False
         for name in (session_key(key), state_key(key), meta_key(key), members_key(key), chat_key(key),
@@ -301,6 +319,9 @@ class MemoryStore:
 
     # -- events ----------------------------------------------------------------------
     async def publish(self, channel: str, message: str) -> None:
+        self._publish_now(channel, message)
+
+    def _publish_now(self, channel: str, message: str) -> None:
         for queue in self._subscribers.get(channel, ()):
             queue.put_nowait(message)
 
