@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -167,20 +168,20 @@ class RedisStore:
 
     @_translate
     async def delete_session(self, key: str) -> None:
-        await self._redis.delete(*self._session_keys(key), host_key(key))
+        await self._batched.execute("DEL", *self._session_keys(key), host_key(key))
 
     # -- host lease -------------------------------------------------------------------
     @_translate
     async def acquire_host(self, key: str, holder: str, lease_ms: int) -> bool:
-        return bool(await self._redis.set(host_key(key), holder, nx=True, px=lease_ms))
+        return bool(await self._batched.execute("SET", host_key(key), holder, "NX", "PX", lease_ms))
 
     @_translate
     async def renew_host(self, key: str, holder: str, lease_ms: int) -> bool:
-        return bool(await self._renew(keys=[host_key(key)], args=[holder, lease_ms]))
+        return bool(await self._batched.script(self._renew, [host_key(key)], [holder, lease_ms]))
 
     @_translate
     async def release_host(self, key: str, holder: str) -> bool:
-        return bool(await self._release(keys=[host_key(key)], args=[holder]))
+        return bool(await self._batched.script(self._release, [host_key(key)], [holder]))
 
     @_translate
     async def get_host(self, key: str) -> str | None:
@@ -189,18 +190,20 @@ class RedisStore:
     # -- presence -----------------------------------------------------------------------
     @_translate
     async def put_member(self, key: str, member_id: str, data: str, ttl: int) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(members_key(key), member_id, data)
-            pipe.expire(members_key(key), ttl)
-            await pipe.execute()
+        # One pipeline write with the turn's other commands (a join storm's puts were one MULTI
+        # round trip and pool checkout each); the two are sent together, so none is left half done.
+        await asyncio.gather(
+            self._batched.execute("HSET", members_key(key), member_id, data),
+            self._batched.execute("EXPIRE", members_key(key), ttl),
+        )
 
     @_translate
     async def remove_member(self, key: str, member_id: str) -> None:
-        await self._redis.hdel(members_key(key), member_id)
+        await self._batched.execute("HDEL", members_key(key), member_id)
 
     @_translate
     async def get_members(self, key: str) -> dict[str, str]:
-        return cast("dict[str, str]", await self._redis.hgetall(members_key(key)))
+        return cast("dict[str, str]", await self._batched.execute("HGETALL", members_key(key)))
 
     # -- chat history and moderation ----------------------------------------------------------
     @_translate
@@ -226,7 +229,8 @@ class RedisStore:
     # -- events --------------------------------------------------------------------------
     @_translate
     async def publish(self, channel: str, message: str) -> None:
-        await self._redis.publish(channel, message)
+        # through the auto-pipeline, after the commands queued before it (a join's member put)
+        await self._batched.execute("PUBLISH", channel, message)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[str]]:
         return self._channels.subscribe(channel)
