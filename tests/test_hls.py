@@ -19,13 +19,11 @@ from videosync.hls import (
     READY,
     JobStatus,
     claim,
-    decide_mode,
-    ladder_rungs,
-    package_video,
     parse_playlist,
     read_ready,
     source_rev,
 )
+from videosync.hls_ffmpeg import decide_mode, ladder_rungs, package_video
 from videosync.media import MediaLibrary
 from videosync.packager import Packager
 

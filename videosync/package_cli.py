@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TextIO
 
 from .ffmpeg import FfmpegMissing, find_tools
-from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, claim, package_video
+from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, claim
+from .hls_ffmpeg import package_video
 from .media import (
     VIDEO_EXTENSIONS,
     InvalidVideoId,

@@ -33,11 +33,11 @@ from .hls import (
     PackStatus,
     claim,
     main_playlist,
-    package_video,
     playlist_info,
     read_ready,
     rev_dir,
 )
+from .hls_ffmpeg import package_video
 from .jobqueue import FairQueue
 from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
 from .mediasync import LibrarySync, SessionExists
