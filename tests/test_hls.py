@@ -403,7 +403,7 @@ async def test_coroutine_subscribers_are_run_as_tasks(tmp_path) -> None:
     await asyncio.sleep(0.05)
     assert heard[0] == QUEUED and heard[-1] == FAILED
     unsubscribe()
-    packager._changed("a", JobStatus(READY))
+    packager.board.changed("a", JobStatus(READY))
     await asyncio.sleep(0.05)
     assert heard[-1] == FAILED
 

@@ -11,7 +11,8 @@ from typing import Any
 from tornado.web import HTTPError
 
 from ..media import MediaLibrary, VideoFile, VideoNotFound
-from ..packager import HLS_URL_PREFIX, Packager
+from ..packager import Packager
+from ..packaging_status import HLS_URL_PREFIX
 from ..sessions import SessionService
 from ..settings import Settings
 from ..subtitles import Subtitles
