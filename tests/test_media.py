@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from videosync.ffmpeg import ProbeError, ProgressParser, Tools, parse_ffmpeg_banner
-from videosync.media import InvalidVideoId, MediaLibrary, VideoNotFound
+from videosync.media import MediaLibrary
+from videosync.media_dir import MediaDir
 from videosync.sample import ensure_sample
+from videosync.video import InvalidVideoId, VideoNotFound
 
 from .media_support import clips, ffprobe_streams, tools  # noqa: F401 (fixtures)
 
@@ -144,7 +146,7 @@ def test_unknown_and_deleted_ids_are_not_found(media: Path) -> None:
 @pytest.mark.parametrize("relative", ["../x.mp4", "shows/../../x.mp4", "a\x00.mp4", "", "shows"])
 def test_resolve_file_never_leaves_the_media_dir(media: Path, relative: str) -> None:
     (media.parent / "x.mp4").write_bytes(b"outside")
-    assert MediaLibrary(media).resolve_file(relative) is None
+    assert MediaDir(media).resolve_file(relative) is None
 
 
 def _scanned(media: Path, default_video: str | None = None) -> MediaLibrary:

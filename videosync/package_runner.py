@@ -13,9 +13,10 @@ import shutil
 from .ffmpeg import ProbeInfo, Tools
 from .hls import PACKAGING, JobStatus, claim
 from .hls_ffmpeg import package_video
-from .media import MediaLibrary, VideoNotFound
+from .media import MediaLibrary
 from .packaging_status import StatusBoard
 from .subtitles import SubtitleError, Subtitles
+from .video import VideoNotFound
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,12 @@ from dataclasses import replace
 from .ffmpeg import ProbeInfo, Tools
 from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, read_ready
 from .jobqueue import FairQueue
-from .media import InvalidVideoId, MediaLibrary, VideoFile, VideoNotFound
+from .media import MediaLibrary
 from .mediasync import LibrarySync, SessionExists
 from .package_runner import PackageRunner
 from .packaging_status import ProgressCallback, StatusBoard
 from .store import Store
+from .video import InvalidVideoId, VideoFile, VideoNotFound
 
 log = logging.getLogger(__name__)
 

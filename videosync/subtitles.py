@@ -32,7 +32,8 @@ from .ffmpeg import Tools
 from .languages import language_name, short_code
 
 if TYPE_CHECKING:
-    from .media import MediaLibrary, VideoFile
+    from .media import MediaLibrary
+    from .video import VideoFile
 
 log = logging.getLogger(__name__)
 

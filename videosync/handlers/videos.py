@@ -19,19 +19,13 @@ from typing import IO, Any
 from tornado.web import HTTPError, stream_request_body
 
 from ..ffmpeg import ProbeError, probe
-from ..media import (
-    VIDEO_EXTENSIONS,
-    InvalidVideoId,
-    MediaLibrary,
-    VideoFile,
-    VideoIdTaken,
-    VideoNotFound,
-    slugify,
-)
+from ..media import MediaLibrary
+from ..media_dir import VIDEO_EXTENSIONS
 from ..packager import Packager
 from ..sessions import SessionService
 from ..subtitles import Subtitles
 from ..uploads import HOW_TO_AUTHENTICATE, Caller, Denied, Quotas, UploadMode, check_upload, identify
+from ..video import InvalidVideoId, VideoFile, VideoIdTaken, VideoNotFound, slugify
 from .base import CORS_METHODS, BaseHandler
 
 log = logging.getLogger(__name__)
