@@ -15,7 +15,8 @@ from .hls import PACKAGING, JobStatus, claim
 from .hls_ffmpeg import package_video
 from .media import MediaLibrary
 from .packaging_status import StatusBoard
-from .subtitles import SubtitleError, Subtitles
+from .subtitle_format import SubtitleError
+from .subtitles import Subtitles
 from .video import VideoNotFound
 
 log = logging.getLogger(__name__)
