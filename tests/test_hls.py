@@ -336,7 +336,7 @@ async def test_a_process_that_does_not_package_reports_status_heard_on_the_media
 ) -> None:
     from videosync.events import Event, EventKind
     from videosync.mediasync import STATUS_CHANNEL
-    from videosync.protocol import encode_media_status
+    from videosync.server_messages import encode_media_status
 
     media = tmp_path / "media"
     media.mkdir()

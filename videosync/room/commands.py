@@ -26,9 +26,8 @@ from ..protocol import (
     TimeSyncRequest,
     TransferHost,
     WaitPreference,
-    encode_state_update,
-    encode_time_sync,
 )
+from ..server_messages import encode_state_update, encode_time_sync
 from ..sessions import StoredState
 from ..state import PlaybackState
 from .chat import send_chat

@@ -17,7 +17,7 @@ from ..events import Event, EventKind
 from ..hostship import Hostship
 from ..passwords import PasswordGuard
 from ..presence import Presence, new_process_id
-from ..protocol import encode_media_status
+from ..server_messages import encode_media_status
 from ..sessions import SessionService, epoch_ms, short_key
 from ..settings import Settings
 from ..store import StoreError

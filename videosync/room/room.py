@@ -19,13 +19,8 @@ from ..closecodes import SESSION_ENDED, Close
 from ..events import Event, EventKind
 from ..outbox import text_frame
 from ..presence import Member
-from ..protocol import (
-    UNAVAILABLE,
-    ProtocolError,
-    encode_ended,
-    encode_error,
-    parse_command,
-)
+from ..protocol import UNAVAILABLE, ProtocolError, parse_command
+from ..server_messages import encode_ended, encode_error
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
