@@ -26,7 +26,8 @@ from ..sessions import SessionService
 from ..subtitles import Subtitles
 from ..uploads import HOW_TO_AUTHENTICATE, Caller, Denied, Quotas, UploadMode, check_upload, identify
 from ..video import InvalidVideoId, VideoFile, VideoIdTaken, VideoNotFound, slugify
-from .base import CORS_METHODS, BaseHandler
+from .base import BaseHandler
+from .cors import CORS_METHODS
 
 log = logging.getLogger(__name__)
 
