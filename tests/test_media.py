@@ -202,7 +202,7 @@ async def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ff
     media.mkdir()
     shutil.copy(clips["h264_mp2"], media / "clip.mkv")
     library = MediaLibrary(media, tools if with_ffprobe else Tools(tools.ffmpeg, None))
-    info, error = await library.probe(library.scan()[0])
+    info, error = await library.probes.probe(library.scan()[0])
     assert error is None and info is not None
     assert (info.video_codec, info.audio_codec, info.height) == ("h264", "mp2", 180)
     assert info.duration == pytest.approx(10.0, abs=0.1)
@@ -215,7 +215,7 @@ async def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:
     media.mkdir()
     (media / "junk.mp4").write_bytes(os.urandom(4096))
     library = MediaLibrary(media, tools)
-    info, error = await library.probe(library.scan()[0])
+    info, error = await library.probes.probe(library.scan()[0])
     assert info is None and error
 
 

@@ -241,10 +241,3 @@ class MediaLibrary:
 
     def public_message(self, message: str) -> str:
         return self.dir.public_message(message)
-
-    def cached_probe(self, video: VideoFile) -> ProbeInfo | None:
-        return self.probes.cached(video)
-
-    async def probe(self, video: VideoFile) -> tuple[ProbeInfo | None, str | None]:
-        """(info, None) or (None, why it cannot be read); cached until the file changes."""
-        return await self.probes.probe(video)

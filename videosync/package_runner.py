@@ -45,7 +45,7 @@ class PackageRunner:
             video = self.library.get(video_id)
         except VideoNotFound:
             return
-        info = self._infos.pop(video_id, None) or self.library.cached_probe(video)
+        info = self._infos.pop(video_id, None) or self.library.probes.cached(video)
         with contextlib.ExitStack() as held:
             mine = await asyncio.to_thread(held.enter_context, claim(self.library.hls_root, video_id))
             if not mine:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .ffmpeg import ProbeInfo, Tools
-from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, read_ready
+from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus
 from .jobqueue import FairQueue
 from .media import MediaLibrary
 from .mediasync import LibrarySync, SessionExists
@@ -157,7 +157,7 @@ class Packager:
 
     async def rescan(self) -> None:
         videos = await self.library.rescan()
-        ready = await asyncio.to_thread(self._read_ready, videos)
+        ready = await asyncio.to_thread(self.board.read_ready, videos)
         for video in videos:
             self.reconcile(video, ready.get(video.id))
         present = {video.id for video in videos}
@@ -166,18 +166,6 @@ class Packager:
             self._forget(gone)
         if self.packages:
             await asyncio.to_thread(self.runner.prune, present, self._pending)
-
-    def _read_ready(self, videos: list[VideoFile]) -> dict[str, tuple[JobStatus, dict[str, object]]]:
-        found = {}
-        for video in videos:
-            job = self.board.jobs.get(video.id)
-            if job is not None and job.status == READY and (job.source_size, job.source_mtime) == (
-                    video.size, video.mtime):
-                continue
-            ready = read_ready(self.library.hls_dir(video.id), video.size, video.mtime)
-            if ready is not None:
-                found[video.id] = (ready, self.board.view(video.id, ready))
-        return found
 
     # -- running ----------------------------------------------------------------------------
     async def start(self, package: bool = True) -> None:

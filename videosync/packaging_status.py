@@ -15,8 +15,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import metrics
-from .hls import FAILED, PACKAGING, READY, JobStatus, PackStatus, main_playlist, playlist_info, rev_dir
+from .hls import (
+    FAILED,
+    PACKAGING,
+    READY,
+    JobStatus,
+    PackStatus,
+    main_playlist,
+    playlist_info,
+    read_ready,
+    rev_dir,
+)
 from .media import MediaLibrary
+from .video import VideoFile
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +82,20 @@ class StatusBoard:
             "mode": job.mode,
             "speed": job.speed,
         }
+
+    def read_ready(self, videos: list[VideoFile]) -> dict[str, tuple[JobStatus, dict[str, object]]]:
+        """The finished packaging found on disk of these videos, with its view, for those not
+        known to be ready already (blocking: call in a thread)."""
+        found = {}
+        for video in videos:
+            job = self.jobs.get(video.id)
+            if job is not None and job.status == READY and (job.source_size, job.source_mtime) == (
+                    video.size, video.mtime):
+                continue
+            ready = read_ready(self.library.hls_dir(video.id), video.size, video.mtime)
+            if ready is not None:
+                found[video.id] = (ready, self.view(video.id, ready))
+        return found
 
     def changed(self, video_id: str, job: JobStatus) -> None:
         """A job's new status: kept, counted and delivered to the subscribers."""

@@ -71,7 +71,7 @@ async def video_json(
     subtitles: Subtitles | None = None,
 ) -> dict[str, Any]:
     """The API shape of one video (PROTOCOL.md §4), with what this caller may do with it."""
-    info, error = await library.probe(video)
+    info, error = await library.probes.probe(video)
     hls = packager.status(video.id) if packager else None
     tracks = await subtitles.tracks(video) if subtitles else []
     return {
