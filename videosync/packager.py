@@ -7,7 +7,7 @@ packager.close()`. Of several processes sharing a media dir (`--workers`), one p
 memory (packaging_status.py): the disk keeps only what a restart needs (hls.py: `ready.json`).
 `subscribe(callback)` registers `callback(video_id, status_view)`, called on every change (at most
 every 0.5 s while packaging): the hub relays it to the sessions that watch the video as
-`mediaStatus`. One job is package_runner.py's.
+`mediaStatus`. Packaging one video is package_runner.py's.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Packager:
         if info is not None:
             self.runner.hand_probe(video_id, info)
         self.board.changed(video_id, JobStatus(QUEUED, source_size=video.size, source_mtime=video.mtime,
-                                          pid=os.getpid()))
+                                               pid=os.getpid()))
         self._queue.put(video.owner, video_id)
 
     def reconcile(self, video: VideoFile, ready: tuple[JobStatus, dict[str, object]] | None,
@@ -219,7 +219,7 @@ class Packager:
                 log.exception("packaging %s crashed", video_id)
                 last = self.board.jobs.get(video_id) or JobStatus(PACKAGING)
                 self.board.changed(video_id, replace(last, status=FAILED, message="internal error",
-                                                updated=time.time()))
+                                                     updated=time.time()))
             finally:
                 self._active.pop(video_id, None)
                 self._pending.discard(video_id)
