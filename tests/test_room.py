@@ -17,14 +17,14 @@ import pytest
 from videosync.closecodes import Close
 from videosync.events import Event, EventKind
 from videosync.presence import PROC_PREFIX, Member
-from videosync.protocol import (
-    SetName,
+from videosync.protocol import SetName
+from videosync.room import Room, Rooms
+from videosync.server_messages import (
     encode_host_changed,
     encode_member_joined,
     encode_member_left,
     encode_member_updated,
 )
-from videosync.room import Room, Rooms
 from videosync.sessions import SessionService, epoch_ms, short_key
 from videosync.settings import Settings
 from videosync.store import open_store

@@ -12,7 +12,8 @@ from tornado import httputil
 from tornado.log import access_log
 from tornado.web import Application, RequestHandler, StaticFileHandler
 
-from .handlers.base import MAX_BUFFERED_BODY, SAFE_METHODS, CrossSiteRefused, NotFoundHandler, is_cross_site
+from .handlers.base import MAX_BUFFERED_BODY, CrossSiteRefused, NotFoundHandler
+from .handlers.cors import SAFE_METHODS, is_cross_site
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
 from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler

@@ -15,7 +15,8 @@ from tornado.ioloop import IOLoop
 from tests.wsclient import Client
 from videosync.app import Services
 from videosync.media import MediaLibrary
-from videosync.packager import NO_STATUS, Packager
+from videosync.packager import Packager
+from videosync.packaging_status import NO_STATUS
 from videosync.sessions import SessionService
 from videosync.settings import Settings
 from videosync.state import PlaybackState

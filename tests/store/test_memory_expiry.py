@@ -105,7 +105,7 @@ async def test_deleted_keys_leave_no_growing_leftovers_in_the_expiry_heap() -> N
     for n in range(20_000):  # members joining and leaving one by one: the hash is made anew each time
         await store.put_member("k", f"m{n}", "{}", 86400)
         await store.remove_member("k", f"m{n}")
-    assert len(store._expiries) <= 2 * store.key_count() + 1025
+    assert store.keys.filed <= 2 * store.key_count() + 1025
     await store.close()
 
 
@@ -132,7 +132,7 @@ async def test_the_store_sweeps_periodically_on_its_own() -> None:
     while store.key_count():
         assert time.monotonic() < deadline, "the periodic sweep did not run"
         await asyncio.sleep(0.01)
-    assert store._sweeper is None  # nothing left that can expire: no timer keeps running
+    assert not store.keys.sweeping  # nothing left that can expire: no timer keeps running
     await store.create_session("again", "{}", "{}", 5)
-    assert store._sweeper is not None  # a new TTL starts it again
+    assert store.keys.sweeping  # a new TTL starts it again
     await store.close()

@@ -14,7 +14,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 from videosync.app import Services, make_app
-from videosync.subtitles import srt_to_vtt
+from videosync.subtitle_format import srt_to_vtt
 
 from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
 from .support import MALFORMED, SRT, VTT, with_mov_text

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import uuid6
 
 from ..events import Event, EventKind
-from ..protocol import INVALID_MESSAGE, RATE_LIMITED, Chat, ProtocolError, RawJSON
+from ..protocol import INVALID_MESSAGE, RATE_LIMITED, Chat, ProtocolError
 from ..ratelimit import TokenBucket
+from ..server_messages import RawJSON
 from ..sessions import SessionNotFound
 from .context import Peer
 

@@ -24,8 +24,8 @@ from ..protocol import (
     TimeSyncRequest,
     TransferHost,
     WaitPreference,
-    encode_time_sync,
 )
+from ..server_messages import encode_time_sync
 from .chat import send_chat
 from .context import CommandHandler, Peer, precise_ms
 from .control import may_control, set_control

@@ -12,7 +12,7 @@ from ..events import Event, EventKind
 from ..hostship import HostReason, Hostship
 from ..outbox import Outbox
 from ..presence import Presence
-from ..protocol import encode_host_changed, encode_member_left
+from ..server_messages import encode_host_changed, encode_member_left
 from ..sessions import SessionService
 from ..settings import Settings
 from ..store.base import session_channel

@@ -13,7 +13,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event, EventKind
-from ..protocol import INVALID_MESSAGE, NOT_HOST, ProtocolError, SetControl, encode_control
+from ..protocol import INVALID_MESSAGE, NOT_HOST, ProtocolError, SetControl
+from ..server_messages import encode_control
 from ..sessions import SessionNotFound, short_key
 from .context import Peer
 from .control_policy import ControlMode, ControlPolicy

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import metrics
 from ..events import Event, EventKind
 from ..outbox import text_frame
-from ..protocol import encode_presence
+from ..server_messages import encode_presence
 
 if TYPE_CHECKING:
     from .room import Room

@@ -22,7 +22,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event, EventKind
-from ..protocol import Report, StateCommand, WaitPreference, encode_state_update
+from ..protocol import Report, StateCommand, WaitPreference
+from ..server_messages import encode_state_update
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..state import PlaybackState
 from ..store import StoreError

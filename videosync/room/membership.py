@@ -12,7 +12,7 @@ from ..outbox import text_frame
 from ..playback import for_joiner
 from ..presence import Member, member_from_resume, new_member_id
 from ..presence import resume_token as make_resume_token
-from ..protocol import encode_init, encode_member_joined
+from ..server_messages import encode_init, encode_member_joined
 from ..sessions import SessionMeta, short_key
 from ..store import StoreError
 from .context import Peer, host_event, left_event, precise_ms

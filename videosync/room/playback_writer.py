@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 from ..events import Event, EventKind
 from ..playback import apply_command
-from ..protocol import UNAVAILABLE, StateCommand, encode_error, encode_state_update
+from ..protocol import UNAVAILABLE, StateCommand
+from ..server_messages import encode_error, encode_state_update
 from ..sessions import SessionNotFound, StateStep, StoredState, short_key
 from ..state import PlaybackState
 from ..store import StoreError
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from .room import Room
 
 log = logging.getLogger(__name__)
+
+HEARD_TIMEOUT_S = 1.0  # a lost announcement holds a peer's next reply back at most this long
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class PlaybackWriter:
         self._writing: list[Change] = []
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []  # `settled` callers, woken after each write
+        self._written = -1  # the newest version written here
 
     def submit(self, peer: Peer, command: StateCommand) -> None:
         """Queue an accepted (permitted, valid) command; written without the caller waiting."""
@@ -93,6 +97,9 @@ class PlaybackWriter:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             await waiter
+        # A writer's own stateUpdate reaches it through the channel, on another connection than
+        # the write's reply: what it sent next is answered after it has heard it.
+        await self.room.heard(self._written, HEARD_TIMEOUT_S)
 
     def _start(self) -> Awaitable[StoredState]:
         self._writing, self._queued = self._queued, []
@@ -141,3 +148,4 @@ class PlaybackWriter:
             return
         if room.state is None or saved.state.version >= room.state.state.version:
             room.state = saved
+        self._written = max(self._written, saved.state.version)

@@ -15,14 +15,14 @@ from .. import metrics
 from ..closecodes import SHUTTING_DOWN, Close
 from ..events import Event, EventKind
 from ..hostship import Hostship
-from ..media import VideoNotFound
 from ..passwords import PasswordGuard
 from ..presence import Presence, new_process_id
-from ..protocol import encode_media_status
+from ..server_messages import encode_media_status
 from ..sessions import SessionService, epoch_ms, short_key
 from ..settings import Settings
 from ..store import StoreError
 from ..store.base import consume, session_channel
+from ..video import VideoNotFound
 from .chat import history_for_init
 from .commands import command_table
 from .context import Peer, RoomContext

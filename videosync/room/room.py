@@ -19,14 +19,8 @@ from ..closecodes import SESSION_ENDED, Close
 from ..events import Event, EventKind
 from ..outbox import text_frame
 from ..presence import Member
-from ..protocol import (
-    UNAVAILABLE,
-    ProtocolError,
-    StateCommand,
-    encode_ended,
-    encode_error,
-    parse_command,
-)
+from ..protocol import UNAVAILABLE, ProtocolError, StateCommand, parse_command
+from ..server_messages import encode_ended, encode_error
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
@@ -51,6 +45,8 @@ class Room:
         self.host_id: str | None = None
         self.video: str | None = None
         self.state: StoredState | None = None  # the latest state seen on the channel: updates start from it
+        self.heard_version = -1  # the newest state whose announcement this room has fanned out
+        self._hearing: list[tuple[int, asyncio.Future[None]]] = []  # `heard` callers
         self.ended = False
         self.closed = False  # forgotten by the registry: its tasks stop even if a cancel was lost
         self.ready = asyncio.Event()  # set once the room hears its channel
@@ -133,6 +129,7 @@ class Room:
                 seen = StoredState.parse(meta["state"])
                 if self.state is None or seen.state.version >= self.state.state.version:
                     self.state = seen
+                self.heard_version = max(self.heard_version, seen.state.version)
             if isinstance(meta.get("sent"), float):
                 metrics.BROADCAST_SECONDS.observe(max(0.0, precise_ms() - meta["sent"]) / 1000.0)
         elif kind == EventKind.VACANT:
@@ -143,6 +140,25 @@ class Room:
             react(self, event)
         if event.wire:
             self.fanout(event.wire, skip=event.skip)
+        if kind == EventKind.STATE and self._hearing:
+            waiting, self._hearing = self._hearing, []
+            for version, future in waiting:
+                if version > self.heard_version:
+                    self._hearing.append((version, future))
+                elif not future.done():
+                    future.set_result(None)
+
+    async def heard(self, version: int, timeout: float) -> None:
+        """Until the announcement of state `version` (or a later one) went out to this room's
+        members; at most `timeout` (the channel may lose it)."""
+        if version <= self.heard_version:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._hearing.append((version, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._hearing = [(v, f) for v, f in self._hearing if f is not future]
 
     def fanout(self, wire: str, skip: str | None = None) -> None:
         self.feed.flush()  # presence news heard before this goes out before it

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..events import Event, EventKind
 from ..presence import Member, Roster
-from ..protocol import RawJSON
+from ..server_messages import RawJSON
 
 
 class RosterMirror:
