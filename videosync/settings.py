@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -92,6 +93,27 @@ def _upload_mode(text: str) -> str:
     if value not in {"off", "hosts", "anyone"}:
         raise ValueError(f"must be off, hosts or anyone; got {text!r}")
     return value
+
+
+# The first path segment of every route videosync serves (a test keeps this list in step with
+# app.py): an internal nginx location under one of them would take that route's requests, or a
+# file under the media dir named like a route would be sent back to videosync.
+ROUTE_ROOTS = frozenset({
+    "api", "ws", "media", "health", "ready", "metrics", "index.html", "pages", "js", "css", "img",
+    "vendor",
+})
+_ACCEL_PREFIX_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def _accel_prefix(text: str) -> str:
+    """An nginx location such as /_media: a path of plain segments, none of them a route's."""
+    prefix = text.strip().rstrip("/")
+    if not _ACCEL_PREFIX_RE.fullmatch(prefix) or any(s in (".", "..") for s in prefix.split("/")):
+        raise ValueError(f"must be a path such as /_media (letters, digits, . _ ~ -), got {text!r}")
+    if prefix.split("/")[1] in ROUTE_ROOTS:
+        raise ValueError(f"{text!r} is under one of videosync's own routes (/{prefix.split('/')[1]});"
+                         " use a path of its own such as /_media")
+    return prefix
 
 
 def _opt(
@@ -267,6 +289,11 @@ class Settings:
     password_jobs: int = _opt(
         2, "scrypt password hashes computed at once per process (each takes ~16 MiB)", _positive_int,
         ["VIDEOSYNC_PASSWORD_JOBS"],
+    )
+    accel_redirect: str | None = _opt(
+        None, "behind nginx: answer media routes with X-Accel-Redirect to this internal location"
+        " (e.g. /_media, aliasing the media dir) and let nginx send the bytes; unset: videosync"
+        " sends them", _accel_prefix, ["VIDEOSYNC_ACCEL_REDIRECT"],
     )
     web_dir: str | None = _opt(
         None, "directory of the web app (default: the copy in the installed package, else web/ beside it)",
