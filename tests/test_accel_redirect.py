@@ -9,7 +9,6 @@ import asyncio
 import http.client
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from tests.media_support import SMALL
 from tests.support.http import wait_http
 from tests.support.net import free_port
-from tests.support.nginx import Nginx, find_nginx
+from tests.support.nginx import Nginx, accel_config, find_nginx
 from tests.wsclient import Client
 from videosync.ffmpeg import find_tools
 from videosync.handlers.accel import AccelRedirect
@@ -35,20 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.ffmpeg]
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 ODD_NAME = "a b%c?#ü.mp4"  # every character nginx would misread unless percent-encoded
-
-
-def documented_config(videosync_port: int, nginx_port: int, media: Path) -> str:
-    """The accel-redirect block of docs/production.md, with this test's ports and media dir."""
-    text = (ROOT / "docs" / "production.md").read_text()
-    blocks = [b for b in re.findall(r"```nginx\n(.*?)```", text, re.S) if "internal;" in b]
-    assert len(blocks) == 1, "docs/production.md should hold one accel-redirect nginx config"
-    conf = blocks[0]
-    for documented, ours in [("server 127.0.0.1:8080;", f"server 127.0.0.1:{videosync_port};"),
-                             ("listen 80;", f"listen 127.0.0.1:{nginx_port};"),
-                             ("alias /srv/videosync/media/;", f"alias {media}/;")]:
-        assert documented in conf
-        conf = conf.replace(documented, ours)
-    return conf
 
 
 @dataclass
@@ -108,7 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     try:
         wait_http(f"http://127.0.0.1:{vport}/health")
-        with Nginx(work / "nginx", documented_config(vport, nport, media), nport) as nginx:
+        with Nginx(work / "nginx", accel_config(vport, nport, media), nport) as nginx:
             yield Stack(nginx, vport, media, clip)
     finally:
         server.terminate()

@@ -5,6 +5,7 @@ work dir, never the machine's /etc/nginx. Used by the accel-redirect tests and t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from .net import port_open
 
 NGINX = "/usr/sbin/nginx"
+PRODUCTION_DOC = Path(__file__).resolve().parents[2] / "docs" / "production.md"
 
 # `http_conf` goes inside `http { }`: server blocks, upstreams, maps (a Debian site file's shape).
 MAIN_CONF = """
@@ -35,6 +37,23 @@ http {{
 {http_conf}
 }}
 """
+
+
+def accel_config(videosync_port: int, nginx_port: int, media_dir: Path) -> str:
+    """The `--accel-redirect` nginx config of docs/production.md (the one with an `internal`
+    location), with these ports and media dir: what is tested and measured is what is documented."""
+    blocks = [b for b in re.findall(r"```nginx\n(.*?)```", PRODUCTION_DOC.read_text(), re.S)
+              if "internal;" in b]
+    if len(blocks) != 1:
+        raise AssertionError("docs/production.md should hold one accel-redirect nginx config")
+    conf = blocks[0]
+    for documented, ours in [("server 127.0.0.1:8080;", f"server 127.0.0.1:{videosync_port};"),
+                             ("listen 80;", f"listen 127.0.0.1:{nginx_port};"),
+                             ("alias /srv/videosync/media/;", f"alias {media_dir}/;")]:
+        if documented not in conf:
+            raise AssertionError(f"the documented config no longer has {documented!r}")
+        conf = conf.replace(documented, ours)
+    return conf
 
 
 def find_nginx() -> str | None:
