@@ -139,6 +139,8 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
             )
             url = settings.public_url or public_url(settings, sockets)
             log.info("videosync %s: store %s; open %s", __version__, kind, url)
+            if settings.accel_redirect:
+                log.info("media bytes: X-Accel-Redirect to %s (behind nginx)", settings.accel_redirect)
             await wait_for_shutdown()
             log.info("shutting down")
             server.stop()

@@ -3,6 +3,7 @@ one kind and raises ValueError, saying what it expected, for text it cannot use.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 
@@ -84,3 +85,24 @@ def upload_mode(text: str) -> str:
     if value not in {"off", "hosts", "anyone"}:
         raise ValueError(f"must be off, hosts or anyone; got {text!r}")
     return value
+
+
+# The first path segment of every route videosync serves (a test keeps this list in step with
+# app.py): an internal nginx location under one of them would take that route's requests, or a
+# file under the media dir named like a route would be sent back to videosync.
+ROUTE_ROOTS = frozenset({
+    "api", "ws", "media", "health", "ready", "metrics", "index.html", "pages", "js", "css", "img",
+    "vendor",
+})
+_ACCEL_PREFIX_RE = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def accel_prefix(text: str) -> str:
+    """An nginx location such as /_media: a path of plain segments, none of them a route's."""
+    prefix = text.strip().rstrip("/")
+    if not _ACCEL_PREFIX_RE.fullmatch(prefix) or any(s in (".", "..") for s in prefix.split("/")):
+        raise ValueError(f"must be a path such as /_media (letters, digits, . _ ~ -), got {text!r}")
+    if prefix.split("/")[1] in ROUTE_ROOTS:
+        raise ValueError(f"{text!r} is under one of videosync's own routes (/{prefix.split('/')[1]});"
+                         " use a path of its own such as /_media")
+    return prefix

@@ -190,6 +190,11 @@ class Settings:
         2, "scrypt password hashes computed at once per process (each takes ~16 MiB)", parse.positive_int,
         ["VIDEOSYNC_PASSWORD_JOBS"],
     )
+    accel_redirect: str | None = _opt(
+        None, "behind nginx: answer media routes with X-Accel-Redirect to this internal location"
+        " (e.g. /_media, aliasing the media dir) and let nginx send the bytes; unset: videosync"
+        " sends them", parse.accel_prefix, ["VIDEOSYNC_ACCEL_REDIRECT"],
+    )
     web_dir: str | None = _opt(
         None, "directory of the web app (default: the copy in the installed package, else web/ beside it)",
         env=["VIDEOSYNC_WEB_DIR"],

@@ -14,14 +14,20 @@ process), and every receipt is timed against its send, in three conditions:
 Reports p50/p99/max, the p50 of the first and last quarter of the updates (a backlog shows as a
 last quarter far above the first: latency growing over the run), and the bulk throughput.
 
+A config ending in `:accel` puts Debian's nginx in front, as in production: videosync runs with
+`--accel-redirect /_media` behind the config docs/production.md documents, and the pullers and
+the WebSocket members all go through nginx (videosync decides, nginx sends the media bytes).
+Its rows add nginx's CPU (`nginx_cpu_pct`, one nginx process).
+
     python scripts/bench/bench_sync_load.py                        # the whole matrix
     python scripts/bench/bench_sync_load.py --configs redis:1 --loads idle,ranges
+    python scripts/bench/bench_sync_load.py --configs memory:1,memory:1:accel,redis:1,redis:1:accel
     python scripts/bench/bench_sync_load.py --turns --configs redis:1 --loads ranges
 
 `--turns` runs the server on the stock asyncio loop with a loop-turn counter and reports, per host
 update, how many loop turns pass from the host's frame being handled to the update's fan-out, and
 how long turns take (the server is otherwise unchanged; the counter costs a little).
-Needs wrk, ffmpeg (for the clip) and redis-server.
+Needs wrk, ffmpeg (for the clip) and redis-server; nginx for `:accel`.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from bench_fanout import WSClient, connect, cpu_s, free_port, percentile  # noqa: E402
+
+from tests.support.nginx import Nginx, accel_config, ensure_nginx  # noqa: E402
 
 MIB = 1024 * 1024
 SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
@@ -137,9 +145,13 @@ def turn_report(path: Path, since: float) -> dict[str, Any]:
 
 
 class Server:
-    def __init__(self, media: Path, workdir: Path, store: str, workers: int, turns: bool) -> None:
-        self.port = free_port()
+    """videosync (and its Redis), alone or behind nginx in accel mode: `port` is where clients go."""
+
+    def __init__(self, media: Path, workdir: Path, store: str, workers: int, turns: bool,
+                 accel: bool = False) -> None:
+        self.port = self.backend_port = free_port()
         self.redis: subprocess.Popen[bytes] | None = None
+        self.nginx: Nginx | None = None
         self.turns_file = workdir / f"turns-{self.port}.json" if turns else None
         args = ["--host", "127.0.0.1", "--port", str(self.port), "--media-dir", str(media),
                 "--video", "bench.mp4", "--log-level", "warning", "--workers", str(workers),
@@ -152,6 +164,8 @@ class Server:
                 stdout=subprocess.DEVNULL,
             )
             args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
+        if accel:
+            args += ["--accel-redirect", "/_media"]
         env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT[0])}
         if self.turns_file is not None:
             cmd = [sys.executable, __file__, "--serve-with-turns", str(self.turns_file), *args]
@@ -162,11 +176,17 @@ class Server:
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(self.url("/health"), timeout=1).read()
-                return
+                break
             except OSError:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start")
+        else:
+            self.stop()
+            raise RuntimeError("server did not start")
+        if accel:
+            front = free_port()
+            self.nginx = Nginx(workdir / f"nginx-{front}", accel_config(self.port, front, media.resolve()),
+                               front, ensure_nginx()).start()
+            self.port = front
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -196,6 +216,8 @@ class Server:
         raise RuntimeError("the clip was not packaged in time")
 
     def stop(self) -> None:
+        if self.nginx is not None:
+            self.nginx.stop()
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(20)
@@ -246,6 +268,7 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
         await asyncio.sleep(2.0)  # the bulk load at full speed before the first update
     since = time.perf_counter()
     server_cpu = cpu_s(server.process.pid)
+    nginx_cpu = cpu_s(server.nginx.pid) if server.nginx is not None else 0.0
     sent: list[int] = []
     next_at = time.perf_counter()
     for i in range(updates):
@@ -260,6 +283,8 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
     while time.monotonic() < deadline and sum(len(m.received) for m in members) < updates * len(members):
         await asyncio.sleep(0.1)
     server_cpu = cpu_s(server.process.pid) - server_cpu
+    if server.nginx is not None:
+        nginx_cpu = cpu_s(server.nginx.pid) - nginx_cpu
     bulk = float("nan")
     if wrk is not None:
         wrk.send_signal(signal.SIGINT)
@@ -292,6 +317,7 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
                         or p50_first > 1000 * args.seconds / 4),
         "bulk_mib_s": None if bulk != bulk else round(bulk),
         "server_cpu_pct": round(100 * server_cpu / args.seconds),
+        **({"nginx_cpu_pct": round(100 * nginx_cpu / args.seconds)} if server.nginx is not None else {}),
         "since": since,
     }
 
@@ -308,7 +334,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="memory:1,redis:1,redis:2",
-                        help="store:processes, comma-separated")
+                        help="store:processes[:accel], comma-separated (accel: behind nginx)")
     parser.add_argument("--loads", default="idle,ranges,hls")
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--pullers", type=int, default=20)
@@ -333,8 +359,9 @@ async def main() -> int:
               f" for {args.seconds:g} s, {args.pullers} bulk pullers;"
               f" load average {os.getloadavg()[0]:.2f}", flush=True)
         for config in args.configs.split(","):
-            store, workers = config.split(":")
-            server = Server(media, workdir, store, int(workers), args.turns)
+            store, workers, *front = config.split(":")
+            accel = front == ["accel"]
+            server = Server(media, workdir, store, int(workers), args.turns, accel)
             try:
                 segments = server.segments() if "hls" in args.loads else []
                 for load in args.loads.split(","):
@@ -344,10 +371,10 @@ async def main() -> int:
                     if server.turns_file is not None:
                         server.stop()
                         extra = {"turns": turn_report(server.turns_file, since)}
-                        server = Server(media, workdir, store, int(workers), args.turns)
+                        server = Server(media, workdir, store, int(workers), args.turns, accel)
                         segments = server.segments() if "hls" in args.loads else []
-                    print(json.dumps({"store": store, "workers": int(workers), **result, **extra,
-                                      "load1": round(os.getloadavg()[0], 2)}), flush=True)
+                    row = {"store": store, "workers": int(workers), "accel": accel, **result, **extra}
+                    print(json.dumps({**row, "load1": round(os.getloadavg()[0], 2)}), flush=True)
             finally:
                 server.stop()
     return 0

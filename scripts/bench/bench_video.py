@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.net import free_port  # noqa: E402
+from tests.support.nginx import Nginx, ensure_nginx  # noqa: E402  (one nginx harness for tests and benches)
+
 MIB = 1024 * 1024
 SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
 
@@ -65,23 +69,9 @@ with runner:
 """
 
 
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
+NGINX_SITE = """
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
     server {{
         listen 127.0.0.1:{port};
         location = /api/video {{
@@ -89,43 +79,15 @@ http {{
             default_type video/mp4;
         }}
     }}
-}}
 """
-
-
-def ensure_nginx() -> str:
-    """Debian's nginx, installed with apt-get when missing (the reference is part of the run)."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    print("(installing nginx with apt-get)", file=sys.stderr)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx-light"],
-                   check=False, stdout=subprocess.DEVNULL)
-    if not Path("/usr/sbin/nginx").exists():
-        subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx"],
-                       check=True, stdout=subprocess.DEVNULL)
-    return "/usr/sbin/nginx"
 
 
 def start_nginx(media: Path, conf_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    conf = conf_dir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=conf_dir, port=port, file=media / "bench.mp4"))
-    proc = subprocess.Popen([ensure_nginx(), "-c", str(conf), "-p", str(conf_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/video"
-    if not wait_ready(url, proc):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"nginx did not serve {url}: {(conf_dir / 'error.log').read_text()}")
-    return proc, url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    nginx = Nginx(conf_dir, NGINX_SITE.format(port=port, file=media / "bench.mp4"), port, ensure_nginx())
+    nginx.start()
+    assert nginx.process is not None
+    return nginx.process, nginx.url("/api/video")
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> bool:

@@ -7,6 +7,7 @@ import json
 import logging
 import posixpath
 import sys
+from asyncio import Future
 from collections.abc import Iterable
 from http.client import responses
 from typing import Any
@@ -51,6 +52,16 @@ class BaseHandler(RequestHandler):
         self.clear_header("Server")
         self.clear_header("Content-Type")
         self._apply_cors()
+
+    def finish(self, chunk: str | bytes | dict[Any, Any] | None = None) -> Future[None]:
+        # An answer before the body was read (a refused upload) makes Tornado hang up once it is
+        # sent, but without saying so: a keep-alive client (nginx's upstream pool) would send its
+        # next request on that connection and get a reset (a 502 through nginx). Say it.
+        if getattr(self, "_stream_request_body", False) and not self._headers_written:
+            connection = self.request.connection
+            if isinstance(connection, HTTP1Connection) and not connection._read_finished:
+                self.set_header("Connection", "close")
+        return super().finish(chunk)
 
     def lift_body_limit(self) -> None:
         """Turn off Tornado's body-size limit for this request: it would drop the connection
