@@ -21,7 +21,6 @@ import argparse
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -34,6 +33,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.support.debian import ensure  # noqa: E402  (imports no videosync: --repo still picks the checkout)
 
 REPO = [ROOT]  # --repo: measure another checkout (the code before a change) alike
 POST_LUA = 'wrk.method = "POST"\nwrk.body = ""\n'
@@ -144,7 +145,8 @@ def main() -> int:
     off = min(per_call("WARNING", args.calls) for _ in range(3))
     print(f"call:   log on {on:6.2f} µs, off {off:6.2f} µs  -> the access log costs {on - off:5.2f} µs"
           f" per request (best of 3 x {args.calls} calls)")
-    if not args.no_server and shutil.which("wrk"):
+    if not args.no_server:
+        ensure("wrk", "wrk")
         results: dict[str, list[float]] = {"INFO": [], "WARNING": []}
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,9 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.debian import ensure  # noqa: E402
 
 POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = ""\n'
 
@@ -107,9 +109,7 @@ def main() -> int:
                         choices=["memory", "sqlite", "redis"])
     parser.add_argument("--rounds", type=int, default=1, help="runs of the embedded stores, interleaved")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 1
+    ensure("wrk", "wrk")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(POST_SCRIPT)

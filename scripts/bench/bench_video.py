@@ -10,7 +10,7 @@ Each scenario runs against `python -m videosync` and against Debian's nginx (one
 when missing), taking turns for `--rounds` rounds with the same wrk client. Prints MiB/s, p50/p99
 latency and server CPU per MiB (utime + stime from /proc/PID/stat, which other load on the
 machine cannot inflate) and the ratios videosync/nginx, then videosync's RSS while 50 clients
-stream whole files (memory must stay flat). Needs `wrk` (apt install wrk).
+stream whole files (memory must stay flat). `wrk` too is installed with apt-get when missing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.debian import ensure  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 from tests.support.nginx import Nginx, ensure_nginx  # noqa: E402  (one nginx harness for tests and benches)
 
@@ -198,9 +198,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
     SERVER_ROOT[0] = args.server_root.resolve()
-    if shutil.which("wrk") is None:
-        print("bench_video: needs wrk (apt install wrk)", file=sys.stderr)
-        return 2
+    ensure("wrk", "wrk")
     with tempfile.TemporaryDirectory() as tmp:
         media = Path(tmp) / "media"
         media.mkdir()

@@ -4,14 +4,13 @@ work dir, never the machine's /etc/nginx. Used by the accel-redirect tests and t
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from .debian import ensure
 from .net import port_open
 
 NGINX = "/usr/sbin/nginx"
@@ -63,14 +62,7 @@ def find_nginx() -> str | None:
 
 def ensure_nginx() -> str:
     """For the benchmarks: Debian's nginx, installed with apt-get when missing."""
-    found = find_nginx()
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    print("(installing nginx with apt-get)", file=sys.stderr)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx"],
-                   check=True, stdout=subprocess.DEVNULL)
-    return NGINX
+    return find_nginx() or ensure("nginx", "nginx")
 
 
 class Nginx:
