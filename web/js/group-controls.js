@@ -11,9 +11,11 @@ const STALL_MS = 200;
 // only a longer wait at the new spot is a stall worth pausing the group for.
 const SEEK_STALL_MS = 500;
 // A playing element whose buffered media ends this close to its position has run dry: it stalls
-// for as long as the network makes it, so it is reported at once. A dip of readyState with media
-// buffered ahead (a busy machine's hiccup) is reported only if it lasts STALL_MS.
-const STARVED_S = 0.3;
+// for as long as the network makes it, so it is reported at once. (Chromium's progressive player
+// underflowed with up to 0.8 s shown as buffered ahead in scripts/bench/bench_buffer_gate.py's
+// throttled viewer: `buffered` is coarse.) A dip of readyState with more media in hand (a busy
+// machine's hiccup; a well-fed player holds many seconds) is reported only if it lasts STALL_MS.
+const STARVED_S = 1.0;
 
 /** Seconds of media buffered ahead of `time` in `ranges` (a TimeRanges): 0 outside every range. */
 export function bufferedAhead(ranges, time) {
@@ -96,6 +98,9 @@ export function installGroupControls({ store, socket, playback, video, root, dis
       stalledSince = null;
       return false;
     }
+    // said so already: it stays so until it can play on (the group's pause that follows must not
+    // make it look ready, or the gate would resume and pause again)
+    if (lastBuffering) return true;
     stalledSince ??= performance.now();
     const ahead = bufferedAhead(video.buffered, video.currentTime);
     const threshold = loadedCurrent() ? stallDelay({ seeking: video.seeking, paused: video.paused, ahead }) : STALL_MS;

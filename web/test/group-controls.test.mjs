@@ -43,7 +43,7 @@ test("buffered ahead: what the range holding the position has left, nothing outs
 
 test("a playing player that ran dry reports its stall at once; a hiccup with media in hand waits", () => {
   assert.equal(stallDelay({ seeking: false, paused: false, ahead: 0 }), 0);
-  assert.equal(stallDelay({ seeking: false, paused: false, ahead: 0.1 }), 0);
+  assert.equal(stallDelay({ seeking: false, paused: false, ahead: 0.8 }), 0, "coarse ranges: 0.8 s ahead and dry");
   assert.equal(stallDelay({ seeking: false, paused: false, ahead: 5 }), 200);
   assert.equal(stallDelay({ seeking: true, paused: false, ahead: 0 }), 500, "a seek buffers briefly everywhere");
   assert.equal(stallDelay({ seeking: false, paused: true, ahead: 0 }), 200, "paused: still loading");
