@@ -117,11 +117,12 @@ def breakdown(slow: dict[str, Any], host: dict[str, Any]) -> dict[str, list[floa
     for received, _paused, waiting, _start in host["messages"]:
         if waiting and not waiting_before:
             stall = last_before(slow["events"], "waiting", received, 2000.0)
+            # (the page's own `waiting` listener runs before the recorder's: its report may come first)
             report = next((t for t, buffering in slow.get("reports", []) if buffering and stall is not None
-                           and stall <= t <= received), None)
+                           and stall - 5 <= t <= received), None)
             paused_at = first_after(host["events"], "pause", received, 2000.0)
             if stall is not None and report is not None and paused_at is not None:
-                parts["stall → report sent"].append(report - stall)
+                parts["stall → report sent"].append(max(0.0, report - stall))
                 parts["report → pause heard"].append(received - report)
                 parts["heard → paused"].append(paused_at - received)
         waiting_before = bool(waiting)
