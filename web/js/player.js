@@ -231,7 +231,7 @@ async function main() {
   }
 
   video.addEventListener("error", async () => {
-    if (!(await media.originalFailed())) showNotice("This video could not be played in this browser.");
+    if (!(await media.failed())) showNotice("This video could not be played in this browser.");
   });
 
   // Hooks for the browser tests and for debugging in the console.
