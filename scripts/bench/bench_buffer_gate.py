@@ -112,7 +112,8 @@ def analyse(
 def breakdown(slow: dict[str, Any], host: dict[str, Any]) -> dict[str, list[float]]:
     """Where each pause's latency went (ms): the throttled page's stall to its `buffering` report,
     that report to the host page hearing the gate's pause, and that to the host's `pause` event."""
-    parts: dict[str, list[float]] = {"stall → report sent": [], "report → pause heard": [], "heard → paused": []}
+    parts: dict[str, list[float]] = {"stall → report sent": [], "report → pause heard": [],
+                                     "heard → paused": []}
     waiting_before = False
     for received, _paused, waiting, _start in host["messages"]:
         if waiting and not waiting_before:
@@ -172,7 +173,8 @@ def main() -> None:
             recordings = [p.evaluate("() => window.__gate") for p in pages]
             browser.close()
     latencies, spreads, spreads_others, pauses, resumes = analyse(recordings[2], recordings[:2])
-    log.debug("the throttled page's first stalls: %s", [e for e in recordings[2]["events"] if e[0] == "waiting"][:5])
+    stalls = [e for e in recordings[2]["events"] if e[0] == "waiting"]
+    log.debug("the throttled page's first stalls: %s", stalls[:5])
     log.debug("its first reports: %s", recordings[2]["reports"][:12])
     load = os.getloadavg()
     print(f"gate pauses {pauses}, resumes {resumes} in {args.seconds:.0f} s; load average {load[0]:.2f}")

@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import harness  # noqa: E402
-
 from bench_sync import BOUND_MS, HOLD_MS, create_host, join, open_page, wait_video  # noqa: E402
 
 log = logging.getLogger("bench_join")
@@ -66,7 +65,9 @@ RECORDER = """(() => {
   window.__long = [];
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) window.__long.push([performance.timeOrigin + e.startTime, e.duration]);
+      for (const e of list.getEntries()) {
+        window.__long.push([performance.timeOrigin + e.startTime, e.duration]);
+      }
     }).observe({ type: 'longtask', buffered: true });
   } catch {}
   const WS = window.WebSocket;
@@ -96,7 +97,8 @@ READ_JS = """() => {
     load: t0 + nav.loadEventEnd,
     transport: document.querySelector('video').dataset.transport ?? null,
     long: window.__long,
-    resources: res.map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)]),
+    resources: res.map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime),
+                               Math.round(r.responseEnd)]),
   };
 }"""
 
@@ -125,7 +127,8 @@ def one_join(browser: Any, host: Any, link: str, watch_s: float) -> dict[str, An
         k: (v - at) / 1000.0 for k, v in got.items() if isinstance(v, (int, float)) and v > 0
     }
     out["transport"] = got["transport"]
-    log.debug("long tasks (s from opening, ms): %s", [(round((t - at) / 1000, 3), round(d)) for t, d in got["long"]])
+    long_tasks = [(round((t - at) / 1000, 3), round(d)) for t, d in got["long"]]
+    log.debug("long tasks (s from opening, ms): %s", long_tasks)
     log.debug("resources (ms from navigation start): %s", got["resources"])
     for name, (t, _extra) in got["marks"].items():
         out[name] = (t - at) / 1000.0
@@ -157,14 +160,18 @@ def summary(joins: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--viewers", type=int, default=2, help="viewers already playing (the host included)")
     parser.add_argument("--joins", type=int, default=8)
     parser.add_argument("--watch", type=float, default=3.0, help="seconds each late joiner is watched")
     parser.add_argument("-v", "--verbose", action="store_true", help="also log each join's resource timings")
     parser.add_argument("--json", type=Path, help="also write every join's milestones here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s: %(message)s"
+    )
     from playwright.sync_api import sync_playwright
 
     joins: list[dict[str, Any]] = []
