@@ -25,6 +25,7 @@ export const SYNC_DEFAULTS = Object.freeze({
   // estimate still lands ahead, where landing behind needs a nudge or a re-seek (but every ms of
   // lead beyond the seek is a ms of waiting on the parked frame)
   maxParks: 2, // seeks of one start that may park; then it seeks and plays in one step as before
+  reparkLateMs: 30, // a parked frame this far behind its start point (a slow seek) parks again
   maxLatencyMs: 1000,
   learnRate: 0.5, // weight of a new latency measurement
   pausedToleranceMs: 1, // paused: anything further from the paused position is re-seeked
@@ -204,18 +205,15 @@ export class SyncController {
         this.seekAhead(out, target, obs);
         return out;
       }
-      this.parks += 1;
-      const seekMs = this.warm ? this.seekLatencyMs : o.coldParkSeekMs;
-      this.parkLeadMs = (seekMs + startMs + o.parkMarginMs) * rate;
-      out.seekTo = this.clampSeek(target + this.parkLeadMs / 1000, obs);
-      out.play = false;
-      this.lastSeekAt = obs.serverNow;
-      this.fresh = false;
-      this.window = [];
-      this.pending = null;
-      return out;
+      return this.park(out, target, obs, this.warm ? this.seekLatencyMs : o.coldParkSeekMs, startMs);
     }
     const waitMs = (driftMs - startMs * rate) / rate;
+    if (this.parks > 0 && this.parks < o.maxParks && waitMs < -o.reparkLateMs) {
+      // the seek outlasted its estimate (its data was still on the way) and the frame is behind:
+      // park again, ahead by as long as that seek took, rather than start behind and nudge for a
+      // second (10 % closes 100 ms in 1 s)
+      return this.park(out, target, obs, Math.max(o.coldParkSeekMs, obs.serverNow - this.lastSeekAt), startMs);
+    }
     if (waitMs > 1) {
       // parked ahead (by this controller, or by the page's early start): hold the frame until the
       // target comes within one start latency of it
@@ -226,6 +224,19 @@ export class SyncController {
     // A start of a cold element measures how far off it lands (for the re-seek) but teaches no
     // latency: a warm one starts several times faster.
     this.pending = { kind: this.warm ? "start" : "cold", samples: 0 };
+    return out;
+  }
+
+  /** Seek while paused, ahead by the seek's expected duration, the start latency and a margin. */
+  park(out, target, obs, seekMs, startMs) {
+    this.parks += 1;
+    this.parkLeadMs = (seekMs + startMs + this.opts.parkMarginMs) * this.state.playbackRate;
+    out.seekTo = this.clampSeek(target + this.parkLeadMs / 1000, obs);
+    out.play = false;
+    this.lastSeekAt = obs.serverNow;
+    this.fresh = false;
+    this.window = [];
+    this.pending = null;
     return out;
   }
 

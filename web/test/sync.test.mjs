@@ -250,13 +250,26 @@ test("a parked start at 2x waits half as long in wall time", () => {
   assert.ok(Math.abs(held.wakeInMs - 140) < 1e-6, `wake in ${held.wakeInMs}`);
 });
 
-test("a parked seek that lands behind plays at once", () => {
-  const { store, sync } = setup({ coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30 });
+test("a parked seek that lands a little behind plays at once", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30, reparkLateMs: 30 });
   store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
-  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo;
-  const late = sync.step(obs(112_250, parkedAt, { paused: true })); // the seek took 250 ms
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo; // 220 ms ahead
+  const late = sync.step(obs(112_205, parkedAt, { paused: true })); // the seek took 205 ms: 25 ms late
   assert.equal(late.play, true);
   assert.equal(late.seekTo, null);
+});
+
+test("a parked seek that lands far behind parks again, ahead by as long as it took", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 50, coldPlayLatencyMs: 40, parkMarginMs: 20, reparkLateMs: 30 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo; // 110 ms ahead
+  const again = sync.step(obs(112_200, parkedAt, { paused: true })); // the seek took 200 ms
+  assert.equal(again.play, false);
+  assert.ok(Math.abs(again.seekTo - (12.2 + 0.26)) < 1e-9, `seekTo ${again.seekTo}`);
+  // that one lands behind too: no third park, it starts
+  const third = sync.step(obs(112_700, again.seekTo, { paused: true }));
+  assert.equal(third.play, true);
+  assert.equal(third.seekTo, null);
 });
 
 test("a start that cannot hold its parked frame seeks and plays in one step after two parks", () => {
