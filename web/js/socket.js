@@ -192,6 +192,7 @@ export class SyncSocket extends EventTarget {
   close() {
     this.stopped = true;
     for (const id of this.timers) clearTimeout(id);
+    this.timers.clear(); // nothing is pending any more (a join burst cut short included)
     clearInterval(this.clockTimer);
     this.ws?.close(1000);
   }

@@ -160,7 +160,9 @@ test("socket.js takes the early socket over and replays what it heard, in order,
     assert.equal(clock.samples[0].rtt, 4, "the reply's own receive time, not the replay's");
     ws.receive({ type: "chat", text: "hi" });
     assert.deepEqual(heard, ["init", "chat"], "live messages follow, once");
+    assert.ok(socket.timers.size > 0, "its join burst is under way");
     socket.close();
+    assert.equal(socket.timers.size, 0, "closed: nothing pending, the burst cut short included");
   } finally {
     globalThis.WebSocket = saved;
   }
