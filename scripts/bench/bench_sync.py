@@ -62,10 +62,14 @@ class Result:
     pause_frames: list[float] = field(default_factory=list)  # worst currentTime spread when paused, ms
 
 
-def open_page(browser: Any, url: str, cdp: Sequence[tuple[str, dict[str, Any]]] = ()) -> Any:
+def open_page(
+    browser: Any, url: str, cdp: Sequence[tuple[str, dict[str, Any]]] = (), init_script: str | None = None
+) -> Any:
     """A page in a context of its own; `cdp` DevTools commands are sent before it navigates, so a
-    throttled viewer loads the page throttled too."""
+    throttled viewer loads the page throttled too; `init_script` runs before the page's own."""
     context = browser.new_context(viewport={"width": 800, "height": 600})
+    if init_script:
+        context.add_init_script(script=init_script)
     page = context.new_page()
     page.on("pageerror", lambda exc: log.warning("page error: %s", exc))
     if cdp:
