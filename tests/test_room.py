@@ -215,7 +215,6 @@ def test_the_room_is_forgotten_with_its_last_member(tmp_path: Path) -> None:
         peer = await join(rooms, key)
         room = rooms.get(key)
         assert room is not None and len(room.tasks) == 2
-        room.extensions["chat"] = ["hello"]
         tasks = list(room.tasks)
         await rooms.leave(peer)
         assert rooms.get(key) is None and rooms.connections == 0

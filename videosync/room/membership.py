@@ -65,18 +65,14 @@ class Membership:
         await room.publish(Event(EventKind.MEMBER_JOINED, meta_out, joined))
         if role.reason is not None:
             await room.publish(host_event(member_id, role.reason, previous=role.previous))
-        for prepare in room.joining:
-            await prepare(member_id)
+        await room.features.on_join(member_id)
         extensions = {
             "memberId": member_id,
             "resumeToken": make_resume_token(meta.host_token, member_id) if meta else None,
             "hostId": host_id,
             "members": room.roster.public(host_id, last=member_id),
         }
-        for fields in ctx.init_fields:  # features' own init fields (chat history, lock...)
-            extensions.update(await fields(room, member_id))
-        for room_fields in room.init_fields:  # and the room's features' (control mode, gate)
-            extensions.update(room_fields(member_id))
+        await room.features.init_fields(member_id, extensions)  # chat history, lock, control mode...
         init = await self._init_text(role.is_host, extensions)
         if room.peers.get(member_id) is peer:
             peer.outbox.open_with(text_frame(init.encode()))
@@ -109,10 +105,7 @@ class Membership:
                 "hostId": host_id,
                 "members": room.roster.public(host_id),
             }
-            for fields in self.ctx.init_fields:
-                extensions.update(await fields(room, peer.member_id))
-            for room_fields in room.init_fields:
-                extensions.update(room_fields(peer.member_id))
+            await room.features.init_fields(peer.member_id, extensions)
             init = await self._init_text(host_id == peer.member_id, extensions)
         except StoreError as exc:
             log.warning("session %s: fresh init failed: %s", short_key(room.key), exc)

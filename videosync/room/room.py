@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from .. import metrics
@@ -24,6 +24,7 @@ from ..server_messages import encode_ended, encode_error
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
+from .feature import F, Features
 from .feed import PresenceFeed
 from .membership import Membership
 from .playback_writer import PlaybackWriter
@@ -51,15 +52,6 @@ class Room:
         self.closed = False  # forgotten by the registry: its tasks stop even if a cancel was lost
         self.ready = asyncio.Event()  # set once the room hears its channel
         self.tasks: list[asyncio.Task[Any]] = []
-        # Per-room state of features built on rooms (chat history, control mode, a buffering
-        # gate...), by feature name: it lives and dies with the room.
-        self.extensions: dict[str, Any] = {}
-        # Their hooks: every event heard (before the room acts on it), every joiner before its init
-        # (by member id), extra init fields (by member id), and the room's close.
-        self.listeners: list[Callable[[Event], None]] = []
-        self.joining: list[Callable[[str], Awaitable[None]]] = []
-        self.init_fields: list[Callable[[str], dict[str, Any]]] = []
-        self.closers: list[Callable[[], None]] = []
         self.meta_text: str | None = None  # the session's meta as the latest join read it
         self.roster = RosterMirror()  # every member of the session, kept from the channel
         self.seeded = False  # the roster has been read from the store once
@@ -70,11 +62,15 @@ class Room:
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
         self.playback = PlaybackWriter(self)
-        for attach in ctx.features:
-            attach(self)
+        # the process's features (room/feature.py), each with its own state in this room
+        self.features = Features(self, ctx.features)
 
     def __len__(self) -> int:
         return len(self.peers)
+
+    def feature(self, kind: type[F]) -> F | None:
+        """This room's instance of a feature (None: the process runs without it)."""
+        return self.features.get(kind)
 
     def close(self) -> None:
         """Stop the room's own tasks (its listener and ticker); the registry has forgotten it."""
@@ -82,8 +78,7 @@ class Room:
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
-        for close in self.closers:
-            close()
+        self.features.on_close()
         self.updates.close()
         self.feed.close()
         self.roster.clear()
@@ -105,8 +100,7 @@ class Room:
     # -- events from the channel ------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
         kind, meta = event.kind, event.meta
-        for listener in self.listeners:
-            listener(event)
+        self.features.on_event(event)  # before the room acts on it
         if kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT, EventKind.MEMBER_UPDATED):
             self.roster.track(event)
             if self._early is not None:
@@ -135,9 +129,6 @@ class Room:
         elif kind == EventKind.VACANT:
             self.ctx.spawn(self.host.promote(), f"promote-{short_key(self.key)}")
             return
-        react = self.ctx.reactions.get(kind)
-        if react is not None:
-            react(self, event)
         if event.wire:
             self.fanout(event.wire, skip=event.skip)
         if kind == EventKind.STATE and self._hearing:
