@@ -31,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,6 +357,22 @@ def report(results: list[Result], command: str, seconds: float, weak: WeakResult
     return "\n".join(lines)
 
 
+@contextmanager
+def browser_rig(prefix: str) -> Iterator[tuple[harness.ServerProcess, ProxyThread, Any]]:
+    """What every run measures against: a server with a 120 s clip, the delaying proxies, Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        media = Path(tmp) / "media"
+        media.mkdir()
+        harness.make_clip(media / "clip.mp4", seconds=120)
+        with harness.running_server(media, Path(tmp) / "server.log") as server, ProxyThread() as proxies, \
+                sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
+            yield server, proxies, browser
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -375,26 +392,17 @@ def main(argv: list[str] | None = None) -> int:
         log.error("missing: %s", ", ".join(missing))
         return 2
 
-    from playwright.sync_api import sync_playwright
-
     rng = random.Random(args.seed)
     results: list[Result] = []
     weak: WeakResult | None = None
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
-        media = Path(tmp) / "media"
-        media.mkdir()
-        harness.make_clip(media / "clip.mp4", seconds=120)
-        with harness.running_server(media, Path(tmp) / "server.log") as server, ProxyThread() as proxies, \
-                sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
-            for n in args.viewers:
-                log.info("%d viewers", n)
-                results.append(run_one(browser, server.base_url, n, args.steady, args.rounds, rng))
-            if args.weak:
-                log.info("weak devices and links")
-                weak = run_weak(browser, server.base_url, server.port, proxies, args.steady, args.rounds)
-                log.info("%s", weak)
-            browser.close()
+    with browser_rig("bench-sync-") as (server, proxies, browser):
+        for n in args.viewers:
+            log.info("%d viewers", n)
+            results.append(run_one(browser, server.base_url, n, args.steady, args.rounds, rng))
+        if args.weak:
+            log.info("weak devices and links")
+            weak = run_weak(browser, server.base_url, server.port, proxies, args.steady, args.rounds)
+            log.info("%s", weak)
     command = "python scripts/bench/bench_sync.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(results, command.strip(), args.steady, weak)
     sys.stdout.write(text)
