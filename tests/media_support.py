@@ -113,3 +113,16 @@ def serving_media(io_loop: Any, media_dir: Path, tools: Tools, tmp_path: Path, s
     yield services, library, packager
     io_loop.run_sync(packager.close)
     io_loop.run_sync(services.store.close)
+
+
+# A test module whose `media` fixture uses serving_media imports these to serve and reach it.
+@pytest.fixture(name="services")
+def media_services_fixture(media):  # type: ignore[no-untyped-def]
+    return media[0]
+
+
+@pytest.fixture(name="app")
+def media_app(media):  # type: ignore[no-untyped-def]
+    from videosync.app import make_app
+
+    return make_app(media[0])

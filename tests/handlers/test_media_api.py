@@ -14,12 +14,19 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPResponse
 
-from videosync.app import make_app
 from videosync.handlers import ranged
 from videosync.media import MediaLibrary
 
 from ..conformance.replay import raw_request
-from ..media_support import GOLDEN_MTIME, clip_media_dir, clips, media_services, serving_media, tools  # noqa: F401 (fixtures)
+from ..media_support import (  # noqa: F401 (fixtures)
+    GOLDEN_MTIME,
+    clip_media_dir,
+    clips,
+    media_app,
+    media_services,
+    serving_media,
+    tools,
+)
 from ..support.http import call
 
 # every test here serves a clip the real ffmpeg generated
@@ -39,11 +46,6 @@ def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
 def media(media_dir: Path, tools, tmp_path: Path, io_loop, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ranged, "CHUNK", 64 * 1024)  # the 10 s clip then spans many chunks
     yield from serving_media(io_loop, media_dir, tools, tmp_path, max_upload_bytes=UPLOAD_CAP, admin_token=ADMIN_TOKEN)
-
-
-@pytest.fixture
-def app(media):  # type: ignore[no-untyped-def]
-    return make_app(media[0])
 
 
 def _headers(response: HTTPResponse) -> dict[str, str]:

@@ -12,9 +12,17 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPResponse
 
-from videosync.app import Services, make_app
+from videosync.app import Services
 
-from ..media_support import clip_media_dir, clips, media_services, serving_media, tools  # noqa: F401 (fixtures)
+from ..media_support import (  # noqa: F401 (fixtures)
+    clip_media_dir,
+    clips,
+    media_app,
+    media_services,
+    media_services_fixture,
+    serving_media,
+    tools,
+)
 from ..support.http import call
 
 pytestmark = pytest.mark.ffmpeg
@@ -37,16 +45,6 @@ def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
 @pytest.fixture
 def media(media_dir, tools, tmp_path, store_url, overrides, io_loop):  # type: ignore[no-untyped-def]
     yield from serving_media(io_loop, media_dir, tools, tmp_path, store_url, admin_token=ADMIN_TOKEN, **overrides)
-
-
-@pytest.fixture
-def services(media) -> Services:  # type: ignore[no-untyped-def]
-    return media[0]
-
-
-@pytest.fixture
-def app(media):  # type: ignore[no-untyped-def]
-    return make_app(media[0])
 
 
 class Host:

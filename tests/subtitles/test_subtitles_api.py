@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPResponse
 
-from videosync.app import Services, make_app
+from videosync.app import Services
 from videosync.subtitle_format import srt_to_vtt
 
-from ..media_support import clip_media_dir, clips, serving_media, tools  # noqa: F401 (fixtures)
+from ..media_support import clip_media_dir, clips, media_app, media_services_fixture, serving_media, tools  # noqa: F401 (fixtures)
 from ..support.http import call
 from .support import MALFORMED, SRT, VTT, with_mov_text
 
@@ -38,16 +38,6 @@ def media(media_dir, tools, tmp_path, store_url, io_loop):  # type: ignore[no-un
     yield from serving_media(
         io_loop, media_dir, tools, tmp_path, store_url, admin_token=ADMIN_TOKEN, max_subtitle_bytes=SUBTITLE_CAP,
     )
-
-
-@pytest.fixture
-def services(media) -> Services:  # type: ignore[no-untyped-def]
-    return media[0]
-
-
-@pytest.fixture
-def app(media):  # type: ignore[no-untyped-def]
-    return make_app(media[0])
 
 
 async def host_headers(services: Services) -> tuple[str, dict[str, str]]:
