@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import harness  # noqa: E402  (the browser tests' real parts and skew arithmetic)
-from bench_sync import browser_rig, create_host, join, wait_video  # noqa: E402  (same page flows and rig)
+from bench_sync import browser_rig, create_host, join, play_together  # noqa: E402  (same page flows and rig)
 
 from tests.tools.netem_proxy import Delay, ProxyThread  # noqa: E402
 
@@ -89,12 +89,7 @@ def run(browser: Any, base: str, port: int, profiles: list[Profile], steady_s: f
         proxy = proxies.add("127.0.0.1", port, up=profile.up, down=profile.down, seed=len(viewers))
         viewers.append(join(browser, link.replace(base, f"http://127.0.0.1:{proxy.port}")))
     pages = [host, *viewers]
-    for page in pages:
-        wait_video(page, "v.readyState >= 3", timeout=30_000)
-        harness.install_sampler(page)
-    host.click("[data-play]")
-    for page in pages:
-        wait_video(page, "!v.paused && v.currentTime > 0.3", timeout=30_000)
+    play_together(host, pages, ready_timeout=30_000, play_timeout=30_000)
     time.sleep(settle_s)  # clock estimates and rate nudges settle
     start = harness.wall_now(host)
     time.sleep(steady_s)

@@ -83,6 +83,18 @@ def wait_video(page: Any, predicate: str, timeout: float = 15_000) -> None:
     )
 
 
+def play_together(
+    host: Any, pages: list[Any], ready_timeout: float = 15_000, play_timeout: float = 15_000
+) -> None:
+    """Every page loaded and sampling its video, then the host presses play and every page plays."""
+    for p in pages:
+        wait_video(p, "v.readyState >= 3", timeout=ready_timeout)
+        harness.install_sampler(p)
+    host.click("[data-play]")
+    for p in pages:
+        wait_video(p, "!v.paused && v.currentTime > 0.3", timeout=play_timeout)
+
+
 def create_host(browser: Any, base: str) -> tuple[Any, str]:
     page = open_page(browser, base + "/")
     page.click("[data-create]")
@@ -121,12 +133,7 @@ def run_one(
     result = Result(viewers)
     host, link = create_host(browser, base)
     pages = [host] + [join(browser, link) for _ in range(viewers - 1)]
-    for p in pages:
-        wait_video(p, "v.readyState >= 3")
-        harness.install_sampler(p)
-    host.click("[data-play]")
-    for p in pages:
-        wait_video(p, "!v.paused && v.currentTime > 0.3")
+    play_together(host, pages)
     time.sleep(3)
 
     samples, start, end = sample_for(pages, steady_s)
@@ -226,12 +233,7 @@ def run_weak(
         ),
     }
     pages = [host, *weak.values()]
-    for p in pages:
-        wait_video(p, "v.readyState >= 3", timeout=60_000)
-        harness.install_sampler(p)
-    host.click("[data-play]")
-    for p in pages:
-        wait_video(p, "!v.paused && v.currentTime > 0.3", timeout=30_000)
+    play_together(host, pages, ready_timeout=60_000, play_timeout=30_000)
     time.sleep(5)  # clock estimates and rate nudges settle
 
     samples, start, end = sample_for(pages, steady_s)
