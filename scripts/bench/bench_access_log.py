@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,20 +34,11 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.support.debian import ensure  # noqa: E402  (imports no videosync: --repo still picks the checkout)
+from tests.support.net import free_port  # noqa: E402  (nor do these)
+from tests.support.procstat import cpu_seconds  # noqa: E402
 
 REPO = [ROOT]  # --repo: measure another checkout (the code before a change) alike
 POST_LUA = 'wrk.method = "POST"\nwrk.body = ""\n'
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def per_call(level: str, calls: int) -> float:

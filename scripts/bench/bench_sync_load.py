@@ -37,7 +37,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -53,9 +52,12 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from bench_fanout import WSClient, connect, cpu_s, free_port, percentile  # noqa: E402
+from bench_fanout import WSClient, connect, percentile  # noqa: E402
 
+from tests.support.net import free_port  # noqa: E402
 from tests.support.nginx import Nginx, accel_config, ensure_nginx  # noqa: E402
+from tests.support.procstat import cpu_seconds, terminate  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 MIB = 1024 * 1024
 SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
@@ -150,20 +152,16 @@ class Server:
     def __init__(self, media: Path, workdir: Path, store: str, workers: int, turns: bool,
                  accel: bool = False) -> None:
         self.port = self.backend_port = free_port()
-        self.redis: subprocess.Popen[bytes] | None = None
+        self.redis: RedisServer | None = None
         self.nginx: Nginx | None = None
         self.turns_file = workdir / f"turns-{self.port}.json" if turns else None
         args = ["--host", "127.0.0.1", "--port", str(self.port), "--media-dir", str(media),
                 "--video", "bench.mp4", "--log-level", "warning", "--workers", str(workers),
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000"]
         if store == "redis":
-            rport = free_port()
-            self.redis = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                stdout=subprocess.DEVNULL,
-            )
-            args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
+            self.redis = RedisServer(workdir)
+            self.redis.start()
+            args += ["--redis-url", self.redis.url]
         if accel:
             args += ["--accel-redirect", "/_media"]
         env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT[0])}
@@ -218,15 +216,9 @@ class Server:
     def stop(self) -> None:
         if self.nginx is not None:
             self.nginx.stop()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, 20)
         if self.redis is not None:
-            self.redis.terminate()
-            self.redis.wait(10)
+            self.redis.stop()
 
 
 def start_wrk(url: str, connections: int, seconds: float, script: str,
@@ -267,8 +259,8 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
         wrk = start_wrk(server.url("/"), args.pullers, args.seconds + 6, script, workdir)
         await asyncio.sleep(2.0)  # the bulk load at full speed before the first update
     since = time.perf_counter()
-    server_cpu = cpu_s(server.process.pid)
-    nginx_cpu = cpu_s(server.nginx.pid) if server.nginx is not None else 0.0
+    server_cpu = cpu_seconds(server.process.pid)
+    nginx_cpu = cpu_seconds(server.nginx.pid) if server.nginx is not None else 0.0
     sent: list[int] = []
     next_at = time.perf_counter()
     for i in range(updates):
@@ -282,9 +274,9 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sum(len(m.received) for m in members) < updates * len(members):
         await asyncio.sleep(0.1)
-    server_cpu = cpu_s(server.process.pid) - server_cpu
+    server_cpu = cpu_seconds(server.process.pid) - server_cpu
     if server.nginx is not None:
-        nginx_cpu = cpu_s(server.nginx.pid) - nginx_cpu
+        nginx_cpu = cpu_seconds(server.nginx.pid) - nginx_cpu
     bulk = float("nan")
     if wrk is not None:
         wrk.send_signal(signal.SIGINT)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.debian import ensure  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 from tests.support.nginx import Nginx, ensure_nginx  # noqa: E402  (one nginx harness for tests and benches)
+from tests.support.procstat import cpu_seconds as process_cpu_seconds  # noqa: E402
 
 MIB = 1024 * 1024
 SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
@@ -155,10 +156,7 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time of the server: a figure other load on the machine cannot skew."""
-    if pid is None:
-        return float("nan")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float("nan") if pid is None else process_cpu_seconds(pid)
 
 
 def rss_mib(pid: int) -> float:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from tornado.ioloop import IOLoop
 
 from tests.handlers.test_sync_under_bulk import Puller
 from tests.support.redis_server import RedisServer
+from tests.support.ws_fixtures import stop_hub  # noqa: F401 (autouse: the rooms shut down after each test)
 from tests.wsclient import Client
 from videosync.app import Services
 from videosync.room import Room
@@ -44,12 +44,6 @@ def settings(tmp_path: Path) -> Settings:
     with (media / "big.mp4").open("wb") as f:
         f.truncate(BIG)
     return Settings(media_dir=str(media), web_dir=str(tmp_path / "no-web"))
-
-
-@pytest.fixture(autouse=True)
-def _stop_hub(services: Services, io_loop: IOLoop):  # type: ignore[no-untyped-def]
-    yield
-    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
 async def until(predicate: Any, timeout: float = 20.0) -> None:

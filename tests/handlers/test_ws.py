@@ -9,38 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.ioloop import IOLoop
 
+from tests.support.ws_fixtures import Connect, overrides, presence_settings, stop_hub  # noqa: F401 (fixtures)
 from tests.wsclient import Client
 from videosync.app import Services
-from videosync.settings import Settings
 from videosync.state import PlaybackState
-
-Connect = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-def overrides() -> dict[str, Any]:
-    """Settings for one test: parametrize `overrides` to change them."""
-    return {}
-
-
-@pytest.fixture
-def settings(tmp_path: Path, overrides: dict[str, Any]) -> Settings:
-    base: dict[str, Any] = {"presence_interval": 0.2, "host_grace": 0.3, "host_lease": 2.0}
-    base.update(overrides)
-    return Settings(media_dir=str(tmp_path / "media"), web_dir=str(tmp_path / "no-web"), **base)
-
-
-@pytest.fixture(autouse=True)
-def _stop_hub(services: Services, io_loop: IOLoop):  # type: ignore[no-untyped-def]
-    yield
-    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
 async def new_session(services: Services) -> str:

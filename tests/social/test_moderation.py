@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.social.conftest import Connect
+from tests.support.ws_fixtures import Connect
 from videosync.app import Services
 
 
