@@ -29,6 +29,7 @@ TESTS = {
     "ranges": ["tests/test_ranges.py"],
     "state": ["tests/test_state.py"],
     "protocol": ["tests/test_protocol.py"],
+    "server_messages": ["tests/test_protocol.py"],  # the encoders, once part of protocol.py
     "playback": ["tests/test_playback.py"],
     "wsframes": ["tests/test_wsframes.py"],
     "ratelimit": ["tests/test_ratelimit.py"],

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (Python and npm packages, redis-server, ffmpeg, Chromium)
+# Set up everything the tests need (Python and npm packages, redis-server, ffmpeg, Chromium, nginx)
 # and run every suite: lint, the JS unit tests, then pytest. Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/setup-env.sh"
-apt_install redis-server:redis-server ffmpeg:ffmpeg ffprobe:ffmpeg chromium:chromium node:nodejs
+apt_install redis-server:redis-server ffmpeg:ffmpeg ffprobe:ffmpeg chromium:chromium node:nodejs /usr/sbin/nginx:nginx
 setup_python test
 setup_web
 cd "$ROOT"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +61,21 @@ def fake_ffmpeg(directory: Path, script: str) -> str:
 GOLDEN_MTIME = 1744724728  # Tue, 15 Apr 2025 13:45:28 GMT: the Last-Modified in the Go transcripts
 
 
+def golden_copy(clip: Path, target: Path) -> Path:
+    """`clip` copied to `target` with the transcripts' mtime, so Last-Modified is predictable."""
+    shutil.copy(clip, target)
+    os.utime(target, (GOLDEN_MTIME, GOLDEN_MTIME))
+    return target
+
+
+def clip_media_dir(tmp_path: Path, clip: Path, name: str = "clip.mp4") -> Path:
+    """A fresh media dir holding one golden copy of `clip` as `name`."""
+    media = tmp_path / "media"
+    media.mkdir()
+    golden_copy(clip, media / name)
+    return media
+
+
 def media_services(media_dir: Path, tools: Tools, tmp_path: Path, store_url: str = "memory://",  # type: ignore[no-untyped-def]
                    store=None, **settings: object):
     """Services for make_app with the media routes, on the given store; also the packager (not
@@ -85,3 +103,26 @@ def media_services(media_dir: Path, tools: Tools, tmp_path: Path, store_url: str
         library=library, packager=packager,
     )
     return services, library, packager
+
+
+def serving_media(io_loop: Any, media_dir: Path, tools: Tools, tmp_path: Path, store_url: str = "memory://",
+                  **settings: object) -> Iterator[tuple[Any, Any, Any]]:
+    """The body of a `media` fixture (`yield from serving_media(...)`): media_services' triple,
+    then the packager and the store closed once the test is done."""
+    services, library, packager = media_services(media_dir, tools, tmp_path, store_url, **settings)
+    yield services, library, packager
+    io_loop.run_sync(packager.close)
+    io_loop.run_sync(services.store.close)
+
+
+# A test module whose `media` fixture uses serving_media imports these to serve and reach it.
+@pytest.fixture(name="services")
+def media_services_fixture(media):  # type: ignore[no-untyped-def]
+    return media[0]
+
+
+@pytest.fixture(name="app")
+def media_app(media):  # type: ignore[no-untyped-def]
+    from videosync.app import make_app
+
+    return make_app(media[0])

@@ -48,12 +48,17 @@ def test_help_documents_every_flag_and_its_variable() -> None:
         ("--create-burst", "VIDEOSYNC_CREATE_BURST"),
         ("--max-sessions", "VIDEOSYNC_MAX_SESSIONS"),
         ("--public-url", "VIDEOSYNC_PUBLIC_URL"),
+        ("--accel-redirect", "VIDEOSYNC_ACCEL_REDIRECT"),
     ]:
         assert flag in result.stdout and env in result.stdout
 
 
 def test_a_bad_flag_value_is_one_line_and_exit_2() -> None:
     assert_one_line_error(run("--port", "not-a-port"), "--port")
+
+
+def test_an_accel_prefix_under_a_route_is_one_line_and_exit_2() -> None:
+    assert_one_line_error(run("--accel-redirect", "/api/files"), "--accel-redirect", "/api")
 
 
 def test_an_unreachable_redis_given_explicitly_is_one_line_and_exit_2() -> None:

@@ -177,7 +177,7 @@ def undefined(names: set[str]) -> list[str]:
 
 
 def test_a_renamed_function_is_caught() -> None:
-    good = {"commands.change_playback", "SessionStore.offerPlayback", "sqlite.FLUSH_INTERVAL_S", "Room.closers"}
+    good = {"commands.change_playback", "SessionStore.offerPlayback", "sqlite.FLUSH_INTERVAL_S", "RoomFeature.on_close"}
     assert undefined(good | {"commands.change_playbak", "Rooom.handle"}) == ["Rooom.handle", "commands.change_playbak"]
 
 

@@ -19,13 +19,11 @@ from videosync.hls import (
     READY,
     JobStatus,
     claim,
-    decide_mode,
-    ladder_rungs,
-    package_video,
     parse_playlist,
     read_ready,
     source_rev,
 )
+from videosync.hls_ffmpeg import decide_mode, ladder_rungs, package_video
 from videosync.media import MediaLibrary
 from videosync.packager import Packager
 
@@ -338,7 +336,7 @@ async def test_a_process_that_does_not_package_reports_status_heard_on_the_media
 ) -> None:
     from videosync.events import Event, EventKind
     from videosync.mediasync import STATUS_CHANNEL
-    from videosync.protocol import encode_media_status
+    from videosync.server_messages import encode_media_status
 
     media = tmp_path / "media"
     media.mkdir()
@@ -405,7 +403,7 @@ async def test_coroutine_subscribers_are_run_as_tasks(tmp_path) -> None:
     await asyncio.sleep(0.05)
     assert heard[0] == QUEUED and heard[-1] == FAILED
     unsubscribe()
-    packager._changed("a", JobStatus(READY))
+    packager.board.changed("a", JobStatus(READY))
     await asyncio.sleep(0.05)
     assert heard[-1] == FAILED
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from videosync.ffmpeg import ProbeError, ProgressParser, Tools, parse_ffmpeg_banner
-from videosync.media import InvalidVideoId, MediaLibrary, VideoNotFound
+from videosync.media import MediaLibrary
+from videosync.media_dir import MediaDir
 from videosync.sample import ensure_sample
+from videosync.video import InvalidVideoId, VideoNotFound
 
 from .media_support import clips, ffprobe_streams, tools  # noqa: F401 (fixtures)
 
@@ -144,7 +146,7 @@ def test_unknown_and_deleted_ids_are_not_found(media: Path) -> None:
 @pytest.mark.parametrize("relative", ["../x.mp4", "shows/../../x.mp4", "a\x00.mp4", "", "shows"])
 def test_resolve_file_never_leaves_the_media_dir(media: Path, relative: str) -> None:
     (media.parent / "x.mp4").write_bytes(b"outside")
-    assert MediaLibrary(media).resolve_file(relative) is None
+    assert MediaDir(media).resolve_file(relative) is None
 
 
 def _scanned(media: Path, default_video: str | None = None) -> MediaLibrary:
@@ -200,7 +202,7 @@ async def test_probe_reports_codecs_and_duration(clips, tools, tmp_path, with_ff
     media.mkdir()
     shutil.copy(clips["h264_mp2"], media / "clip.mkv")
     library = MediaLibrary(media, tools if with_ffprobe else Tools(tools.ffmpeg, None))
-    info, error = await library.probe(library.scan()[0])
+    info, error = await library.probes.probe(library.scan()[0])
     assert error is None and info is not None
     assert (info.video_codec, info.audio_codec, info.height) == ("h264", "mp2", 180)
     assert info.duration == pytest.approx(10.0, abs=0.1)
@@ -213,7 +215,7 @@ async def test_probe_of_a_non_video_reports_why(tools, tmp_path) -> None:
     media.mkdir()
     (media / "junk.mp4").write_bytes(os.urandom(4096))
     library = MediaLibrary(media, tools)
-    info, error = await library.probe(library.scan()[0])
+    info, error = await library.probes.probe(library.scan()[0])
     assert info is None and error
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import AsyncHTTPClient
-from tornado.ioloop import IOLoop
 
+from tests.support.ws_fixtures import stop_hub  # noqa: F401 (autouse: the rooms shut down after each test)
 from tests.wsclient import Client, Closed
 from videosync.app import Services
 from videosync.settings import Settings
@@ -24,12 +23,6 @@ from videosync.settings import Settings
 def settings(tmp_path: Path) -> Settings:
     return Settings(media_dir=str(tmp_path / "media"), web_dir=str(tmp_path / "no-web"),
                     presence_interval=0.2, host_grace=0.2, host_lease=2.0)
-
-
-@pytest.fixture(autouse=True)
-def _stop_hub(services: Services, io_loop: IOLoop) -> Iterator[None]:
-    yield
-    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
 async def scrape(http_client: AsyncHTTPClient, base_url: str) -> dict[str, float]:

@@ -3,6 +3,7 @@ and the session events that carry them between processes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -11,11 +12,13 @@ from videosync.events import Event
 from videosync.presence import (
     PROC_PREFIX,
     Member,
+    Presence,
     host_candidate,
     member_from_resume,
     resume_token,
     split_roster,
 )
+from videosync.store.memory import MemoryStore
 
 
 def test_event_round_trip_keeps_wire_text_verbatim() -> None:
@@ -85,3 +88,32 @@ def test_member_public_shape() -> None:
 @pytest.mark.parametrize("text", ["", "{}", "[1]", '{"id":"x"}'])
 def test_member_from_bad_store_text(text: str) -> None:
     assert Member.from_store(text) is None
+
+
+def test_a_join_storm_writes_the_process_heartbeat_once_a_second_and_a_new_room_at_once() -> None:
+    async def scenario() -> None:
+        store = MemoryStore()
+        now = [1_000_000]
+        presence = Presence(store, ttl=60, proc_id="p1", stale_after_ms=10_000, clock=lambda: now[0])
+        presence.track("k")
+
+        async def seen() -> int:
+            return int(json.loads((await store.get_members("k"))[PROC_PREFIX + "p1"])["seen"])
+
+        await presence.heartbeat("k", unless_within_ms=1000)
+        assert await seen() == 1_000_000
+        now[0] += 999
+        await presence.heartbeat("k", unless_within_ms=1000)
+        assert await seen() == 1_000_000  # said 999 ms ago: not again
+        now[0] += 1
+        await presence.heartbeat("k", unless_within_ms=1000)
+        assert await seen() == 1_001_000
+        await presence.heartbeat("k")  # the ticker's: always
+        presence.forget("k")  # the room closed (its entry may be gone): the next join writes it
+        presence.track("k")
+        await store.remove_member("k", PROC_PREFIX + "p1")
+        now[0] += 10
+        await presence.heartbeat("k", unless_within_ms=1000)
+        assert await seen() == 1_001_010
+
+    asyncio.run(scenario())

@@ -21,6 +21,9 @@ from videosync.protocol import (
     TimeSyncRequest,
     TransferHost,
     clean_name,
+    parse_command,
+)
+from videosync.server_messages import (
     encode_ended,
     encode_error,
     encode_host_changed,
@@ -31,7 +34,6 @@ from videosync.protocol import (
     encode_member_updated,
     encode_state_update,
     encode_time_sync,
-    parse_command,
 )
 
 

@@ -40,3 +40,15 @@ def test_the_member_of_an_event_comes_from_its_meta_or_else_its_wire() -> None:
     wire = json.dumps({"type": "memberJoined", "member": member.public(None)})
     assert member_from_event({}, wire) == Member("m", "M", 5, "", None, 2.0, False)
     assert member_from_event({}, "not json") is None
+
+
+def test_a_read_proves_absent_only_the_members_known_before_it_began() -> None:
+    mirror = RosterMirror()
+    mirror.put(Member("old", "Old", 1, "p"))
+    mirror.put(Member("kept", "Kept", 2, "p"))
+    read_from = mirror.mark()
+    mirror.put(Member("new", "New", 3, "q"))  # heard while the read was on its way
+    stored = Roster((Member("kept", "Kept", 2, "p"),), ())
+    assert mirror.absent(stored, read_from) == ["old"]
+    mirror.remove("old")
+    assert mirror.absent(stored, mirror.mark()) == ["new"]

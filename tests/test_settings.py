@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pytest
 
@@ -67,6 +68,14 @@ def test_allowed_origins_is_a_comma_list() -> None:
         ["--allowed-origins", " , "],
         ["--workers", "2"],
         ["--trust-proxy-headers", "maybe"],
+        ["--accel-redirect", "_media"],
+        ["--accel-redirect", "/"],
+        ["--accel-redirect", "/a b"],
+        ["--accel-redirect", "/x/../y"],
+        ["--accel-redirect", "/_media?x=1"],
+        ["--accel-redirect", "/api/media"],
+        ["--accel-redirect", "/media"],
+        ["--accel-redirect", "/ws"],
     ],
 )
 def test_bad_values_are_refused_with_the_flag_named(argv: list[str]) -> None:
@@ -77,3 +86,30 @@ def test_bad_values_are_refused_with_the_flag_named(argv: list[str]) -> None:
 def test_bad_environment_values_name_the_variable() -> None:
     with pytest.raises(SettingsError, match="VIDEOSYNC_PORT"):
         parse([], {"VIDEOSYNC_PORT": "eighty"})
+
+
+def test_accel_redirect_is_off_by_default_and_a_path_of_its_own() -> None:
+    assert parse([]).accel_redirect is None
+    assert parse(["--accel-redirect", "/_media/"]).accel_redirect == "/_media"
+    assert parse([], {"VIDEOSYNC_ACCEL_REDIRECT": "/internal/media"}).accel_redirect == "/internal/media"
+
+
+def test_the_routes_an_accel_prefix_must_avoid_are_all_of_the_app_s(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ROUTE_ROOTS is what start-up checks --accel-redirect against: every route is in it."""
+    from videosync.app import Services, make_app
+    from videosync.media import MediaLibrary
+    from videosync.sessions import SessionService
+    from videosync.setting_values import ROUTE_ROOTS
+    from videosync.store import open_store
+
+    (tmp_path / "web").mkdir()
+    settings = Settings(media_dir=str(tmp_path / "media"), web_dir=str(tmp_path / "web"))
+    store = open_store("memory://")
+    services = Services(settings=settings, store=store, sessions=SessionService(store, 60),
+                        library=MediaLibrary(settings.media_dir))
+    patterns = [rule.matcher.regex.pattern for rule in make_app(services).wildcard_router.rules]
+    # "/api/videos/([^/]+)/file$" -> api; "/((?:pages|js|css|img)/.*)$" -> pages, js, css, img
+    firsts = {name for pattern in patterns
+              for name in re.sub(r"\?:|[()$\\]", "", pattern[1:].split("/")[0]).split("|")}
+    assert firsts - {""} <= ROUTE_ROOTS, firsts - ROUTE_ROOTS
+    assert {"api", "ws", "media", "health", "pages", "vendor", "index.html"} <= firsts  # parsed right

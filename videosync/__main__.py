@@ -19,12 +19,13 @@ from tornado.netutil import bind_sockets
 
 from . import __version__, logformat
 from .app import MAX_BUFFERED_BODY, Services, make_app
-from .media import MediaLibrary, VideoNotFound
+from .media import MediaLibrary
 from .mediaservice import open_media
 from .package_cli import add_package_command, run_package
 from .sessions import SessionService
 from .settings import Settings, SettingsError, build_parser, from_sources
 from .store import Store, StoreError, open_store
+from .video import VideoNotFound
 from .workers import fork_workers
 
 log = logging.getLogger("videosync")
@@ -138,6 +139,8 @@ async def serve(settings: Settings, sockets: list[socket.socket], worker: int = 
             )
             url = settings.public_url or public_url(settings, sockets)
             log.info("videosync %s: store %s; open %s", __version__, kind, url)
+            if settings.accel_redirect:
+                log.info("media bytes: X-Accel-Redirect to %s (behind nginx)", settings.accel_redirect)
             await wait_for_shutdown()
             log.info("shutting down")
             server.stop()

@@ -12,7 +12,9 @@ from tornado import httputil
 from tornado.log import access_log
 from tornado.web import Application, RequestHandler, StaticFileHandler
 
-from .handlers.base import MAX_BUFFERED_BODY, SAFE_METHODS, CrossSiteRefused, NotFoundHandler, is_cross_site
+from .handlers.accel import AccelRedirect
+from .handlers.base import MAX_BUFFERED_BODY, CrossSiteRefused, NotFoundHandler
+from .handlers.cors import SAFE_METHODS, is_cross_site
 from .handlers.health import HealthHandler, ReadyHandler, RootHandler
 from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
@@ -140,6 +142,8 @@ def make_app(services: Services) -> Application:
     ]
     if web_dir.is_dir():
         routes += web_routes(web_dir)
+    accel = (AccelRedirect(settings.accel_redirect, str(services.library.root))
+             if settings.accel_redirect else None)
     return VideosyncApplication(
         routes,
         default_handler_class=NotFoundHandler,
@@ -148,4 +152,5 @@ def make_app(services: Services) -> Application:
         compress_response=False,
         websocket_ping_interval=None,
         log_function=log_request,
+        accel_redirect=accel,  # read by RangedFileHandler.serve
     )

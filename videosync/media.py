@@ -1,10 +1,11 @@
-"""The media library: the videos under --media-dir, their ids, and safe path resolution.
+"""The media library: the videos under --media-dir and their ids, kept in memory.
 
 Ids are never turned into paths: they are looked up in the catalogue (catalogue.py: an id stays
 with its file), and every path is re-checked with realpath so nothing outside the media dir (a
-symlink, `..`) is served. Every method that touches the disk (`scan`, `place`, `remove`) is
-synchronous and meant for a thread (`await asyncio.to_thread(...)` or the async wrappers); the
-lookups the request path uses (`get`, `has`, `default`) read only memory and one stat.
+symlink, `..`) is served (media_dir.py). Every method that touches the disk (`scan`, `place`,
+`remove`) is synchronous and meant for a thread (`await asyncio.to_thread(...)` or the async
+wrappers); the lookups the request path uses (`get`, `has`, `default`) read only memory and one
+stat. What a video is and how ids are made is video.py's; probes are cached by probe_cache.py.
 """
 
 from __future__ import annotations
@@ -12,109 +13,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from .catalogue import Catalogue, Entry, probe_record
-from .ffmpeg import ProbeError, ProbeInfo, Tools, probe
+from .ffmpeg import ProbeInfo, Tools
+from .media_dir import UPLOAD_DIRNAME, MediaDir, is_inside, put_file
+from .probe_cache import ProbeCache
+from .video import (
+    InvalidVideoId,
+    VideoFile,
+    VideoIdTaken,
+    VideoNotFound,
+    check_id,
+    free_id,
+    slugify,
+    title_for,
+)
+
+# VideoFile is the library's item: importable from here as well as from video.py
+__all__ = ["RESCAN_ON_MISS_S", "MediaLibrary", "VideoFile"]
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = frozenset({
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mpg", ".mpeg", ".ogv", ".flv", ".wmv",
-})
-HLS_DIRNAME = ".hls"  # packaged output, one folder per video id
-UPLOAD_DIRNAME = ".uploads"  # partial uploads, and the videos that belong to a session
 RESCAN_ON_MISS_S = 1.0  # an unknown id re-reads the dir at most this often
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
-_SLUG_RE = re.compile(r"[^A-Za-z0-9_-]+")
-CONTENT_TYPES = {
-    ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
-    ".webm": "video/webm", ".avi": "video/x-msvideo", ".ts": "video/mp2t", ".mpg": "video/mpeg",
-    ".mpeg": "video/mpeg", ".ogv": "video/ogg", ".flv": "video/x-flv", ".wmv": "video/x-ms-wmv",
-}
-
-
-class InvalidVideoId(ValueError):
-    """An id that can never name a video (bad characters, NUL, slashes): 400."""
-
-
-class VideoNotFound(LookupError):
-    """No video has this id (or its file left the media dir): 404."""
-
-
-class VideoIdTaken(ValueError):
-    """`place` was asked for an id another file already has."""
-
-
-@dataclass(frozen=True)
-class VideoFile:
-    id: str
-    path: Path  # realpath, inside the media dir
-    title: str
-    size: int
-    mtime: float
-    uploaded: bool = False  # came in over HTTP: never the default video; deletable
-    owner: str | None = None  # the session key of a session's upload
-
-    @property
-    def content_type(self) -> str:
-        return CONTENT_TYPES.get(self.path.suffix.lower(), "application/octet-stream")
-
-
-def slugify(text: str) -> str:
-    slug = _SLUG_RE.sub("-", text).strip("-_")[:100]
-    return slug if slug and slug[0].isalnum() else f"video-{slug}".strip("-")
-
-
-def check_id(video_id: str) -> str:
-    if not _ID_RE.match(video_id):
-        raise InvalidVideoId(f"invalid video id {video_id[:80]!r}")
-    return video_id
-
-
-def is_inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
-def _title(rel: str, entry: Entry) -> str:
-    derived = Path(rel).with_suffix("").name.replace("_", " ").replace("-", " ").strip()
-    return entry.title or derived or entry.id
-
-
-def _free_id(base: str, taken: set[str]) -> str:
-    vid, n = base, 1
-    while vid in taken:
-        n += 1
-        vid = f"{base}-{n}"
-    return vid
-
-
-def put_file(source: Path, dest: Path, *, move: bool) -> None:
-    """Put `source` at `dest`, never overwriting (FileExistsError): a hard link when the filesystem
-    has them, else a copy (or, for `move`, a rename) over a name claimed first with O_EXCL."""
-    try:
-        os.link(source, dest)
-    except FileExistsError:
-        raise
-    except OSError:
-        os.close(os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        try:
-            if move:
-                os.replace(source, dest)
-            else:
-                shutil.copy2(source, dest)  # keeps the mtime
-        except OSError:
-            dest.unlink(missing_ok=True)
-            raise
-        return
-    if move:
-        source.unlink()
 
 
 class MediaLibrary:
@@ -122,34 +47,34 @@ class MediaLibrary:
 
     def __init__(self, media_dir: str | Path, tools: Tools | None = None,
                  default_video: str | None = None) -> None:
-        self.root = Path(os.path.realpath(media_dir))
+        self.dir = MediaDir(media_dir)
+        self.root = self.dir.root
         self.tools = tools
         self.catalogue = Catalogue(self.root)
+        self.probes = ProbeCache(tools, self.dir)
         self._default = default_video
         self._scanned_at = float("-inf")
         self._videos: dict[str, VideoFile] = {}
-        self._probes: dict[str, tuple[int, float, ProbeInfo | None, str | None]] = {}
-        self._probe_limit = asyncio.Semaphore(4)
 
     @property
     def hls_root(self) -> Path:
-        return self.root / HLS_DIRNAME
+        return self.dir.hls_root
 
     @property
     def upload_dir(self) -> Path:
-        return self.root / UPLOAD_DIRNAME
+        return self.dir.upload_dir
 
     # -- catalogue (blocking: run in a thread) --------------------------------------------------
     def scan(self) -> list[VideoFile]:
         """Re-read the media dir. Known files keep their ids; new ones get a free id from the name."""
         self.root.mkdir(parents=True, exist_ok=True)
         with self.catalogue.locked() as entries:
-            found = dict(self._walk())
+            found = dict(self.dir.walk())
             for rel, entry in list(entries.items()):
                 if rel in found:
                     continue
                 if entry.uploaded and rel.startswith(UPLOAD_DIRNAME + "/"):
-                    stat = self._stat(rel)  # session uploads live where the walk does not look
+                    stat = self.dir.stat(rel)  # session uploads live where the walk does not look
                     if stat is not None:
                         found[rel] = stat
                         continue
@@ -157,46 +82,19 @@ class MediaLibrary:
             taken = {e.id for e in entries.values()}
             for rel in sorted(found):
                 if rel not in entries:
-                    vid = _free_id(slugify(str(Path(rel).with_suffix("")).replace("/", "-")), taken)
+                    vid = free_id(slugify(str(Path(rel).with_suffix("")).replace("/", "-")), taken)
                     entries[rel] = Entry(vid)
                     taken.add(vid)
             videos: dict[str, VideoFile] = {}
             for rel in sorted(found):
                 real, st = found[rel]
                 entry = entries[rel]
-                videos[entry.id] = VideoFile(entry.id, real, _title(rel, entry), st.st_size, st.st_mtime,
+                videos[entry.id] = VideoFile(entry.id, real, title_for(rel, entry), st.st_size, st.st_mtime,
                                              entry.uploaded, entry.owner)
-                self._remember(entry, st)
+                self.probes.remember(entry, st.st_size, st.st_mtime)
         self._videos = videos
         self._scanned_at = time.monotonic()
         return list(videos.values())
-
-    def _walk(self) -> Iterator[tuple[str, tuple[Path, os.stat_result]]]:
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith(".") or Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
-                    continue
-                candidate = Path(dirpath) / name
-                rel = candidate.relative_to(self.root).as_posix()
-                stat = self._stat(rel)
-                if stat is not None:
-                    yield rel, stat
-
-    def _stat(self, rel: str) -> tuple[Path, os.stat_result] | None:
-        real = Path(os.path.realpath(self.root / rel))
-        if not is_inside(real, self.root):
-            log.warning("skipping %s: it points outside the media dir", rel)
-            return None
-        try:
-            return real, real.stat()
-        except OSError:
-            return None
-
-    def _remember(self, entry: Entry, st: os.stat_result) -> None:
-        info = entry.probe_for(st.st_size, st.st_mtime)
-        if info is not None and entry.id not in self._probes:
-            self._probes[entry.id] = (st.st_size, st.st_mtime, info, None)
 
     def place(
         self,
@@ -231,30 +129,18 @@ class MediaLibrary:
                 rel = f"{UPLOAD_DIRNAME}/{vid}{ext}"
                 put_file(source, self.root / rel, move=move)
             else:
-                rel = self._put_free(source, video_id or stem, ext, entries, move=move)
-                vid = video_id or _free_id(slugify(Path(rel).with_suffix("").as_posix()), taken)
+                rel = self.dir.put_free(source, video_id or stem, ext, entries, move=move)
+                vid = video_id or free_id(slugify(Path(rel).with_suffix("").as_posix()), taken)
             real = self.root / rel
             st = real.stat()
             entry = Entry(vid, uploaded, owner, title, probe_record(info, st.st_size, st.st_mtime))
             entries[rel] = entry
-        video = VideoFile(vid, real, _title(rel, entry), st.st_size, st.st_mtime, uploaded, owner)
+        video = VideoFile(vid, real, title_for(rel, entry), st.st_size, st.st_mtime, uploaded, owner)
         self._videos[vid] = video
         if info is not None:
-            self._probes[vid] = (st.st_size, st.st_mtime, info, None)
+            self.probes.keep(vid, st.st_size, st.st_mtime, info)
         log.info("placed %s in the library as %s", rel, vid)
         return video
-
-    def _put_free(self, source: Path, stem: str, ext: str, entries: dict[str, Entry], *, move: bool) -> str:
-        for n in range(1, 1000):
-            rel = f"{stem}{ext}" if n == 1 else f"{stem}-{n}{ext}"
-            if rel in entries:
-                continue
-            try:
-                put_file(source, self.root / rel, move=move)
-            except FileExistsError:
-                continue
-            return rel
-        raise VideoIdTaken("too many videos with this name")
 
     def remove(self, video_id: str) -> VideoFile:
         """Delete an uploaded video, its catalogue entry and its packaged output."""
@@ -267,7 +153,7 @@ class MediaLibrary:
                     del entries[rel]
             video.path.unlink(missing_ok=True)
         self._videos.pop(video_id, None)
-        self._probes.pop(video_id, None)
+        self.probes.forget(video_id)
         shutil.rmtree(self.hls_dir(video_id), ignore_errors=True)
         from .subtitles import Subtitles  # imports this module
 
@@ -350,42 +236,8 @@ class MediaLibrary:
                 continue
         raise VideoNotFound(self._default or "no video in the media dir")
 
-    def resolve_file(self, relative: str) -> Path | None:
-        """A file path under the media dir, or None if it escapes it, is missing or has a NUL."""
-        if "\x00" in relative:
-            return None
-        real = Path(os.path.realpath(self.root / relative))
-        if not is_inside(real, self.root) or real == self.root or not real.is_file():
-            return None
-        return real
-
     def hls_dir(self, video_id: str) -> Path:
-        return self.hls_root / check_id(video_id)
+        return self.dir.hls_dir(video_id)
 
     def public_message(self, message: str) -> str:
-        """`message` without this server's paths (an ffmpeg error names the files it read):
-        answers show paths relative to the media dir, the log keeps them whole."""
-        return message.replace(str(self.root) + os.sep, "").replace(str(self.root), ".")
-
-    # -- probing -----------------------------------------------------------------------------
-    def cached_probe(self, video: VideoFile) -> ProbeInfo | None:
-        cached = self._probes.get(video.id)
-        return cached[2] if cached and cached[:2] == (video.size, video.mtime) else None
-
-    async def probe(self, video: VideoFile) -> tuple[ProbeInfo | None, str | None]:
-        """(info, None) or (None, why it cannot be read); cached until the file changes."""
-        cached = self._probes.get(video.id)
-        if cached and cached[:2] == (video.size, video.mtime):
-            return cached[2], cached[3]
-        if self.tools is None:
-            return None, "ffmpeg is not available"
-        async with self._probe_limit:
-            try:
-                info, error = await probe(video.path, self.tools), None
-            except ProbeError as exc:
-                log.info("cannot probe %s: %s", video.path, exc)  # the path for the log only
-                info, error = None, self.public_message(str(exc))
-            except OSError as exc:
-                info, error = None, f"cannot run ffprobe: {exc.strerror}"
-        self._probes[video.id] = (video.size, video.mtime, info, error)
-        return info, error
+        return self.dir.public_message(message)

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .events import Event
-from .media import VideoNotFound
 from .store import Store, StoreError
+from .video import VideoNotFound
 
 if TYPE_CHECKING:
     from .packager import Packager

@@ -19,18 +19,12 @@ from pathlib import Path
 from typing import TextIO
 
 from .ffmpeg import FfmpegMissing, find_tools
-from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, claim, package_video
-from .media import (
-    VIDEO_EXTENSIONS,
-    InvalidVideoId,
-    MediaLibrary,
-    VideoFile,
-    VideoIdTaken,
-    check_id,
-    is_inside,
-    slugify,
-)
+from .hls import FAILED, PACKAGING, QUEUED, READY, JobStatus, claim
+from .hls_ffmpeg import package_video
+from .media import MediaLibrary
+from .media_dir import VIDEO_EXTENSIONS, is_inside
 from .settings import SettingsError, from_sources
+from .video import InvalidVideoId, VideoFile, VideoIdTaken, check_id, slugify
 
 BAR_WIDTH = 30
 PLAIN_EVERY_S = 2.0

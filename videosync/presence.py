@@ -162,6 +162,7 @@ class Presence:
         self.stale_after_ms = stale_after_ms
         self._clock = clock
         self._parsed: dict[str, ParsedMembers] = {}  # per session with members here
+        self._beaten_at: dict[str, int] = {}  # per session with members here: our last heartbeat
 
     def track(self, key: str) -> None:
         """Keep parsed members of `key` between roster reads (while it has members here)."""
@@ -169,10 +170,17 @@ class Presence:
 
     def forget(self, key: str) -> None:
         self._parsed.pop(key, None)
+        self._beaten_at.pop(key, None)
 
-    async def heartbeat(self, key: str) -> None:
-        seen = json.dumps({"seen": self._clock()})
-        await self.store.put_member(key, PROC_PREFIX + self.proc_id, seen, self.ttl)
+    async def heartbeat(self, key: str, unless_within_ms: int = 0) -> None:
+        """Say this process is alive in `key`; `unless_within_ms`: not if it said so that recently
+        (a join storm would otherwise write the same entry once per joiner)."""
+        now = self._clock()
+        if unless_within_ms and now - self._beaten_at.get(key, -(10**15)) < unless_within_ms:
+            return
+        await self.store.put_member(key, PROC_PREFIX + self.proc_id, json.dumps({"seen": now}), self.ttl)
+        if key in self._parsed:  # only while it has members here: nothing kept for a gone session
+            self._beaten_at[key] = now
 
     async def put(self, key: str, member: Member) -> None:
         await self.store.put_member(key, member.id, member.to_store(), self.ttl)

@@ -8,7 +8,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 import uuid6
@@ -123,6 +123,11 @@ class SessionView:
     has_host: bool
 
 
+# One change of `update_states`: the new state from the one before it, and the channel message of
+# the stored result.
+StateStep = tuple[Callable[[PlaybackState], PlaybackState], Callable[["StoredState"], str]]
+
+
 class SessionService:
     def __init__(
         self,
@@ -151,7 +156,9 @@ class SessionService:
         meta = SessionMeta(token, video, self.now(), password_hash)
         await self.store.create_session(key, state, meta.encode(), self.ttl)
         metrics.SESSIONS_CREATED.inc()
-        log.info("session %s created", short_key(key))
+        # debug: the access line already records each creation, and a second INFO line per
+        # request doubled what logging costs a creation (scripts/bench/bench_access_log.py)
+        log.debug("session %s created", short_key(key))
         return CreatedSession(key, token, video)
 
     async def exists(self, key: str) -> bool:
@@ -230,6 +237,55 @@ class SessionService:
             if not written:
                 raise SessionNotFound(key)
             return saved
+        raise StoreError(f"session {short_key(key)}: the state kept changing under the write")
+
+    def update_states(
+        self, key: str, steps: Sequence[StateStep], cached: StoredState | None = None
+    ) -> Awaitable[StoredState]:
+        """`update_state` for a sequence of changes, each written as its own version and announced
+        with its own message, in order, all in one store step (one Redis round trip). Returns
+        the last. With `cached`, the write is sent before this returns (in this loop turn's
+        batch); if the state changed under it, the whole sequence is applied again to the newer
+        state."""
+        if cached is None:
+            return self._settle_chain(key, steps, None, None)
+        floor = cached.state.version
+        return self._settle_chain(key, steps, self._write_chain(key, steps, cached, floor), floor)
+
+    def _write_chain(
+        self, key: str, steps: Sequence[StateStep], base: StoredState, floor: int
+    ) -> tuple[StoredState, Awaitable[bool]]:
+        chain: list[tuple[str, tuple[str, str]]] = []
+        previous = base
+        for change, announce in steps:
+            new = replace(change(previous.state), version=max(previous.state.version, floor) + 1)
+            previous = StoredState(new, new.encode())
+            chain.append((previous.text or "", (session_channel(key), announce(previous))))
+        return previous, self.store.set_states(key, chain, self.ttl, expect=base.text or "")
+
+    async def _settle_chain(
+        self,
+        key: str,
+        steps: Sequence[StateStep],
+        written: tuple[StoredState, Awaitable[bool]] | None,
+        floor: int | None,
+    ) -> StoredState:
+        for _ in range(UPDATE_ATTEMPTS):
+            if written is None:
+                base = await self.stored_state(key)
+                # as in update_state: never number below what members have seen
+                floor = base.state.version if floor is None else floor
+                written = self._write_chain(key, steps, base, floor)
+            assert floor is not None  # set with the first write
+            last, done = written
+            try:
+                if not await done:
+                    raise SessionNotFound(key)
+            except StateChanged:
+                floor = max(floor, last.state.version - len(steps))
+                written = None
+                continue
+            return last
         raise StoreError(f"session {short_key(key)}: the state kept changing under the write")
 
     async def touch(self, key: str) -> bool:

@@ -1,4 +1,5 @@
-"""Server settings: one frozen dataclass, each field read from a flag or an environment variable."""
+"""Server settings: one frozen dataclass, each field read from a flag or an environment variable
+(parsed and checked by setting_values.py)."""
 
 from __future__ import annotations
 
@@ -7,91 +8,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit
+
+from . import setting_values as parse
 
 
 class SettingsError(ValueError):
     """A flag or environment variable has a value we cannot use."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(f"must be a port number 0-65535, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"must be 0 or a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"must be 0 or a positive number, got {text!r}")
-    return value
-
-
-def _origin(text: str) -> str:
-    """`scheme://host[:port]` as browsers send it in `Origin`, without a trailing slash."""
-    parts = urlsplit(text)
-    if not parts.scheme or not parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{text!r} is not an origin such as https://watch.example.org")
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _public_url(text: str) -> str:
-    parts = urlsplit(text.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError(f"must be an http(s) URL such as https://watch.example.org, got {text!r}")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _origins(text: str) -> tuple[str, ...]:
-    parts = tuple(p.strip() for p in text.split(",") if p.strip())
-    if not parts:
-        raise ValueError("must name at least one origin, or '*'")
-    return tuple(p if p == "*" else _origin(p) for p in parts)
-
-
-def _log_level(text: str) -> str:
-    level = text.upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ValueError(f"must be one of debug, info, warning, error, critical; got {text!r}")
-    return level
-
-
-def _yes_no(text: str) -> bool:
-    value = text.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"must be yes or no, got {text!r}")
-
-
-def _upload_mode(text: str) -> str:
-    value = text.strip().lower()
-    if value not in {"off", "hosts", "anyone"}:
-        raise ValueError(f"must be off, hosts or anyone; got {text!r}")
-    return value
 
 
 def _opt(
@@ -107,7 +29,7 @@ def _opt(
 @dataclass(frozen=True)
 class Settings:
     host: str = _opt("0.0.0.0", "address to listen on", env=["VIDEOSYNC_HOST"])
-    port: int = _opt(8080, "port to listen on", _port, ["VIDEOSYNC_PORT"])
+    port: int = _opt(8080, "port to listen on", parse.port, ["VIDEOSYNC_PORT"])
     redis_url: str | None = _opt(
         None,
         "Redis URL (redis://, rediss://, unix://, redis+sentinel://); absent: the embedded store",
@@ -126,100 +48,100 @@ class Settings:
         env=["VIDEOSYNC_VIDEO"],
     )
     session_ttl: int = _opt(
-        86400, "seconds an idle session lives", _positive_int, ["VIDEOSYNC_SESSION_TTL"]
+        86400, "seconds an idle session lives", parse.positive_int, ["VIDEOSYNC_SESSION_TTL"]
     )
     allowed_origins: tuple[str, ...] = _opt(
         ("*",),
         "comma-separated origins allowed for CORS and the WebSocket handshake, or '*'",
-        _origins,
+        parse.origins,
         ["VIDEOSYNC_ALLOWED_ORIGINS"],
     )
-    log_level: str = _opt("INFO", "debug, info, warning or error", _log_level, ["VIDEOSYNC_LOG_LEVEL"])
+    log_level: str = _opt("INFO", "debug, info, warning or error", parse.log_level, ["VIDEOSYNC_LOG_LEVEL"])
     workers: int = _opt(
-        1, "server processes sharing the port (needs --redis-url)", _positive_int,
+        1, "server processes sharing the port (needs --redis-url)", parse.positive_int,
         ["VIDEOSYNC_WORKERS"],
     )
     ping_interval: float = _opt(
-        5.0, "seconds between WebSocket pings (Go: 5)", _positive_float, ["VIDEOSYNC_PING_INTERVAL"]
+        5.0, "seconds between WebSocket pings (Go: 5)", parse.positive_float, ["VIDEOSYNC_PING_INTERVAL"]
     )
     max_message_bytes: int = _opt(
-        65536, "largest WebSocket message accepted (close 1009 above)", _positive_int,
+        65536, "largest WebSocket message accepted (close 1009 above)", parse.positive_int,
         ["VIDEOSYNC_MAX_MESSAGE_BYTES"],
     )
     rate_limit: float = _opt(
-        20.0, "sustained WebSocket messages per second per socket", _positive_float,
+        20.0, "sustained WebSocket messages per second per socket", parse.positive_float,
         ["VIDEOSYNC_RATE_LIMIT"],
     )
     rate_burst: int = _opt(
         200, "WebSocket messages a socket may send in a burst before the rate applies",
-        _positive_int, ["VIDEOSYNC_RATE_BURST"],
+        parse.positive_int, ["VIDEOSYNC_RATE_BURST"],
     )
     send_queue_limit: int = _opt(
-        1024, "messages queued for one slow socket before it is disconnected", _positive_int,
+        1024, "messages queued for one slow socket before it is disconnected", parse.positive_int,
         ["VIDEOSYNC_SEND_QUEUE_LIMIT"],
     )
     max_connections_per_ip: int = _opt(
         200, "WebSocket connections one client address may hold on one server process (close 1008 above)",
-        _positive_int, ["VIDEOSYNC_MAX_CONNECTIONS_PER_IP"],
+        parse.positive_int, ["VIDEOSYNC_MAX_CONNECTIONS_PER_IP"],
     )
     trust_proxy_headers: bool = _opt(
         False,
         "take client addresses from X-Real-IP / X-Forwarded-For (yes only behind a proxy that sets them)",
-        _yes_no, ["VIDEOSYNC_TRUST_PROXY_HEADERS"],
+        parse.yes_no, ["VIDEOSYNC_TRUST_PROXY_HEADERS"],
     )
     # -- what strangers may do to a server on a public address (README: "Who may do what") --
     create_rate: float = _opt(
         30.0, "sessions one client address may create per minute, after the burst (0: unlimited)",
-        _non_negative_float, ["VIDEOSYNC_CREATE_RATE"],
+        parse.non_negative_float, ["VIDEOSYNC_CREATE_RATE"],
     )
     create_burst: int = _opt(
         10, "sessions one client address may create at once before --create-rate applies",
-        _positive_int, ["VIDEOSYNC_CREATE_BURST"],
+        parse.positive_int, ["VIDEOSYNC_CREATE_BURST"],
     )
     max_sessions: int = _opt(
         10_000, "live sessions the embedded store holds before creation is refused with 503 (0: no cap; "
         "not applied with --redis-url, where Redis's maxmemory is the bound)",
-        _non_negative_int, ["VIDEOSYNC_MAX_SESSIONS"],
+        parse.non_negative_int, ["VIDEOSYNC_MAX_SESSIONS"],
     )
     public_url: str | None = _opt(
         None, "the server's address as browsers reach it (https://watch.example.org): absolute URLs in "
         "answers are built from it, and requests from it count as same-origin; absent: URLs are relative",
-        _public_url, ["VIDEOSYNC_PUBLIC_URL"],
+        parse.public_url, ["VIDEOSYNC_PUBLIC_URL"],
     )
     host_lease: float = _opt(
-        10.0, "seconds a host lease lasts without renewal", _positive_float,
+        10.0, "seconds a host lease lasts without renewal", parse.positive_float,
         ["VIDEOSYNC_HOST_LEASE"],
     )
     host_grace: float = _opt(
         3.0, "seconds a departed host may reconnect before someone else is promoted",
-        _positive_float, ["VIDEOSYNC_HOST_GRACE"],
+        parse.positive_float, ["VIDEOSYNC_HOST_GRACE"],
     )
     presence_interval: float = _opt(
         3.0, "seconds between presence heartbeats, host lease renewals and session checks",
-        _positive_float, ["VIDEOSYNC_PRESENCE_INTERVAL"],
+        parse.positive_float, ["VIDEOSYNC_PRESENCE_INTERVAL"],
     )
     play_lead_ms: int = _opt(
         120, "milliseconds ahead a play command is scheduled so everyone starts together",
-        _positive_int, ["VIDEOSYNC_PLAY_LEAD_MS"],
+        parse.positive_int, ["VIDEOSYNC_PLAY_LEAD_MS"],
     )
     buffer_wait: float = _opt(
         10.0, "seconds the session waits for a stalled member before it goes on without it",
-        _positive_float, ["VIDEOSYNC_BUFFER_WAIT"],
+        parse.positive_float, ["VIDEOSYNC_BUFFER_WAIT"],
     )
     buffer_wait_start: float = _opt(
         30.0, "seconds the session waits for members to load a video it has just started",
-        _positive_float, ["VIDEOSYNC_BUFFER_WAIT_START"],
+        parse.positive_float, ["VIDEOSYNC_BUFFER_WAIT_START"],
     )
     max_upload_bytes: int = _opt(
-        4 * 1024**3, "largest video upload accepted", _positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
+        4 * 1024**3, "largest video upload accepted", parse.positive_int, ["VIDEOSYNC_MAX_UPLOAD_BYTES"]
     )
     max_subtitle_bytes: int = _opt(
-        1024**2, "largest subtitle file upload accepted", _positive_int, ["VIDEOSYNC_MAX_SUBTITLE_BYTES"]
+        1024**2, "largest subtitle file upload accepted", parse.positive_int, ["VIDEOSYNC_MAX_SUBTITLE_BYTES"]
     )
     uploads: str = _opt(
         "hosts",
         "who may upload videos: off, hosts (the host token of a live session) or anyone",
-        _upload_mode, ["VIDEOSYNC_UPLOADS"],
+        parse.upload_mode, ["VIDEOSYNC_UPLOADS"],
     )
     admin_token: str | None = _opt(
         None,
@@ -228,45 +150,50 @@ class Settings:
         env=["VIDEOSYNC_ADMIN_TOKEN"],
     )
     upload_quota: int = _opt(
-        4 * 1024**3, "bytes of uploads one session may hold", _positive_int, ["VIDEOSYNC_UPLOAD_QUOTA"]
+        4 * 1024**3, "bytes of uploads one session may hold", parse.positive_int, ["VIDEOSYNC_UPLOAD_QUOTA"]
     )
     media_quota: int = _opt(
-        20 * 1024**3, "bytes all uploads together may hold", _positive_int, ["VIDEOSYNC_MEDIA_QUOTA"]
+        20 * 1024**3, "bytes all uploads together may hold", parse.positive_int, ["VIDEOSYNC_MEDIA_QUOTA"]
     )
     packager_jobs: int = _opt(
-        1, "ffmpeg packaging processes run at once", _positive_int, ["VIDEOSYNC_PACKAGER_JOBS"]
+        1, "ffmpeg packaging processes run at once", parse.positive_int, ["VIDEOSYNC_PACKAGER_JOBS"]
     )
     packager_threads: int = _opt(
-        2, "threads each ffmpeg packaging process may use", _positive_int,
+        2, "threads each ffmpeg packaging process may use", parse.positive_int,
         ["VIDEOSYNC_PACKAGER_THREADS"],
     )
     chat_max_chars: int = _opt(
-        500, "longest chat message in characters (longer ones are refused with an error)", _positive_int,
+        500, "longest chat message in characters (longer ones are refused with an error)", parse.positive_int,
         ["VIDEOSYNC_CHAT_MAX_CHARS"],
     )
     chat_history: int = _opt(
-        50, "chat messages kept per session for late joiners and reconnects", _non_negative_int,
+        50, "chat messages kept per session for late joiners and reconnects", parse.non_negative_int,
         ["VIDEOSYNC_CHAT_HISTORY"],
     )
     chat_rate: float = _opt(
         1.0, "sustained chat messages per second per socket (over it: error rate_limited)",
-        _positive_float, ["VIDEOSYNC_CHAT_RATE"],
+        parse.positive_float, ["VIDEOSYNC_CHAT_RATE"],
     )
     chat_burst: int = _opt(
-        5, "chat messages a socket may send at once before --chat-rate applies", _positive_int,
+        5, "chat messages a socket may send at once before --chat-rate applies", parse.positive_int,
         ["VIDEOSYNC_CHAT_BURST"],
     )
     password_attempts: float = _opt(
         10.0, "session password guesses per minute per client address (half as many at once)",
-        _positive_float, ["VIDEOSYNC_PASSWORD_ATTEMPTS"],
+        parse.positive_float, ["VIDEOSYNC_PASSWORD_ATTEMPTS"],
     )
     password_session_attempts: float = _opt(
         60.0, "session password guesses per minute per session, from all addresses (half as many at once)",
-        _positive_float, ["VIDEOSYNC_PASSWORD_SESSION_ATTEMPTS"],
+        parse.positive_float, ["VIDEOSYNC_PASSWORD_SESSION_ATTEMPTS"],
     )
     password_jobs: int = _opt(
-        2, "scrypt password hashes computed at once per process (each takes ~16 MiB)", _positive_int,
+        2, "scrypt password hashes computed at once per process (each takes ~16 MiB)", parse.positive_int,
         ["VIDEOSYNC_PASSWORD_JOBS"],
+    )
+    accel_redirect: str | None = _opt(
+        None, "behind nginx: answer media routes with X-Accel-Redirect to this internal location"
+        " (e.g. /_media, aliasing the media dir) and let nginx send the bytes; unset: videosync"
+        " sends them", parse.accel_prefix, ["VIDEOSYNC_ACCEL_REDIRECT"],
     )
     web_dir: str | None = _opt(
         None, "directory of the web app (default: the copy in the installed package, else web/ beside it)",

@@ -2,202 +2,44 @@
 
 A video `Movie.mkv` has the sidecars `Movie.srt`, `Movie.en.vtt`, `Movie.fr.forced.srt`, … in its
 folder (the part between the stem and the extension names the language and flags), and any text
-subtitle stream ffprobe finds in the file (mov_text, subrip, ass, webvtt). Everything is served as
-WebVTT: a .vtt sidecar as it is, an SRT sidecar converted once, a stream extracted once with ffmpeg
-(the packager does it beside packaging; a request for one not extracted yet does it then). The
-converted files live under `.subs/{video id}/` named by their source's revision, so a changed
-source is converted again. Every method that touches the disk is blocking and meant for a thread;
-the `async` ones run their work in threads or subprocesses.
+subtitle stream ffprobe finds in the file (mov_text, subrip, ass, webvtt); subtitle_tracks.py names
+them. Everything is served as WebVTT: a .vtt sidecar as it is, an SRT sidecar converted once
+(subtitle_format.py), a stream extracted once with ffmpeg (the packager does it beside packaging;
+a request for one not extracted yet does it then). The converted files live under `.subs/{video
+id}/` named by their source's revision, so a changed source is converted again. Every method that
+touches the disk is blocking and meant for a thread; the `async` ones run their work in threads or
+subprocesses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import logging
 import os
 import re
 import secrets
 import shutil
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import srt
-import webvtt
-
 from .ffmpeg import Tools
-from .languages import language_name, short_code
+from .subtitle_format import SubtitleError, to_vtt
+from .subtitle_tracks import Track, probe_streams, sidecar_paths, sidecar_track, unique_labels
 
 if TYPE_CHECKING:
-    from .media import MediaLibrary, VideoFile
+    from .media import MediaLibrary
+    from .video import VideoFile
 
 log = logging.getLogger(__name__)
 
 VTT_CONTENT_TYPE = "text/vtt; charset=utf-8"
 CACHE_DIRNAME = ".subs"
-SIDECAR_EXTENSIONS = frozenset({".srt", ".vtt"})
-TEXT_CODECS = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text"})  # not bitmaps
-FLAGS = {"forced": "forced", "sdh": "SDH", "cc": "CC"}
 EXTRACT_TIMEOUT_S = 120.0
-_LANG_RE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}\Z")
 _TRACK_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
-# SRT text allows what WebVTT cue text does not: <font> tags, ASS overrides such as {\an8}
-_FONT_TAG_RE = re.compile(r"</?font\b[^>]*>", re.IGNORECASE)
-_ASS_OVERRIDE_RE = re.compile(r"\{\\[^}]*\}")
-_KEPT_TAG_RE = re.compile(r"&lt;(/?)([ibu])&gt;", re.IGNORECASE)
-
-
-class Source(StrEnum):
-    FILE = "file"  # a sidecar the operator (or an upload) put beside the video
-    STREAM = "stream"  # a text stream inside the video file
-
-
-class SubtitleError(ValueError):
-    """A subtitle file that cannot be used (not SRT/WebVTT, no cues, bad encoding): a 400."""
 
 
 class TrackNotFound(LookupError):
     """The video has no subtitle track with this id: 404."""
-
-
-@dataclass(frozen=True)
-class Track:
-    id: str  # stable: from the sidecar's name, or `s{stream index}`
-    lang: str  # BCP 47-ish, "und" when unknown
-    label: str
-    source: Source
-    path: Path | None = None  # the sidecar
-    stream: int | None = None  # the stream index in the video file
-
-    def to_json(self, video_id: str) -> dict[str, object]:
-        return {"id": self.id, "lang": self.lang, "label": self.label, "source": self.source.value,
-                "url": f"/api/videos/{video_id}/subtitles/{self.id}.vtt"}
-
-
-# -- names ---------------------------------------------------------------------------------------
-def normalize_lang(code: str) -> str:
-    """`en`, `pt-br` → `pt-BR`; SubtitleError for anything not shaped like a language tag."""
-    if not _LANG_RE.match(code):
-        raise SubtitleError(f"{code[:40]!r} is not a language code such as en or pt-BR")
-    first, *rest = short_code(code).split("-")
-    return "-".join([first.lower(), *(p.upper() if len(p) == 2 else p.lower() for p in rest)])
-
-
-def parse_suffix(middle: str) -> tuple[str, list[str]]:
-    """The language and flags named between a sidecar's stem and extension (`en.forced`)."""
-    lang, flags = "und", []
-    for part in (p for p in middle.split(".") if p):
-        if part.lower() in FLAGS:
-            flags.append(FLAGS[part.lower()])
-        elif lang == "und" and _LANG_RE.match(part):
-            lang = normalize_lang(part)
-    return lang, flags
-
-
-def make_label(lang: str, flags: list[str] | None = None, title: str | None = None) -> str:
-    base = title or language_name(lang) or ("Subtitles" if lang == "und" else lang)
-    return f"{base} ({', '.join(flags)})" if flags else base
-
-
-def _unique_labels(tracks: list[Track]) -> list[Track]:
-    seen: dict[str, int] = {}
-    out = []
-    for track in tracks:
-        n = seen[track.label] = seen.get(track.label, 0) + 1
-        out.append(track if n == 1 else Track(track.id, track.lang, f"{track.label} {n}", track.source,
-                                               track.path, track.stream))
-    return out
-
-
-def sidecar_paths(video_path: Path) -> list[Path]:
-    """The subtitle files beside a video (blocking)."""
-    prefix = video_path.stem + "."
-    try:
-        names = sorted(os.listdir(video_path.parent))
-    except OSError:
-        return []
-    return [video_path.parent / n for n in names
-            if n.startswith(prefix) and not n.startswith(".")
-            and os.path.splitext(n)[1].lower() in SIDECAR_EXTENSIONS]
-
-
-def sidecar_track(video_path: Path, path: Path) -> Track:
-    middle = path.name[len(video_path.stem) + 1:]  # "en.forced.srt"
-    lang, flags = parse_suffix(middle[: -len(path.suffix)])
-    track_id = re.sub(r"[^a-z0-9]+", "-", middle.lower()).strip("-")[:64] or "file"
-    return Track(track_id, lang, make_label(lang, flags), Source.FILE, path=path)
-
-
-# -- parsing and conversion ------------------------------------------------------------------------
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM); SRT files in the wild are often Windows-1252, so that next."""
-    if b"\x00" in data:
-        raise SubtitleError("this is a binary file, not subtitles")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise SubtitleError("the file is neither UTF-8 nor Windows-1252 text") from None
-
-
-def _vtt_time(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-
-def _cue_text(content: str) -> str:
-    text = _ASS_OVERRIDE_RE.sub("", _FONT_TAG_RE.sub("", content))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _KEPT_TAG_RE.sub(lambda m: f"<{m.group(1)}{m.group(2).lower()}>", text)  # the tags both have
-    lines = [line for line in text.replace("\r", "").split("\n") if line.strip()]
-    return "\n".join(lines) or " "
-
-
-def srt_to_vtt(text: str) -> str:
-    """SRT → WebVTT; SubtitleError (with where) for a malformed file or one without cues."""
-    try:
-        cues = list(srt.parse(text.replace("\r\n", "\n"), ignore_errors=False))
-    except srt.SRTParseError as exc:
-        raise SubtitleError(f"not a valid SRT file (near character {exc.expected_start}): "
-                            f"{exc.unmatched_content[:60]!r}") from None
-    except (ValueError, TypeError) as exc:
-        raise SubtitleError(f"not a valid SRT file: {exc}") from None
-    if not cues:
-        raise SubtitleError("the file has no subtitle cues")
-    out = ["WEBVTT", ""]
-    for cue in cues:
-        out += [f"{_vtt_time(cue.start.total_seconds())} --> {_vtt_time(cue.end.total_seconds())}",
-                _cue_text(cue.content), ""]
-    return "\n".join(out)
-
-
-def check_vtt(text: str) -> str:
-    """`text` if it is WebVTT with at least one cue, else SubtitleError."""
-    try:
-        captions = webvtt.from_buffer(io.StringIO(text)).captions
-    except (webvtt.errors.MalformedFileError, ValueError, IndexError) as exc:
-        raise SubtitleError(f"not a valid WebVTT file: {exc}") from None
-    if not captions:
-        raise SubtitleError("the file has no subtitle cues")
-    return text if text.endswith("\n") else text + "\n"
-
-
-def to_vtt(data: bytes, filename: str = "") -> str:
-    """An uploaded subtitle file (SRT or WebVTT, told apart by content) as WebVTT text."""
-    text = decode(data)
-    if text.lstrip("\ufeff").startswith("WEBVTT"):
-        return check_vtt(text.lstrip("\ufeff"))
-    if filename.lower().endswith(".vtt"):
-        raise SubtitleError("a WebVTT file must start with the line WEBVTT")
-    return srt_to_vtt(text)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -241,7 +83,7 @@ class Subtitles:
 
     async def tracks(self, video: VideoFile) -> list[Track]:
         files = await asyncio.to_thread(self.sidecars, video)
-        return _unique_labels(files + await self.streams(video))
+        return unique_labels(files + await self.streams(video))
 
     async def streams(self, video: VideoFile) -> list[Track]:
         """The text subtitle streams in the file (ffprobe, cached until the file changes)."""
@@ -251,44 +93,10 @@ class Subtitles:
         if self.tools is None or not self.tools.ffprobe:
             return []
         async with self._probe_limit:
-            found = await self._probe_streams(video.path)
+            found = await probe_streams(self.tools.ffprobe, video.path)
         self._streams[video.id] = (video.size, video.mtime, found)
         return found
 
-    async def _probe_streams(self, path: Path) -> list[Track]:
-        assert self.tools is not None and self.tools.ffprobe
-        proc = await asyncio.create_subprocess_exec(
-            self.tools.ffprobe, "-v", "error", "-select_streams", "s", "-print_format", "json",
-            "-show_entries", "stream=index,codec_name:stream_tags=language,title:stream_disposition=forced",
-            "--", str(path), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), 30)
-        except TimeoutError:
-            return []
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        try:
-            streams = json.loads(out or b"{}").get("streams") or []
-        except ValueError:
-            return []
-        tracks = []
-        for s in streams:
-            if s.get("codec_name") not in TEXT_CODECS or not isinstance(s.get("index"), int):
-                continue
-            tags = s.get("tags") or {}
-            try:
-                lang = normalize_lang(str(tags.get("language", "und")))
-            except SubtitleError:
-                lang = "und"
-            flags = ["forced"] if (s.get("disposition") or {}).get("forced") else []
-            title = str(tags["title"])[:80] if tags.get("title") else None
-            tracks.append(Track(f"s{s['index']}", lang, make_label(lang, flags, title), Source.STREAM,
-                                stream=s["index"]))
-        return tracks
 
     # -- serving -------------------------------------------------------------------------------
     async def vtt_path(self, video: VideoFile, track_id: str) -> Path:

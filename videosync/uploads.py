@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .media import MediaLibrary, VideoFile
+from .media import MediaLibrary
 from .sessions import SessionService, is_session_key
+from .video import VideoFile
 
 
 class UploadMode(StrEnum):

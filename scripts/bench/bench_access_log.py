@@ -21,9 +21,7 @@ import argparse
 import logging
 import os
 import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,20 +32,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from tests.support.debian import ensure  # noqa: E402  (imports no videosync: --repo still picks the checkout)
+from tests.support.net import free_port  # noqa: E402  (nor do these)
+from tests.support.procstat import cpu_seconds  # noqa: E402
 
 REPO = [ROOT]  # --repo: measure another checkout (the code before a change) alike
 POST_LUA = 'wrk.method = "POST"\nwrk.body = ""\n'
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def per_call(level: str, calls: int) -> float:
@@ -92,7 +83,8 @@ def per_request_in_server(level: str, seconds: int, connections: int, workdir: P
     (media / "placeholder.mp4").write_bytes(b"not a video")  # no sample rendering meanwhile
     proc = subprocess.Popen(
         [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(port),
-         "--media-dir", str(media), "--log-level", level],
+         "--media-dir", str(media), "--log-level", level, "--data-dir", "memory://",
+         "--create-rate", "0", "--max-sessions", "0"],  # measuring creation, not its limits
         cwd=REPO[0], env={**os.environ, "PYTHONPATH": str(REPO[0])},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -143,7 +135,8 @@ def main() -> int:
     off = min(per_call("WARNING", args.calls) for _ in range(3))
     print(f"call:   log on {on:6.2f} µs, off {off:6.2f} µs  -> the access log costs {on - off:5.2f} µs"
           f" per request (best of 3 x {args.calls} calls)")
-    if not args.no_server and shutil.which("wrk"):
+    if not args.no_server:
+        ensure("wrk", "wrk")
         results: dict[str, list[float]] = {"INFO": [], "WARNING": []}
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):

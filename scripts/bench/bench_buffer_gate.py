@@ -42,8 +42,18 @@ RECORDER = """() => {
   window.__gate = { events: [], messages: [] };
   const v = document.querySelector('video');
   for (const type of ['waiting', 'pause', 'playing']) {
-    v.addEventListener(type, () => window.__gate.events.push([type, now()]));
+    v.addEventListener(type, () => {
+      const r = v.buffered;
+      const ranges = Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]);
+      window.__gate.events.push([type, now(), v.currentTime, v.readyState, ranges]);
+    });
   }
+  window.__gate.reports = [];
+  const send = window.videosync.socket.send.bind(window.videosync.socket);
+  window.videosync.socket.send = (m) => {
+    if (m && m.type === 'report') window.__gate.reports.push([now(), !!m.buffering]);
+    return send(m);
+  };
   window.videosync.socket.addEventListener('message', ({ detail: m }) => {
     if (m.type === 'stateUpdate') {
       const waiting = (m.state.waitingFor || []).length;
@@ -58,11 +68,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def first_after(events: list[tuple[str, float]], kind: str, after: float, within: float) -> float | None:
-    return next((t for k, t in events if k == kind and after <= t <= after + within), None)
+    return next((t for k, t, *_ in events if k == kind and after <= t <= after + within), None)
 
 
 def last_before(events: list[tuple[str, float]], kind: str, before: float, within: float) -> float | None:
-    times = [t for k, t in events if k == kind and before - within <= t <= before]
+    times = [t for k, t, *_ in events if k == kind and before - within <= t <= before]
     return times[-1] if times else None
 
 
@@ -99,6 +109,27 @@ def analyse(
     return latencies, spreads, spreads_others, pauses, resumes
 
 
+def breakdown(slow: dict[str, Any], host: dict[str, Any]) -> dict[str, list[float]]:
+    """Where each pause's latency went (ms): the throttled page's stall to its `buffering` report,
+    that report to the host page hearing the gate's pause, and that to the host's `pause` event."""
+    parts: dict[str, list[float]] = {"stall → report sent": [], "report → pause heard": [],
+                                     "heard → paused": []}
+    waiting_before = False
+    for received, _paused, waiting, _start in host["messages"]:
+        if waiting and not waiting_before:
+            stall = last_before(slow["events"], "waiting", received, 2000.0)
+            # (the page's own `waiting` listener runs before the recorder's: its report may come first)
+            report = next((t for t, buffering in slow.get("reports", []) if buffering and stall is not None
+                           and stall - 5 <= t <= received), None)
+            paused_at = first_after(host["events"], "pause", received, 2000.0)
+            if stall is not None and report is not None and paused_at is not None:
+                parts["stall → report sent"].append(max(0.0, report - stall))
+                parts["report → pause heard"].append(received - report)
+                parts["heard → paused"].append(paused_at - received)
+        waiting_before = bool(waiting)
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -106,8 +137,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the session plays")
     parser.add_argument("--throttle", type=float, default=0.6, help="throttled bandwidth / video bitrate")
     parser.add_argument("--buffer-wait", default="10")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the throttled page's first stalls")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,12 +173,19 @@ def main() -> None:
             recordings = [p.evaluate("() => window.__gate") for p in pages]
             browser.close()
     latencies, spreads, spreads_others, pauses, resumes = analyse(recordings[2], recordings[:2])
+    stalls = [e for e in recordings[2]["events"] if e[0] == "waiting"]
+    log.debug("the throttled page's first stalls: %s", stalls[:5])
+    log.debug("its first reports: %s", recordings[2]["reports"][:12])
     load = os.getloadavg()
     print(f"gate pauses {pauses}, resumes {resumes} in {args.seconds:.0f} s; load average {load[0]:.2f}")
     if latencies:
         print(f"pause latency (stall -> others' pause), {len(latencies)} samples: "
               f"median {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
               f"max {max(latencies):.0f} ms")
+    for part, values in breakdown(recordings[2], recordings[0]).items():
+        if values:
+            print(f"  {part}: median {statistics.median(values):.0f} ms, p95 {percentile(values, 95):.0f} ms"
+                  f" ({len(values)} pauses)")
     for label, values in (("all three", spreads), ("the two unthrottled", spreads_others)):
         if values:
             print(f"resume spread (first to last 'playing'), {label}, {len(values)} samples: "

@@ -26,9 +26,7 @@ import base64
 import gc
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -39,26 +37,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.http import wait_http  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+from tests.support.procstat import cpu_seconds, rss_kb  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+
 MARK = b'"currentTime":'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used (/proc/PID/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 class WSClient(asyncio.Protocol):
@@ -153,7 +139,7 @@ class Server:
     ) -> None:
         """`launcher`: what runs the server instead of `python -m videosync` (it takes the flags)."""
         self.port = free_port()
-        self.redis: subprocess.Popen[bytes] | None = None
+        self.redis: RedisServer | None = None
         args = [*(launcher or [sys.executable, "-m", "videosync"]),
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--media-dir", str(workdir / "media"), "--log-level", "warning",
@@ -165,14 +151,9 @@ class Server:
         elif store == "sqlite":
             args += ["--data-dir", str(workdir / "data")]
         elif store == "redis":
-            rport = free_port()
-            self.redis = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                stdout=subprocess.DEVNULL,
-            )
-            time.sleep(0.5)
-            args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
+            self.redis = RedisServer(workdir)
+            self.redis.start()
+            args += ["--redis-url", self.redis.url]
         (workdir / "media").mkdir(exist_ok=True)
         # an empty media dir makes the server render and package its sample video in the
         # background: seconds of ffmpeg on one of the two cores, during the first updates measured
@@ -181,15 +162,11 @@ class Server:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
         self.process = subprocess.Popen(args, cwd=ROOT, env=env)
-        deadline = time.monotonic() + 60  # a loaded machine, or a server under tracemalloc, is slow to start
-        while time.monotonic() < deadline and self.alive():
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()  # never left running behind the benchmark
-        raise RuntimeError("server did not start")
+        try:  # a loaded machine, or a server under tracemalloc, is slow to start
+            wait_http(f"http://127.0.0.1:{self.port}/health", timeout=60)
+        except Exception:
+            self.stop()  # never left running behind the benchmark
+            raise
 
     def session(self) -> str:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/sessions", method="POST")
@@ -207,8 +184,7 @@ class Server:
             self.process.kill()
             self.process.wait(5)
         if self.redis is not None:
-            self.redis.terminate()
-            self.redis.wait(10)
+            self.redis.stop()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -228,7 +204,7 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
     sent: list[int] = []
     gc.collect()
     gc.disable()  # the load generator's own GC pauses would be counted as server latency
-    server_cpu, client_cpu = cpu_s(server.process.pid), time.process_time()
+    server_cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
     for i in range(updates):
         state = {"paused": False, "currentTime": i, "playbackRate": 1}
         message = json.dumps({"type": "stateUpdate", "state": state})
@@ -237,7 +213,7 @@ async def run_fanout(server: Server, n: int, updates: int, gap_ms: float) -> dic
         await asyncio.sleep(gap_ms / 1000)
     await asyncio.sleep(2.0)
     gc.enable()
-    server_cpu = cpu_s(server.process.pid) - server_cpu
+    server_cpu = cpu_seconds(server.process.pid) - server_cpu
     client_cpu = time.process_time() - client_cpu
     latencies: list[float] = []
     complete = in_order = 0
@@ -278,12 +254,12 @@ async def join_storm(server: Server, n: int, concurrency: int, batch: bool) -> d
             await asyncio.wait_for(client.init, 180)
             return client
 
-    server_cpu = cpu_s(server.process.pid)
+    server_cpu = cpu_seconds(server.process.pid)
     first = time.perf_counter_ns()
     clients = await asyncio.gather(*(member() for _ in range(n)))
     last_init = max(c.init_ns for c in clients)
     await asyncio.sleep(1.0)  # the news of the last joins
-    server_cpu = cpu_s(server.process.pid) - server_cpu
+    server_cpu = cpu_seconds(server.process.pid) - server_cpu
     storm_s = max(0.001, (last_init - first) / 1e9)
     # the most presence frames any member got in any one second from its init to the storm's end
     worst = 0

@@ -20,7 +20,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import harness  # noqa: E402  (the browser tests' real parts and skew arithmetic)
-from bench_sync import create_host, join, wait_video  # noqa: E402  (same page flows)
+from bench_sync import browser_rig, create_host, join, play_together  # noqa: E402  (same page flows and rig)
 
 from tests.tools.netem_proxy import Delay, ProxyThread  # noqa: E402
 
@@ -90,12 +89,7 @@ def run(browser: Any, base: str, port: int, profiles: list[Profile], steady_s: f
         proxy = proxies.add("127.0.0.1", port, up=profile.up, down=profile.down, seed=len(viewers))
         viewers.append(join(browser, link.replace(base, f"http://127.0.0.1:{proxy.port}")))
     pages = [host, *viewers]
-    for page in pages:
-        wait_video(page, "v.readyState >= 3", timeout=30_000)
-        harness.install_sampler(page)
-    host.click("[data-play]")
-    for page in pages:
-        wait_video(page, "!v.paused && v.currentTime > 0.3", timeout=30_000)
+    play_together(host, pages, ready_timeout=30_000, play_timeout=30_000)
     time.sleep(settle_s)  # clock estimates and rate nudges settle
     start = harness.wall_now(host)
     time.sleep(steady_s)
@@ -170,26 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         log.error("missing: %s", ", ".join(missing))
         return 2
 
-    from playwright.sync_api import sync_playwright
-
     rounds: list[list[Result]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-netem-") as tmp:
-        media = Path(tmp) / "media"
-        media.mkdir()
-        harness.make_clip(media / "clip.mp4", seconds=120)
-        with harness.running_server(media, Path(tmp) / "server.log") as server, ProxyThread() as proxies, \
-                sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
-            for i in range(args.rounds):
-                results = run(
-                    browser, server.base_url, server.port, profiles, args.steady, args.settle, proxies
-                )
-                for r in results:
-                    log.info("round %d, %s: %d windows, p50 %s, p95 %s, page rtt %s ms, offset %s ms", i + 1,
-                             r.profile.label, len(r.skews), fmt(r.skews, 50), fmt(r.skews, 95), r.rtt_ms,
-                             r.offset_ms)
-                rounds.append(results)
-            browser.close()
+    with browser_rig("bench-netem-") as (server, proxies, browser):
+        for i in range(args.rounds):
+            results = run(
+                browser, server.base_url, server.port, profiles, args.steady, args.settle, proxies
+            )
+            for r in results:
+                log.info("round %d, %s: %d windows, p50 %s, p95 %s, page rtt %s ms, offset %s ms", i + 1,
+                         r.profile.label, len(r.skews), fmt(r.skews, 50), fmt(r.skews, 95), r.rtt_ms,
+                         r.offset_ms)
+            rounds.append(results)
     given = argv if argv is not None else sys.argv[1:]
     command = "python scripts/bench/bench_netem_sync.py " + " ".join(given)
     text = report(rounds, command.strip(), args.steady)

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from videosync.ffmpeg import find_tools  # noqa: E402
-from videosync.hls import JobStatus, package_video, parse_playlist, read_status  # noqa: E402
+from videosync.hls import JobStatus, parse_playlist, read_status  # noqa: E402
+from videosync.hls_ffmpeg import package_video  # noqa: E402
 from videosync.sample import make_clip  # noqa: E402
 
 

@@ -20,8 +20,6 @@ import json
 import os
 import random
 import resource
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,10 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_fanout import WSClient, connect, free_port, percentile, rss_kb, run_fanout  # noqa: E402
+from bench_fanout import WSClient, connect, percentile, run_fanout  # noqa: E402
+
+from tests.support.http import wait_http  # noqa: E402  (bench_fanout put the repo on the path)
+from tests.support.net import free_port  # noqa: E402
+from tests.support.procstat import children, cpu_seconds, rss_kb, terminate  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def raise_fd_limit() -> int:
@@ -45,20 +47,6 @@ def raise_fd_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / TICKS
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 @dataclass
@@ -74,33 +62,22 @@ class ScaleServer:
     port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
-        self.redis_proc: subprocess.Popen[bytes] | None = None
+        self.redis_proc: RedisServer | None = None
         args = [sys.executable, "-m", "videosync", "--host", "127.0.0.1", "--port", str(self.port),
                 "--media-dir", str(self.workdir / "media"), "--log-level", "warning",
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "100000",
                 "--create-rate", "0", "--max-sessions", "0",
                 "--workers", str(self.workers), "--data-dir", str(self.workdir / "data"), *self.extra]
         if self.redis or self.workers > 1:
-            rport = free_port()
-            self.redis_proc = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-                stdout=subprocess.DEVNULL,
-            )
-            time.sleep(0.5)
-            args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
+            self.redis_proc = RedisServer(self.workdir)
+            self.redis_proc.start()
+            args += ["--redis-url", self.redis_proc.url]
         (self.workdir / "media").mkdir(exist_ok=True)
         # an empty media dir makes the server render (and package) a sample video: a core lost
         (self.workdir / "media" / "placeholder.mp4").write_bytes(b"not a video")
         self.process = subprocess.Popen(args, cwd=ROOT)
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).read()
-                time.sleep(0.5 if self.workers > 1 else 0)  # every worker up
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        wait_http(f"http://127.0.0.1:{self.port}/health", timeout=30)
+        time.sleep(0.5 if self.workers > 1 else 0)  # every worker up
 
     @property
     def pids(self) -> list[int]:
@@ -117,15 +94,9 @@ class ScaleServer:
         return sum(rss_kb(pid) for pid in self.pids)
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, 30)
         if self.redis_proc is not None:
-            self.redis_proc.terminate()
-            self.redis_proc.wait(10)
+            self.redis_proc.stop()
 
 
 async def connect_many(port: int, keys: list[str], record: bool) -> list[WSClient]:
@@ -175,9 +146,9 @@ async def idle(args: argparse.Namespace) -> None:
                 joined_s = time.perf_counter() - started
                 await asyncio.sleep(5.0)
                 after = server.rss_kb()
-                cpu0, t0 = cpu_seconds(server.pids), time.perf_counter()
+                cpu0, t0 = cpu_seconds(*server.pids), time.perf_counter()
                 await asyncio.sleep(args.window)
-                cpu = (cpu_seconds(server.pids) - cpu0) / (time.perf_counter() - t0)
+                cpu = (cpu_seconds(*server.pids) - cpu0) / (time.perf_counter() - t0)
                 alive = sum(not c.closed for c in clients)
                 close_all([*warm, *clients])
             finally:
@@ -214,7 +185,7 @@ async def run_sessions(server: ScaleServer, sessions: int, viewers: int, seconds
     by_session = [audiences[i * viewers:(i + 1) * viewers] for i in range(sessions)]
     await asyncio.sleep(2.0 + sessions * viewers / 1000)  # join announcements settle
     sent: list[dict[int, int]] = [{} for _ in range(sessions)]
-    cpu0, t0 = cpu_seconds(server.pids), time.perf_counter()
+    cpu0, t0 = cpu_seconds(*server.pids), time.perf_counter()
 
     async def host_loop(index: int) -> None:
         await asyncio.sleep(random.random())  # hosts are not in lockstep
@@ -226,7 +197,7 @@ async def run_sessions(server: ScaleServer, sessions: int, viewers: int, seconds
 
     await asyncio.gather(*(host_loop(i) for i in range(sessions)))
     await asyncio.sleep(2.0)
-    cpu = (cpu_seconds(server.pids) - cpu0) / (time.perf_counter() - t0)
+    cpu = (cpu_seconds(*server.pids) - cpu0) / (time.perf_counter() - t0)
     latencies: list[float] = []
     missing = 0
     for index, clients in enumerate(by_session):

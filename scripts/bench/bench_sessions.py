@@ -12,35 +12,21 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.debian import ensure  # noqa: E402
+from tests.support.http import wait_http  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+from tests.support.procstat import children, cpu_seconds  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+
 POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = ""\n'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 @dataclass
@@ -52,16 +38,6 @@ class Result:
     errors: str
     cpu_ms_per_k: float  # server CPU (all its threads and workers) per 1,000 sessions created:
     # steadier than req/s on a machine others share, where req/s follows their load
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (the workers), from /proc."""
-    total = 0.0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    for each in [pid, *(int(c) for c in children.read_text().split())]:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def run_wrk(url: str, duration: int, connections: int, script: Path) -> tuple[float, str, str, str]:
@@ -85,13 +61,14 @@ def bench(label: str, extra: list[str], args: argparse.Namespace, script: Path, 
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/health")
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=15)
         time.sleep(0.5 if "--workers" in extra else 0)  # every worker up
-        cpu_before = cpu_seconds(server.pid)
+        workers = [server.pid, *children(server.pid)]  # the server and its worker processes
+        cpu_before = cpu_seconds(*workers)
         rps, p50, p99, errors = run_wrk(
             f"http://127.0.0.1:{port}/api/sessions", args.duration, args.connections, script
         )
-        cpu = cpu_seconds(server.pid) - cpu_before
+        cpu = cpu_seconds(*workers) - cpu_before
         return Result(label, rps, p50, p99, errors, 1e6 * cpu / (rps * args.duration))
     finally:
         server.terminate()
@@ -107,9 +84,7 @@ def main() -> int:
                         choices=["memory", "sqlite", "redis"])
     parser.add_argument("--rounds", type=int, default=1, help="runs of the embedded stores, interleaved")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
-        return 1
+    ensure("wrk", "wrk")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(POST_SCRIPT)
@@ -118,13 +93,10 @@ def main() -> int:
         # which takes a core away from the requests being measured
         os.makedirs(media)
         Path(media, "placeholder.mp4").write_bytes(b"not a video")
-        redis_port = free_port()
-        redis = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no", "--dir", tmp],
-            stdout=subprocess.DEVNULL,
-        )
+        redis = RedisServer(Path(tmp))
+        redis.start()
+        redis_port = redis.port
         try:
-            time.sleep(0.5)
             results = []
             for round_ in range(args.rounds):  # stores interleaved: a change in load hits them all
                 if "memory" in args.stores:
@@ -141,8 +113,7 @@ def main() -> int:
                     args, script, media,
                 ))
         finally:
-            redis.terminate()
-            redis.wait(10)
+            redis.stop()
     print(f"POST /api/sessions, wrk -t2 -c{args.connections} -d{args.duration}s")
     print(f"{'store':<22}{'req/s':>10}{'p50':>10}{'p99':>10}{'non-2xx':>9}{'CPU ms/1k':>11}")
     for r in results:

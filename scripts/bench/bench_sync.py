@@ -31,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,14 @@ class Result:
     pause_frames: list[float] = field(default_factory=list)  # worst currentTime spread when paused, ms
 
 
-def open_page(browser: Any, url: str, cdp: Sequence[tuple[str, dict[str, Any]]] = ()) -> Any:
+def open_page(
+    browser: Any, url: str, cdp: Sequence[tuple[str, dict[str, Any]]] = (), init_script: str | None = None
+) -> Any:
     """A page in a context of its own; `cdp` DevTools commands are sent before it navigates, so a
-    throttled viewer loads the page throttled too."""
+    throttled viewer loads the page throttled too; `init_script` runs before the page's own."""
     context = browser.new_context(viewport={"width": 800, "height": 600})
+    if init_script:
+        context.add_init_script(script=init_script)
     page = context.new_page()
     page.on("pageerror", lambda exc: log.warning("page error: %s", exc))
     if cdp:
@@ -80,6 +85,18 @@ def wait_video(page: Any, predicate: str, timeout: float = 15_000) -> None:
     page.wait_for_function(
         f"() => {{ const v = document.querySelector('video'); return {predicate}; }}", timeout=timeout
     )
+
+
+def play_together(
+    host: Any, pages: list[Any], ready_timeout: float = 15_000, play_timeout: float = 15_000
+) -> None:
+    """Every page loaded and sampling its video, then the host presses play and every page plays."""
+    for p in pages:
+        wait_video(p, "v.readyState >= 3", timeout=ready_timeout)
+        harness.install_sampler(p)
+    host.click("[data-play]")
+    for p in pages:
+        wait_video(p, "!v.paused && v.currentTime > 0.3", timeout=play_timeout)
 
 
 def create_host(browser: Any, base: str) -> tuple[Any, str]:
@@ -120,12 +137,7 @@ def run_one(
     result = Result(viewers)
     host, link = create_host(browser, base)
     pages = [host] + [join(browser, link) for _ in range(viewers - 1)]
-    for p in pages:
-        wait_video(p, "v.readyState >= 3")
-        harness.install_sampler(p)
-    host.click("[data-play]")
-    for p in pages:
-        wait_video(p, "!v.paused && v.currentTime > 0.3")
+    play_together(host, pages)
     time.sleep(3)
 
     samples, start, end = sample_for(pages, steady_s)
@@ -225,12 +237,7 @@ def run_weak(
         ),
     }
     pages = [host, *weak.values()]
-    for p in pages:
-        wait_video(p, "v.readyState >= 3", timeout=60_000)
-        harness.install_sampler(p)
-    host.click("[data-play]")
-    for p in pages:
-        wait_video(p, "!v.paused && v.currentTime > 0.3", timeout=30_000)
+    play_together(host, pages, ready_timeout=60_000, play_timeout=30_000)
     time.sleep(5)  # clock estimates and rate nudges settle
 
     samples, start, end = sample_for(pages, steady_s)
@@ -356,6 +363,22 @@ def report(results: list[Result], command: str, seconds: float, weak: WeakResult
     return "\n".join(lines)
 
 
+@contextmanager
+def browser_rig(prefix: str) -> Iterator[tuple[harness.ServerProcess, ProxyThread, Any]]:
+    """What every run measures against: a server with a 120 s clip, the delaying proxies, Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        media = Path(tmp) / "media"
+        media.mkdir()
+        harness.make_clip(media / "clip.mp4", seconds=120)
+        with harness.running_server(media, Path(tmp) / "server.log") as server, ProxyThread() as proxies, \
+                sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
+            yield server, proxies, browser
+            browser.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -375,26 +398,17 @@ def main(argv: list[str] | None = None) -> int:
         log.error("missing: %s", ", ".join(missing))
         return 2
 
-    from playwright.sync_api import sync_playwright
-
     rng = random.Random(args.seed)
     results: list[Result] = []
     weak: WeakResult | None = None
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
-        media = Path(tmp) / "media"
-        media.mkdir()
-        harness.make_clip(media / "clip.mp4", seconds=120)
-        with harness.running_server(media, Path(tmp) / "server.log") as server, ProxyThread() as proxies, \
-                sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=harness.CHROMIUM, args=harness.CHROMIUM_ARGS)
-            for n in args.viewers:
-                log.info("%d viewers", n)
-                results.append(run_one(browser, server.base_url, n, args.steady, args.rounds, rng))
-            if args.weak:
-                log.info("weak devices and links")
-                weak = run_weak(browser, server.base_url, server.port, proxies, args.steady, args.rounds)
-                log.info("%s", weak)
-            browser.close()
+    with browser_rig("bench-sync-") as (server, proxies, browser):
+        for n in args.viewers:
+            log.info("%d viewers", n)
+            results.append(run_one(browser, server.base_url, n, args.steady, args.rounds, rng))
+        if args.weak:
+            log.info("weak devices and links")
+            weak = run_weak(browser, server.base_url, server.port, proxies, args.steady, args.rounds)
+            log.info("%s", weak)
     command = "python scripts/bench/bench_sync.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(results, command.strip(), args.steady, weak)
     sys.stdout.write(text)

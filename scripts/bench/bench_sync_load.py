@@ -14,14 +14,20 @@ process), and every receipt is timed against its send, in three conditions:
 Reports p50/p99/max, the p50 of the first and last quarter of the updates (a backlog shows as a
 last quarter far above the first: latency growing over the run), and the bulk throughput.
 
+A config ending in `:accel` puts Debian's nginx in front, as in production: videosync runs with
+`--accel-redirect /_media` behind the config docs/production.md documents, and the pullers and
+the WebSocket members all go through nginx (videosync decides, nginx sends the media bytes).
+Its rows add nginx's CPU (`nginx_cpu_pct`, one nginx process).
+
     python scripts/bench/bench_sync_load.py                        # the whole matrix
     python scripts/bench/bench_sync_load.py --configs redis:1 --loads idle,ranges
+    python scripts/bench/bench_sync_load.py --configs memory:1,memory:1:accel,redis:1,redis:1:accel
     python scripts/bench/bench_sync_load.py --turns --configs redis:1 --loads ranges
 
 `--turns` runs the server on the stock asyncio loop with a loop-turn counter and reports, per host
 update, how many loop turns pass from the host's frame being handled to the update's fan-out, and
 how long turns take (the server is otherwise unchanged; the counter costs a little).
-Needs wrk, ffmpeg (for the clip) and redis-server.
+Needs wrk, ffmpeg (for the clip) and redis-server; nginx for `:accel`.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -47,7 +52,12 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from bench_fanout import WSClient, connect, cpu_s, free_port, percentile  # noqa: E402
+from bench_fanout import WSClient, connect, percentile  # noqa: E402
+
+from tests.support.net import free_port  # noqa: E402
+from tests.support.nginx import Nginx, accel_config, ensure_nginx  # noqa: E402
+from tests.support.procstat import cpu_seconds, terminate  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 MIB = 1024 * 1024
 SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
@@ -74,14 +84,15 @@ def serve_with_turns(out: str, argv: list[str]) -> int:
     frame reaching the hub and its fan-out. Written to OUT as JSON at exit."""
     import asyncio.base_events
 
+    sys.path.insert(0, os.getcwd())  # the server's checkout (--server-root), not this script's
     import videosync.__main__ as entry
-    from videosync import events as ev
-    from videosync.hub import Hub
+    from videosync.room.registry import Rooms
+    from videosync.room.room import Room
 
     turn = [0]
     durations: list[float] = []
-    handled: list[tuple[int, float]] = []  # (turn, time) a host stateUpdate reached Hub.handle
-    fanned: list[tuple[int, float]] = []  # (turn, time) a STATE event was fanned out
+    handled: list[tuple[int, float]] = []  # (turn, time) a host stateUpdate reached Rooms.handle
+    fanned: list[tuple[int, float]] = []  # (turn, time) a stateUpdate was fanned out to the room
     run_once = asyncio.base_events.BaseEventLoop._run_once
 
     def counted(self: Any) -> None:
@@ -90,21 +101,21 @@ def serve_with_turns(out: str, argv: list[str]) -> int:
         durations.append(time.perf_counter() - started)
         turn[0] += 1
 
-    handle, dispatch = Hub.handle, Hub._dispatch
+    handle, fanout = Rooms.handle, Room.fanout
 
-    async def handle_counted(self: Hub, peer: Any, raw: Any, received_ms: float) -> None:
+    async def handle_counted(self: Rooms, peer: Any, raw: Any, received_ms: float) -> None:
         if b'"stateUpdate"' in (raw if isinstance(raw, bytes) else raw.encode()):
             handled.append((turn[0], time.perf_counter()))
         await handle(self, peer, raw, received_ms)
 
-    def dispatch_counted(self: Hub, group: Any, event: Any) -> None:
-        if event.kind == ev.STATE:
+    def fanout_counted(self: Room, wire: str, skip: str | None = None) -> None:
+        if '"stateUpdate"' in wire:
             fanned.append((turn[0], time.perf_counter()))
-        dispatch(self, group, event)
+        fanout(self, wire, skip)
 
     asyncio.base_events.BaseEventLoop._run_once = counted  # type: ignore[method-assign]
-    Hub.handle = handle_counted  # type: ignore[method-assign]
-    Hub._dispatch = dispatch_counted  # type: ignore[method-assign]
+    Rooms.handle = handle_counted  # type: ignore[method-assign]
+    Room.fanout = fanout_counted  # type: ignore[method-assign]
     entry.event_loop_factory = lambda: None  # the stock loop: uvloop's turns cannot be counted
     try:
         return entry.main(argv)
@@ -136,21 +147,23 @@ def turn_report(path: Path, since: float) -> dict[str, Any]:
 
 
 class Server:
-    def __init__(self, media: Path, workdir: Path, store: str, workers: int, turns: bool) -> None:
-        self.port = free_port()
-        self.redis: subprocess.Popen[bytes] | None = None
+    """videosync (and its Redis), alone or behind nginx in accel mode: `port` is where clients go."""
+
+    def __init__(self, media: Path, workdir: Path, store: str, workers: int, turns: bool,
+                 accel: bool = False) -> None:
+        self.port = self.backend_port = free_port()
+        self.redis: RedisServer | None = None
+        self.nginx: Nginx | None = None
         self.turns_file = workdir / f"turns-{self.port}.json" if turns else None
         args = ["--host", "127.0.0.1", "--port", str(self.port), "--media-dir", str(media),
                 "--video", "bench.mp4", "--log-level", "warning", "--workers", str(workers),
                 "--rate-limit", "1000", "--rate-burst", "1000", "--max-connections-per-ip", "10000"]
         if store == "redis":
-            rport = free_port()
-            self.redis = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                stdout=subprocess.DEVNULL,
-            )
-            args += ["--redis-url", f"redis://127.0.0.1:{rport}/0"]
+            self.redis = RedisServer(workdir)
+            self.redis.start()
+            args += ["--redis-url", self.redis.url]
+        if accel:
+            args += ["--accel-redirect", "/_media"]
         env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT[0])}
         if self.turns_file is not None:
             cmd = [sys.executable, __file__, "--serve-with-turns", str(self.turns_file), *args]
@@ -161,11 +174,17 @@ class Server:
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(self.url("/health"), timeout=1).read()
-                return
+                break
             except OSError:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start")
+        else:
+            self.stop()
+            raise RuntimeError("server did not start")
+        if accel:
+            front = free_port()
+            self.nginx = Nginx(workdir / f"nginx-{front}", accel_config(self.port, front, media.resolve()),
+                               front, ensure_nginx()).start()
+            self.port = front
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -195,15 +214,11 @@ class Server:
         raise RuntimeError("the clip was not packaged in time")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.nginx is not None:
+            self.nginx.stop()
+        terminate(self.process, 20)
         if self.redis is not None:
-            self.redis.terminate()
-            self.redis.wait(10)
+            self.redis.stop()
 
 
 def start_wrk(url: str, connections: int, seconds: float, script: str,
@@ -244,7 +259,8 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
         wrk = start_wrk(server.url("/"), args.pullers, args.seconds + 6, script, workdir)
         await asyncio.sleep(2.0)  # the bulk load at full speed before the first update
     since = time.perf_counter()
-    server_cpu = cpu_s(server.process.pid)
+    server_cpu = cpu_seconds(server.process.pid)
+    nginx_cpu = cpu_seconds(server.nginx.pid) if server.nginx is not None else 0.0
     sent: list[int] = []
     next_at = time.perf_counter()
     for i in range(updates):
@@ -258,7 +274,9 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sum(len(m.received) for m in members) < updates * len(members):
         await asyncio.sleep(0.1)
-    server_cpu = cpu_s(server.process.pid) - server_cpu
+    server_cpu = cpu_seconds(server.process.pid) - server_cpu
+    if server.nginx is not None:
+        nginx_cpu = cpu_seconds(server.nginx.pid) - nginx_cpu
     bulk = float("nan")
     if wrk is not None:
         wrk.send_signal(signal.SIGINT)
@@ -291,6 +309,7 @@ async def fanout_under(server: Server, load: str, args: argparse.Namespace, work
                         or p50_first > 1000 * args.seconds / 4),
         "bulk_mib_s": None if bulk != bulk else round(bulk),
         "server_cpu_pct": round(100 * server_cpu / args.seconds),
+        **({"nginx_cpu_pct": round(100 * nginx_cpu / args.seconds)} if server.nginx is not None else {}),
         "since": since,
     }
 
@@ -307,7 +326,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="memory:1,redis:1,redis:2",
-                        help="store:processes, comma-separated")
+                        help="store:processes[:accel], comma-separated (accel: behind nginx)")
     parser.add_argument("--loads", default="idle,ranges,hls")
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--pullers", type=int, default=20)
@@ -332,8 +351,9 @@ async def main() -> int:
               f" for {args.seconds:g} s, {args.pullers} bulk pullers;"
               f" load average {os.getloadavg()[0]:.2f}", flush=True)
         for config in args.configs.split(","):
-            store, workers = config.split(":")
-            server = Server(media, workdir, store, int(workers), args.turns)
+            store, workers, *front = config.split(":")
+            accel = front == ["accel"]
+            server = Server(media, workdir, store, int(workers), args.turns, accel)
             try:
                 segments = server.segments() if "hls" in args.loads else []
                 for load in args.loads.split(","):
@@ -343,10 +363,10 @@ async def main() -> int:
                     if server.turns_file is not None:
                         server.stop()
                         extra = {"turns": turn_report(server.turns_file, since)}
-                        server = Server(media, workdir, store, int(workers), args.turns)
+                        server = Server(media, workdir, store, int(workers), args.turns, accel)
                         segments = server.segments() if "hls" in args.loads else []
-                    print(json.dumps({"store": store, "workers": int(workers), **result, **extra,
-                                      "load1": round(os.getloadavg()[0], 2)}), flush=True)
+                    row = {"store": store, "workers": int(workers), "accel": accel, **result, **extra}
+                    print(json.dumps({**row, "load1": round(os.getloadavg()[0], 2)}), flush=True)
             finally:
                 server.stop()
     return 0

@@ -10,7 +10,7 @@ Each scenario runs against `python -m videosync` and against Debian's nginx (one
 when missing), taking turns for `--rounds` rounds with the same wrk client. Prints MiB/s, p50/p99
 latency and server CPU per MiB (utime + stime from /proc/PID/stat, which other load on the
 machine cannot inflate) and the ratios videosync/nginx, then videosync's RSS while 50 clients
-stream whole files (memory must stay flat). Needs `wrk` (apt install wrk).
+stream whole files (memory must stay flat). `wrk` too is installed with apt-get when missing.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.debian import ensure  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+from tests.support.nginx import Nginx, ensure_nginx  # noqa: E402  (one nginx harness for tests and benches)
+from tests.support.procstat import cpu_seconds as process_cpu_seconds  # noqa: E402
+
 MIB = 1024 * 1024
 SERVER_ROOT = [ROOT]  # --server-root: measure another checkout (the code before a change) alike
 
@@ -65,23 +70,9 @@ with runner:
 """
 
 
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
+NGINX_SITE = """
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
     server {{
         listen 127.0.0.1:{port};
         location = /api/video {{
@@ -89,43 +80,15 @@ http {{
             default_type video/mp4;
         }}
     }}
-}}
 """
-
-
-def ensure_nginx() -> str:
-    """Debian's nginx, installed with apt-get when missing (the reference is part of the run)."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found:
-        return found
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    print("(installing nginx with apt-get)", file=sys.stderr)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx-light"],
-                   check=False, stdout=subprocess.DEVNULL)
-    if not Path("/usr/sbin/nginx").exists():
-        subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "nginx"],
-                       check=True, stdout=subprocess.DEVNULL)
-    return "/usr/sbin/nginx"
 
 
 def start_nginx(media: Path, conf_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    conf = conf_dir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=conf_dir, port=port, file=media / "bench.mp4"))
-    proc = subprocess.Popen([ensure_nginx(), "-c", str(conf), "-p", str(conf_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/video"
-    if not wait_ready(url, proc):
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"nginx did not serve {url}: {(conf_dir / 'error.log').read_text()}")
-    return proc, url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    nginx = Nginx(conf_dir, NGINX_SITE.format(port=port, file=media / "bench.mp4"), port, ensure_nginx())
+    nginx.start()
+    assert nginx.process is not None
+    return nginx.process, nginx.url("/api/video")
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> bool:
@@ -193,10 +156,7 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time of the server: a figure other load on the machine cannot skew."""
-    if pid is None:
-        return float("nan")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return float("nan") if pid is None else process_cpu_seconds(pid)
 
 
 def rss_mib(pid: int) -> float:
@@ -236,9 +196,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
     SERVER_ROOT[0] = args.server_root.resolve()
-    if shutil.which("wrk") is None:
-        print("bench_video: needs wrk (apt install wrk)", file=sys.stderr)
-        return 2
+    ensure("wrk", "wrk")
     with tempfile.TemporaryDirectory() as tmp:
         media = Path(tmp) / "media"
         media.mkdir()

@@ -19,6 +19,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import RedisServer
+from tests.support.ws_fixtures import stop_hub  # noqa: F401 (autouse: the rooms shut down after each test)
 
 from .replay import Bindings, load_cases, raw_request, replay_http_step
 
@@ -84,12 +85,6 @@ CASES = load_cases("go-a", "ws")
 def store_url(redis_server: RedisServer) -> str:
     redis_server.flush()
     return redis_server.url
-
-
-@pytest.fixture(autouse=True)
-def _stop_hub(services: Any, io_loop: Any):  # type: ignore[no-untyped-def]
-    yield
-    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
 class Peer:

@@ -43,6 +43,24 @@ def server(media_dir: Path, tmp_path: Path) -> Iterator[harness.ServerProcess]:
         yield srv
 
 
+@pytest.fixture(scope="module")
+def slow_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A video the server must transcode to package: uploaded, it is still packaging while watched."""
+    return harness.make_slow_to_package(tmp_path_factory.mktemp("upload") / "holiday film.mkv")
+
+
+@pytest.fixture
+def upload_server(tmp_path: Path) -> Iterator[harness.ServerProcess]:
+    """A server of the test's own, whose media dir its uploads go into."""
+    media = tmp_path / "media"
+    media.mkdir()
+    harness.make_clip(media / "clip.mp4", seconds=20)
+    with harness.running_server(
+        media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]
+    ) as srv:
+        yield srv
+
+
 # Package scope, not session: Playwright's sync API keeps an event loop running in the main thread,
 # and every later pytest-tornado test would find it there ("another loop is running").
 @pytest.fixture(scope="package")

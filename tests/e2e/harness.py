@@ -46,44 +46,34 @@ CHROMIUM_ARGS = [
 Sample = tuple[float, float, int, int, int]  # wall ms, currentTime s, paused, seeking, readyState
 
 
+def lavfi_clip(path: Path, seconds: int, size: str, fps: int, tone: str, codec_args: Sequence[str]) -> Path:
+    """ffmpeg's testsrc2 pattern with a sine `tone` (its lavfi options), encoded with `codec_args`."""
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
+         "-f", "lavfi", "-i", f"sine={tone}",
+         "-t", str(seconds), *codec_args, str(path)],
+        check=True,
+    )
+    return path
+
+
 def make_clip(path: Path, seconds: int = 30, size: str = "320x240", fps: int = 30) -> Path:
     """A short H.264/AAC MP4 with a keyframe every second (cheap seeks) and the moov up front."""
     if path.exists():
         return path
-    cmd = [
-        "ffmpeg",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate={fps}",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        "-t",
-        str(seconds),
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        str(fps),
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-movflags",
-        "+faststart",
-        str(path),
-    ]
-    subprocess.run(cmd, check=True)
-    return path
+    return lavfi_clip(path, seconds, size, fps, "frequency=440:sample_rate=48000", [
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps),
+        "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart",
+    ])
+
+
+def make_slow_to_package(path: Path, seconds: int = 60) -> Path:
+    """MPEG-4 part 2 video + MP3 audio in Matroska: no stream copy possible, so packaging
+    transcodes and the playlist grows while people watch."""
+    return lavfi_clip(path, seconds, "854x480", 30, "frequency=330:sample_rate=44100", [
+        "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-b:a", "96k",
+    ])
 
 
 def start_redis() -> RedisServer:

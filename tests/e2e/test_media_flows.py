@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from . import harness
-from .viewer import HOST_GRACE, Viewer, measure_skew, wait_in_sync
+from .viewer import Viewer, measure_skew, wait_in_sync
 
 log = logging.getLogger(__name__)
 
@@ -88,57 +87,6 @@ def test_a_library_video_plays_over_hls_in_sync(
     host.seek(30.0)
     for v in (host, guest):
         v.wait_video("!v.seeking && v.currentTime >= 30 && v.currentTime < 36", timeout=15_000)
-
-
-def make_slow_to_package(path: Path, seconds: int = 60) -> Path:
-    """MPEG-4 part 2 video + MP3 audio in Matroska: no stream copy possible, so packaging
-    transcodes and the playlist grows while people watch."""
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=854x480:rate=30",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=330:sample_rate=44100",
-            "-t",
-            str(seconds),
-            "-c:v",
-            "mpeg4",
-            "-q:v",
-            "5",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            "96k",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
-
-
-@pytest.fixture(scope="module")
-def slow_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_slow_to_package(tmp_path_factory.mktemp("upload") / "holiday film.mkv")
-
-
-@pytest.fixture
-def upload_server(tmp_path: Path) -> Iterator[harness.ServerProcess]:
-    media = tmp_path / "media"
-    media.mkdir()
-    harness.make_clip(media / "clip.mp4", seconds=20)
-    with harness.running_server(
-        media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]
-    ) as srv:
-        yield srv
 
 
 def test_upload_shows_progress_then_plays_while_still_packaging(

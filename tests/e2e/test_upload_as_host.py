@@ -5,35 +5,18 @@ arrives as pushed `mediaStatus` messages (no polling of the video's status)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import harness
-from .test_media_flows import make_slow_to_package
-from .viewer import HOST_GRACE, Viewer
+from .viewer import Viewer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OpenViewer = Callable[..., Viewer]
-
-
-@pytest.fixture(scope="module")
-def slow_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_slow_to_package(tmp_path_factory.mktemp("upload") / "holiday film.mkv")
-
-
-@pytest.fixture
-def upload_server(tmp_path: Path) -> Iterator[harness.ServerProcess]:
-    media = tmp_path / "media"
-    media.mkdir()
-    harness.make_clip(media / "clip.mp4", seconds=20)
-    with harness.running_server(
-        media, tmp_path / "server.log", extra_args=["--host-grace", HOST_GRACE]
-    ) as srv:
-        yield srv
 
 
 class Requests:

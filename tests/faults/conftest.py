@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import RedisServer
 
-from .procs import ServerProc
+from .procs import ServerProc, StartedServers
 
 MakeServer = Callable[..., ServerProc]
 
@@ -32,18 +32,12 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[MakeServer]:
     """make_server(redis_url=..., args=(...), name=...) → a started server; all stopped after."""
-    started: list[ServerProc] = []
+    servers = StartedServers(tmp_path)
 
     def _make(
         redis_url: str | None = None, args: tuple[str, ...] = (), name: str = "server", **kw: Any
     ) -> ServerProc:
-        server = ServerProc(tmp_path, redis_url=redis_url, args=args, name=name, **kw)
-        started.append(server)
-        server.start()
-        return server
+        return servers.start(redis_url=redis_url, args=args, name=name, **kw)
 
     yield _make
-    for server in started:
-        server.stop()
-        # shown by pytest only when the test failed
-        print(f"----- {server.name} log (tail) -----\n{server.log_tail()}")
+    servers.stop_all()

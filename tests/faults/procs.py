@@ -12,11 +12,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.support.http import answers_ok, http
 from tests.support.net import free_port, port_open
 
-__all__ = ["ServerProc", "http"]  # `http` re-exported: the fault tests import it from here
+__all__ = ["ServerProc", "StartedServers", "http"]  # `http` re-exported: the fault tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,3 +110,23 @@ class ServerProc:
 
     def accepts(self) -> bool:
         return port_open(self.port)
+
+
+class StartedServers:
+    """The server processes one test started: all stopped when it ends, each log's tail printed
+    (pytest shows it only when the test failed)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.started: list[ServerProc] = []
+
+    def start(self, **kw: Any) -> ServerProc:
+        server = ServerProc(self.tmp_path, **kw)
+        self.started.append(server)
+        server.start()
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+            print(f"----- {server.name} log (tail) -----\n{server.log_tail()}")

@@ -115,6 +115,10 @@ def test_each_worker_listens_on_its_own_socket_and_the_parent_on_none(
 ) -> None:
     server = make_server(own_redis.url, ("--workers", "2"))
     assert server.proc is not None
+    # the server answers once one worker listens; the other may still be starting (loaded machine)
+    deadline = time.monotonic() + 15
+    while len(listening_pids(server.port)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     workers = worker_pids(server.proc.pid)
     # one socket each (SO_REUSEPORT): the kernel spreads connections instead of the first to wake
     # taking them; the parent accepts nothing, so its stop leaves no queue behind

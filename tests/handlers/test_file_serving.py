@@ -10,14 +10,13 @@ import logging
 import os
 import re
 import socket
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.web import Application
 
+from tests.support.http import call
+from tests.support.net import until
 from videosync.handlers.media import media_routes
 from videosync.media import MediaLibrary
 from videosync.settings import Settings
@@ -60,22 +59,8 @@ def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-async def call(http_client: AsyncHTTPClient, base_url: str, path: str, **kwargs: Any) -> HTTPResponse:
-    kwargs.setdefault("raise_error", False)
-    return await http_client.fetch(base_url + path, **kwargs)
-
-
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 SEGMENT = f"/media/hls/clip/{REV}/seg_00000.ts"

@@ -7,21 +7,27 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
-from videosync.app import make_app
 from videosync.handlers import ranged
 from videosync.media import MediaLibrary
 
 from ..conformance.replay import raw_request
-from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
+from ..media_support import (  # noqa: F401 (fixtures)
+    GOLDEN_MTIME,
+    clip_media_dir,
+    clips,
+    media_app,
+    media_services,
+    serving_media,
+    tools,
+)
+from ..support.http import call
 
 # every test here serves a clip the real ffmpeg generated
 pytestmark = pytest.mark.ffmpeg
@@ -33,32 +39,13 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # uploads to the permanent l
 
 @pytest.fixture
 def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copy(clips["h264_aac"], media / "clip.mp4")
-    os.utime(media / "clip.mp4", (GOLDEN_MTIME, GOLDEN_MTIME))
-    return media
+    return clip_media_dir(tmp_path, clips["h264_aac"])
 
 
 @pytest.fixture
 def media(media_dir: Path, tools, tmp_path: Path, io_loop, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ranged, "CHUNK", 64 * 1024)  # the 10 s clip then spans many chunks
-    services, library, packager = media_services(
-        media_dir, tools, tmp_path, max_upload_bytes=UPLOAD_CAP, admin_token=ADMIN_TOKEN
-    )
-    yield services, library, packager
-    io_loop.run_sync(packager.close)
-    io_loop.run_sync(services.store.close)
-
-
-@pytest.fixture
-def app(media):  # type: ignore[no-untyped-def]
-    return make_app(media[0])
-
-
-async def call(http_client: AsyncHTTPClient, base_url: str, path: str, **kwargs: Any) -> HTTPResponse:
-    kwargs.setdefault("raise_error", False)
-    return await http_client.fetch(base_url + path, **kwargs)
+    yield from serving_media(io_loop, media_dir, tools, tmp_path, max_upload_bytes=UPLOAD_CAP, admin_token=ADMIN_TOKEN)
 
 
 def _headers(response: HTTPResponse) -> dict[str, str]:

@@ -5,23 +5,21 @@ no video of its own follows the default video's packaging."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tornado.ioloop import IOLoop
 
-from tests.wsclient import Client
+from tests.support.ws_fixtures import Connect
 from videosync.app import Services
 from videosync.media import MediaLibrary
-from videosync.packager import NO_STATUS, Packager
+from videosync.packager import Packager
+from videosync.packaging_status import NO_STATUS
 from videosync.sessions import SessionService
 from videosync.settings import Settings
 from videosync.state import PlaybackState
 from videosync.store import Store
-
-Connect = Callable[..., Awaitable[Client]]
 
 PACKAGING = {**NO_STATUS, "status": "packaging", "progress": 0.25, "mode": "transcode"}
 READY = {**NO_STATUS, "status": "ready", "progress": 1.0, "playlist": "/media/hls/clip/1/index.m3u8"}

@@ -4,16 +4,15 @@ server's socket buffers full."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.ioloop import IOLoop
 
+from tests.support.net import until
+from tests.support.ws_fixtures import stop_hub  # noqa: F401 (autouse: the rooms shut down after each test)
 from tests.wsclient import Client
 from videosync.app import Services
 from videosync.media import MediaLibrary
@@ -31,12 +30,6 @@ def library(settings: Settings) -> MediaLibrary:
     with (media / "big.mp4").open("wb") as f:
         f.truncate(BIG)
     return MediaLibrary(settings.media_dir)
-
-
-@pytest.fixture(autouse=True)
-def _stop_hub(services: Services, io_loop: IOLoop):  # type: ignore[no-untyped-def]
-    yield
-    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
 class Puller(threading.Thread):
@@ -70,15 +63,6 @@ class Puller(threading.Thread):
         self.join(10)
 
 
-async def until(predicate: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
 @pytest.mark.gen_test(timeout=60)
 async def test_a_host_update_reaches_members_while_downloads_are_in_progress(
     services: Services, http_server: Any, http_port: int
@@ -96,7 +80,7 @@ async def test_a_host_update_reaches_members_while_downloads_are_in_progress(
             slow.append(sock)
         for puller in pullers:
             puller.start()
-        assert await until(lambda: all(p.received > 16 * 1024 * 1024 for p in pullers)), \
+        assert await until(lambda: all(p.received > 16 * 1024 * 1024 for p in pullers), timeout=20), \
             "the downloads are running at speed"
         await host.update(paused=False, currentTime=42.0, playbackRate=1)
         update = await member.recv_type("stateUpdate", timeout=20)

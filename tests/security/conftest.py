@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.procs import ServerProc
+from tests.faults.procs import ServerProc, StartedServers
 
 MakeServer = Callable[..., ServerProc]
 
@@ -16,15 +16,10 @@ MakeServer = Callable[..., ServerProc]
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[MakeServer]:
     """make_server(*flags, redis_url=None) → a started server; all stopped (logs shown) after."""
-    started: list[ServerProc] = []
+    servers = StartedServers(tmp_path)
 
     def _make(*args: str, redis_url: str | None = None, **kw: Any) -> ServerProc:
-        server = ServerProc(tmp_path, redis_url=redis_url, args=args, name=f"server{len(started)}", **kw)
-        started.append(server)
-        server.start()
-        return server
+        return servers.start(redis_url=redis_url, args=args, name=f"server{len(servers.started)}", **kw)
 
     yield _make
-    for server in started:
-        server.stop()
-        print(f"----- {server.name} log (tail) -----\n{server.log_tail()}")  # shown when the test failed
+    servers.stop_all()

@@ -6,17 +6,24 @@ from __future__ import annotations
 # ruff: noqa: F811  (pytest fixtures imported from media_support are redefined as arguments)
 import asyncio
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
-from videosync.app import Services, make_app
+from videosync.app import Services
 
-from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
+from ..media_support import (  # noqa: F401 (fixtures)
+    clip_media_dir,
+    clips,
+    media_app,
+    media_services,
+    media_services_fixture,
+    serving_media,
+    tools,
+)
+from ..support.http import call
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -32,36 +39,12 @@ def overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copy(clips["h264_aac"], media / "clip.mp4")
-    os.utime(media / "clip.mp4", (GOLDEN_MTIME, GOLDEN_MTIME))
-    return media
+    return clip_media_dir(tmp_path, clips["h264_aac"])
 
 
 @pytest.fixture
 def media(media_dir, tools, tmp_path, store_url, overrides, io_loop):  # type: ignore[no-untyped-def]
-    services, library, packager = media_services(
-        media_dir, tools, tmp_path, store_url, admin_token=ADMIN_TOKEN, **overrides
-    )
-    yield services, library, packager
-    io_loop.run_sync(packager.close)
-    io_loop.run_sync(services.store.close)
-
-
-@pytest.fixture
-def services(media) -> Services:  # type: ignore[no-untyped-def]
-    return media[0]
-
-
-@pytest.fixture
-def app(media):  # type: ignore[no-untyped-def]
-    return make_app(media[0])
-
-
-async def call(http_client: AsyncHTTPClient, base_url: str, path: str, **kwargs: Any) -> HTTPResponse:
-    kwargs.setdefault("raise_error", False)
-    return await http_client.fetch(base_url + path, **kwargs)
+    yield from serving_media(io_loop, media_dir, tools, tmp_path, store_url, admin_token=ADMIN_TOKEN, **overrides)
 
 
 class Host:

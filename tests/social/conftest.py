@@ -3,39 +3,16 @@ own rooms and HTTP server over the same store), and clients closed after each te
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 
-from tests.wsclient import Client
+from tests.support.ws_fixtures import Connect, overrides, presence_settings, stop_hub  # noqa: F401 (fixtures)
 from videosync.app import Services, make_app
 from videosync.room import Rooms
-from videosync.settings import Settings
-
-Connect = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-def overrides() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-def settings(tmp_path: Path, overrides: dict[str, Any]) -> Settings:
-    base: dict[str, Any] = {"presence_interval": 0.2, "host_grace": 0.3, "host_lease": 2.0}
-    base.update(overrides)
-    return Settings(media_dir=str(tmp_path / "media"), web_dir=str(tmp_path / "no-web"), **base)
-
-
-@pytest.fixture(autouse=True)
-def _stop_hub(services: Services, io_loop: IOLoop) -> Iterator[None]:
-    yield
-    io_loop.run_sync(lambda: services.hub.shutdown(timeout=2))
 
 
 @pytest.fixture

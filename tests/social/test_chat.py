@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.social.conftest import Connect
+from tests.support.ws_fixtures import Connect
 from videosync.app import Services
 from videosync.store.base import chat_key
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.social.conftest import Connect
+from tests.support.ws_fixtures import Connect
 from videosync.app import Services
 
 
@@ -99,6 +99,24 @@ async def test_a_locked_room_refuses_new_members_but_not_its_host_nor_a_reconnec
     await host_again.send({"type": "lock", "locked": False})
     await host_again.recv_type("locked")
     assert (await connect(f"?sessionKey={key}")).init["locked"] is False
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_the_fresh_init_after_a_host_transfer_still_says_the_room_is_locked(
+    connect: Connect, services: Services
+) -> None:
+    key, token = await session(services)
+    host = await connect(f"?sessionKey={key}&hostToken={token}")
+    member = await connect(f"?sessionKey={key}")
+    await member.send({"type": "chat", "text": "hello"})
+    await host.recv_type("chat")
+    await host.send({"type": "lock", "locked": True})
+    await member.recv_type("locked")
+    await host.send({"type": "transferHost", "memberId": member.member_id})
+    fresh = await member.recv_type("init")
+    assert fresh["isHost"] is True and fresh["locked"] is True
+    assert [line["text"] for line in fresh["chat"]] == ["hello"]
+    assert (await host.recv_type("init"))["locked"] is True
 
 
 @pytest.mark.gen_test(timeout=20)

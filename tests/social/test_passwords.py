@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.social.conftest import Connect
 from tests.support.http import call
+from tests.support.ws_fixtures import Connect
 from videosync.app import Services
 from videosync.passwords import PasswordGuard, hash_password, verify_password
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from videosync.store import StateChanged, Store
-from videosync.store.base import session_channel
+from videosync.store.base import consume, session_channel
 
 
 async def _create(store: Store, key: str = "k1", ttl: int = 60) -> None:
@@ -160,3 +160,37 @@ async def test_a_conditional_state_write_happens_only_on_the_state_it_expects(st
 @pytest.mark.gen_test
 async def test_ping_answers_on_a_healthy_store(store: Store) -> None:
     await store.ping()
+
+
+@pytest.mark.gen_test
+async def test_a_chain_of_states_is_written_and_announced_in_order_in_one_step(store: Store) -> None:
+    channel = session_channel("k1")
+    await _create(store)
+    chain = [(f'{{"v":{n}}}', (channel, f"state {n}")) for n in range(1, 4)]
+    async with store.subscribe(channel) as messages:
+        heard: list[str] = []
+        listening = asyncio.ensure_future(consume(messages, heard.append))
+        written = store.set_states("k1", chain, 60, expect='{"paused":true}')
+        # The write left when it was asked for: a read asked for after it already sees it.
+        assert await store.get_state("k1") == '{"v":3}'
+        assert await written
+        while len(heard) < 3:
+            await asyncio.sleep(0.01)
+        listening.cancel()
+    assert heard == ["state 1", "state 2", "state 3"]
+
+
+@pytest.mark.gen_test
+async def test_a_chain_on_a_changed_or_gone_state_writes_and_announces_nothing(store: Store) -> None:
+    channel = session_channel("k1")
+    await _create(store)
+    chain = [('{"v":1}', (channel, "lost 1")), ('{"v":2}', (channel, "lost 2"))]
+    async with store.subscribe(channel) as messages:
+        with pytest.raises(StateChanged):
+            await store.set_states("k1", chain, 60, expect='{"v":0}')
+        assert await store.get_state("k1") == '{"paused":true}'
+        await store.delete_session("k1")
+        assert not await store.set_states("k1", chain, 60, expect='{"paused":true}')
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(anext(messages), 0.2)
+    assert await store.get_state("k1") is None

@@ -105,7 +105,7 @@ async def test_deleted_keys_leave_no_growing_leftovers_in_the_expiry_heap() -> N
     for n in range(20_000):  # members joining and leaving one by one: the hash is made anew each time
         await store.put_member("k", f"m{n}", "{}", 86400)
         await store.remove_member("k", f"m{n}")
-    assert len(store._expiries) <= 2 * store.key_count()
+    assert store.keys.filed <= 2 * store.key_count()
     await store.close()
 
 
@@ -116,7 +116,7 @@ async def test_a_store_emptied_by_deletions_keeps_no_record_of_the_deleted_keys(
     for n in range(50):
         await store.delete_session(f"s{n:06d}")
     assert store.key_count() == 0
-    assert store._expiries == []
+    assert store.keys.filed == 0
     await store.close()
 
 
@@ -126,7 +126,7 @@ async def test_rewriting_a_key_does_not_file_it_again() -> None:
     await store.create_session("k", "{}", "{}", 60)
     for n in range(1000):  # the hot path: a state update rewrites the state and refreshes the rest
         assert await store.set_state("k", f'{{"currentTime":{n}}}', 60)
-    assert len(store._expiries) == 3  # one record per key, each met by the sweep and re-filed
+    assert store.keys.filed == 3  # one record per key, each met by the sweep and re-filed
     await store.close()
 
 
@@ -153,7 +153,7 @@ async def test_the_store_sweeps_periodically_on_its_own() -> None:
     while store.key_count():
         assert time.monotonic() < deadline, "the periodic sweep did not run"
         await asyncio.sleep(0.01)
-    assert store._sweeper is None  # nothing left that can expire: no timer keeps running
+    assert not store.keys.sweeping  # nothing left that can expire: no timer keeps running
     await store.create_session("again", "{}", "{}", 5)
-    assert store._sweeper is not None  # a new TTL starts it again
+    assert store.keys.sweeping  # a new TTL starts it again
     await store.close()

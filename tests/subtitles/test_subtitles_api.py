@@ -5,18 +5,16 @@ from __future__ import annotations
 
 # ruff: noqa: F811  (pytest fixtures imported from media_support are redefined as arguments)
 import json
-import os
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.httpclient import HTTPResponse
 
-from videosync.app import Services, make_app
-from videosync.subtitles import srt_to_vtt
+from videosync.app import Services
+from videosync.subtitle_format import srt_to_vtt
 
-from ..media_support import GOLDEN_MTIME, clips, media_services, tools  # noqa: F401 (fixtures)
+from ..media_support import clip_media_dir, clips, media_app, media_services_fixture, serving_media, tools  # noqa: F401 (fixtures)
+from ..support.http import call
 from .support import MALFORMED, SRT, VTT, with_mov_text
 
 pytestmark = pytest.mark.ffmpeg
@@ -28,10 +26,7 @@ SUBTITLE_CAP = 4096
 
 @pytest.fixture
 def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copy(clips["h264_aac"], media / "Movie.mp4")
-    os.utime(media / "Movie.mp4", (GOLDEN_MTIME, GOLDEN_MTIME))
+    media = clip_media_dir(tmp_path, clips["h264_aac"], "Movie.mp4")
     (media / "Movie.en.srt").write_text(SRT)
     (media / "Movie.fr.vtt").write_text(VTT)
     with_mov_text(clips["h264_aac"], media / "Subbed.mp4")
@@ -40,27 +35,9 @@ def media_dir(tmp_path: Path, clips: dict[str, Path]) -> Path:
 
 @pytest.fixture
 def media(media_dir, tools, tmp_path, store_url, io_loop):  # type: ignore[no-untyped-def]
-    services, library, packager = media_services(
-        media_dir, tools, tmp_path, store_url, admin_token=ADMIN_TOKEN, max_subtitle_bytes=SUBTITLE_CAP,
+    yield from serving_media(
+        io_loop, media_dir, tools, tmp_path, store_url, admin_token=ADMIN_TOKEN, max_subtitle_bytes=SUBTITLE_CAP,
     )
-    yield services, library, packager
-    io_loop.run_sync(packager.close)
-    io_loop.run_sync(services.store.close)
-
-
-@pytest.fixture
-def services(media) -> Services:  # type: ignore[no-untyped-def]
-    return media[0]
-
-
-@pytest.fixture
-def app(media):  # type: ignore[no-untyped-def]
-    return make_app(media[0])
-
-
-async def call(http_client: AsyncHTTPClient, base_url: str, path: str, **kwargs: Any) -> HTTPResponse:
-    kwargs.setdefault("raise_error", False)
-    return await http_client.fetch(base_url + path, **kwargs)
 
 
 async def host_headers(services: Services) -> tuple[str, dict[str, str]]:

@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from videosync.media import MediaLibrary
-from videosync.subtitles import (
-    Source,
-    SubtitleError,
-    Subtitles,
-    check_vtt,
-    make_label,
-    normalize_lang,
-    parse_suffix,
-    srt_to_vtt,
-    to_vtt,
-)
+from videosync.subtitle_format import SubtitleError, check_vtt, srt_to_vtt, to_vtt
+from videosync.subtitle_tracks import Source, make_label, normalize_lang, parse_suffix
+from videosync.subtitles import Subtitles
 
 from ..media_support import clips, tools  # noqa: F401 (fixtures)
 from .support import MALFORMED, SRT, VTT, with_mov_text

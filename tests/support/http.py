@@ -14,9 +14,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 async def call(http_client: AsyncHTTPClient, base_url: str, path: str, **kwargs: Any) -> HTTPResponse:
     """One request to the app under test; error statuses are answers, not exceptions.
-    A POST without a body sends an empty one (Tornado's client insists on a body for POST)."""
+    A POST without a body or a body_producer sends an empty body (Tornado's client insists on one)."""
     kwargs.setdefault("raise_error", False)
-    if kwargs.get("method") == "POST":
+    if kwargs.get("method") == "POST" and "body_producer" not in kwargs:
         kwargs.setdefault("body", b"")
     return await http_client.fetch(base_url + path, **kwargs)
 

@@ -1,4 +1,4 @@
-"""Ports and waiting: a free local port, and a deadline poll instead of a fixed sleep."""
+"""Ports and waiting: a free local port, and deadline polls instead of fixed sleeps."""
 
 from __future__ import annotations
 
@@ -32,3 +32,14 @@ async def wait_until(
             raise AssertionError(f"not within {timeout} s: {what}")
         await asyncio.sleep(interval)
     return time.monotonic() - start
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Whether `predicate()` turns true within `timeout` seconds (polled every 20 ms); the caller
+    asserts on the answer with its own message."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

@@ -1,4 +1,5 @@
-"""The handler base: CORS as the Go server did it (minus its bugs), JSON bodies and one error shape."""
+"""The handler base: CORS as the Go server did it (minus its bugs; the policy is cors.py's), JSON
+bodies and one error shape (problems.py), the cross-site refusal and Go's 404s."""
 
 from __future__ import annotations
 
@@ -6,18 +7,30 @@ import json
 import logging
 import posixpath
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from asyncio import Future
+from collections.abc import Iterable
 from http.client import responses
 from typing import Any
-from urllib.parse import urlsplit
 
-from tornado import httputil
 from tornado.http1connection import HTTP1Connection
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from ..sessions import SessionNotFound, UnknownVideo
-from ..store import StoreError, StoreUnavailable
+from .cors import (
+    CORS_EXPOSE,
+    CORS_EXPOSE_MEDIA,
+    CORS_HEADERS,
+    CORS_METHODS,
+    CORS_SIMPLE_HEADERS,
+    canonical_header,
+    is_cross_site,
+)
+from .problems import BadRequest, PayloadTooLarge, go_json, problem_for
+
+# is_cross_site and CORS_EXPOSE_MEDIA are imported from here by handlers/ws.py and ranged.py
+__all__ = [
+    "MAX_BUFFERED_BODY", "MAX_JSON_BODY", "BaseHandler", "CrossSiteRefused", "JSONBodyHandler",
+    "NotFoundHandler", "CORS_EXPOSE_MEDIA", "is_cross_site",
+]
 
 log = logging.getLogger(__name__)
 
@@ -25,114 +38,6 @@ MAX_JSON_BODY = 64 * 1024
 # Bodies of ordinary requests are buffered in memory up to this (the HTTPServer's max_body_size);
 # uploads raise their own limit per request.
 MAX_BUFFERED_BODY = 1024 * 1024
-RETRY_AFTER_S = 2
-
-# Go-A's CORS (gorilla/handlers) allowed GET, POST, OPTIONS and these headers; we add what
-# browsers need for video (HEAD preflights, Range and conditional headers) and Go-B's Authorization,
-# and DELETE (a host removing its upload from a page on an allowed origin).
-CORS_METHODS = ("GET", "HEAD", "POST", "OPTIONS")  # what Go allowed in front of every route
-CORS_SIMPLE_HEADERS = {"accept", "accept-language", "content-language", "origin"}
-CORS_HEADERS = {
-    "content-type",
-    "origin",
-    "sec-websocket-extensions",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "authorization",
-    "range",
-    "if-range",
-    "if-match",
-    "if-none-match",
-    "if-modified-since",
-    "if-unmodified-since",
-}
-CORS_EXPOSE = "Content-Length"
-CORS_EXPOSE_MEDIA = "Content-Length, Content-Range, Accept-Ranges"
-
-
-class BadRequest(ValueError):
-    """The request is malformed in a way the client can fix; the message says how."""
-
-
-class PayloadTooLarge(ValueError):
-    """The request body is larger than this endpoint accepts."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    status: int
-    message: str
-    retry_after: int | None = None
-
-
-def problem_for(exc: BaseException) -> Problem | None:
-    """Domain errors to HTTP, in one place; services never raise HTTPError."""
-    if isinstance(exc, SessionNotFound):
-        return Problem(404, "session_not_found")  # Go-B's error string
-    if isinstance(exc, UnknownVideo):
-        return Problem(404, "unknown video")
-    if isinstance(exc, StoreUnavailable):
-        return Problem(503, "session store unavailable", RETRY_AFTER_S)
-    if isinstance(exc, StoreError):
-        return Problem(503, "session store refused the request", RETRY_AFTER_S)
-    if isinstance(exc, PayloadTooLarge):
-        return Problem(413, str(exc) or "request body too large")
-    if isinstance(exc, BadRequest):
-        return Problem(400, str(exc))
-    return None
-
-
-_GO_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def go_json(value: Any) -> str:
-    """JSON as Go's encoder writes a map: sorted keys, no spaces, HTML-escaped, trailing newline."""
-    text = _GO_ENCODER.encode(value)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
-
-
-def canonical_header(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-"))
-
-
-def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` of a URL (as a browser's `Origin` header would name it), or None."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def is_cross_site(
-    request: httputil.HTTPServerRequest, allowed: Sequence[str], public_url: str | None
-) -> bool:
-    """Whether a browser sent this request from a page on a site not in `allowed`.
-
-    A page elsewhere can make a visitor's browser send a "simple" request (a no-cors POST) whose
-    effect happens even though the page may not read the answer: CORS alone does not stop it.
-    Browsers always send `Origin` on state-changing methods; `Referer` covers older ones that did
-    not. A request with neither is not from a browser page. The server's own pages are never
-    cross-site: `Sec-Fetch-Site: same-origin` (set by the browser, no page can forge it), the origin
-    of `--public-url`, or, as in Tornado's own check, an origin naming the host the request went to.
-    """
-    if "*" in allowed:
-        return False
-    headers = request.headers
-    if headers.get("Sec-Fetch-Site") == "same-origin":
-        return False
-    origin = headers.get("Origin")
-    if origin is None:
-        referer = headers.get("Referer")
-        origin = origin_of(referer) if referer else None
-        if origin is None:
-            return False
-    origin = origin.rstrip("/").lower()
-    if origin in allowed or (public_url is not None and origin == origin_of(public_url)):
-        return False
-    return urlsplit(origin).netloc != headers.get("Host", "").lower()
 
 
 class BaseHandler(RequestHandler):
@@ -147,6 +52,16 @@ class BaseHandler(RequestHandler):
         self.clear_header("Server")
         self.clear_header("Content-Type")
         self._apply_cors()
+
+    def finish(self, chunk: str | bytes | dict[Any, Any] | None = None) -> Future[None]:
+        # An answer before the body was read (a refused upload) makes Tornado hang up once it is
+        # sent, but without saying so: a keep-alive client (nginx's upstream pool) would send its
+        # next request on that connection and get a reset (a 502 through nginx). Say it.
+        if getattr(self, "_stream_request_body", False) and not self._headers_written:
+            connection = self.request.connection
+            if isinstance(connection, HTTP1Connection) and not connection._read_finished:
+                self.set_header("Connection", "close")
+        return super().finish(chunk)
 
     def lift_body_limit(self) -> None:
         """Turn off Tornado's body-size limit for this request: it would drop the connection

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..store import Store, StoreError
-from .base import RETRY_AFTER_S, BaseHandler
+from .base import BaseHandler
+from .problems import RETRY_AFTER_S
 
 
 def go_time(now: float) -> str:

@@ -40,6 +40,7 @@ class PlaylistHandler(RangedFileHandler):
 
     send_etag = True
     send_last_modified = False
+    accelerated = False  # a few KiB, and validators nginx cannot give (accel.py)
 
     def initialize(self, root: str) -> None:
         super().initialize()

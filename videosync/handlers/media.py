@@ -10,12 +10,14 @@ from typing import Any
 
 from tornado.web import HTTPError
 
-from ..media import MediaLibrary, VideoFile, VideoNotFound
-from ..packager import HLS_URL_PREFIX, Packager
+from ..media import MediaLibrary
+from ..packager import Packager
+from ..packaging_status import HLS_URL_PREFIX
 from ..sessions import SessionService
 from ..settings import Settings
 from ..subtitles import Subtitles
 from ..uploads import Quotas, UploadMode
+from ..video import VideoFile, VideoNotFound
 from .hls import PLAYLIST_PATH, SEGMENT_PATH, PlaylistHandler, SegmentHandler
 from .ranged import BufferPool, RangeFileHandler
 from .subtitles import SubtitleFileHandler, SubtitlesHandler

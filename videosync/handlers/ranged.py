@@ -37,6 +37,7 @@ from ..ranges import (
     part_header,
     ranges_to_serve,
 )
+from .accel import AccelRedirect
 from .base import CORS_EXPOSE_MEDIA, BaseHandler
 from .zerocopy import FileSender, FileShrank, SendfileUnsupported, account, cork, usable_stream
 
@@ -53,6 +54,7 @@ class RangedFileHandler(BaseHandler):
     expose_headers = CORS_EXPOSE_MEDIA
     send_etag = False  # Go sent none on /api/video
     send_last_modified = True  # off for files replaced in place within a second (playlists)
+    accelerated = True  # under --accel-redirect, nginx sends the body (accel.py says which not)
     buffers: BufferPool
 
     def _initialize_ranged(self, buffers: BufferPool | None = None) -> None:
@@ -71,6 +73,9 @@ class RangedFileHandler(BaseHandler):
 
         Size and dates come from the opened descriptor, so a file renamed over while being
         served is served whole, in its one version (ffmpeg replaces playlists that way)."""
+        accel: AccelRedirect | None = self.settings.get("accel_redirect")
+        if accel is not None and self.accelerated and accel.answer(self, path, content_type):
+            return
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):

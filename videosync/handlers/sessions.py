@@ -14,7 +14,8 @@ from ..sessions import SessionNotFound, SessionService, is_session_key, view_to_
 from ..settings import Settings
 from ..store import Store
 from ..store.memory import MemoryStore
-from .base import BadRequest, BaseHandler, JSONBodyHandler
+from .base import BaseHandler, JSONBodyHandler
+from .problems import BadRequest
 
 # Go accepted any path segment; beyond this length nothing can be a key and we stop reading.
 MAX_KEY_CHARS = 256

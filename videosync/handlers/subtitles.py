@@ -18,7 +18,9 @@ from tornado.web import HTTPError, stream_request_body
 
 from ..media import MediaLibrary
 from ..packager import Packager
-from ..subtitles import VTT_CONTENT_TYPE, SubtitleError, Subtitles, TrackNotFound, normalize_lang
+from ..subtitle_format import SubtitleError
+from ..subtitle_tracks import normalize_lang
+from ..subtitles import VTT_CONTENT_TYPE, Subtitles, TrackNotFound
 from ..uploads import HOW_TO_AUTHENTICATE, Denied
 from .ranged import RangedFileHandler
 from .videos import Access, MediaHandler, find

@@ -19,20 +19,15 @@ from typing import IO, Any
 from tornado.web import HTTPError, stream_request_body
 
 from ..ffmpeg import ProbeError, probe
-from ..media import (
-    VIDEO_EXTENSIONS,
-    InvalidVideoId,
-    MediaLibrary,
-    VideoFile,
-    VideoIdTaken,
-    VideoNotFound,
-    slugify,
-)
+from ..media import MediaLibrary
+from ..media_dir import VIDEO_EXTENSIONS
 from ..packager import Packager
 from ..sessions import SessionService
 from ..subtitles import Subtitles
 from ..uploads import HOW_TO_AUTHENTICATE, Caller, Denied, Quotas, UploadMode, check_upload, identify
-from .base import CORS_METHODS, BaseHandler
+from ..video import InvalidVideoId, VideoFile, VideoIdTaken, VideoNotFound, slugify
+from .base import BaseHandler
+from .cors import CORS_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +71,7 @@ async def video_json(
     subtitles: Subtitles | None = None,
 ) -> dict[str, Any]:
     """The API shape of one video (PROTOCOL.md §4), with what this caller may do with it."""
-    info, error = await library.probe(video)
+    info, error = await library.probes.probe(video)
     hls = packager.status(video.id) if packager else None
     tracks = await subtitles.tracks(video) if subtitles else []
     return {

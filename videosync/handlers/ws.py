@@ -7,21 +7,12 @@ message size cap (1009), per-socket rate limit (1008), a pong deadline of three 
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import logging
 import time
 from typing import Any
 
-from tornado import httputil
 from tornado.iostream import StreamClosedError
-from tornado.websocket import (
-    WebSocketClosedError,
-    WebSocketHandler,
-    WebSocketProtocol,
-    WebSocketProtocol13,
-)
+from tornado.websocket import WebSocketClosedError
 
 from .. import metrics
 from ..closecodes import (
@@ -44,32 +35,15 @@ from ..room.moderation import admit
 from ..sessions import SessionService, short_key
 from ..settings import Settings
 from ..store import StoreError
-from ..wsframes import StrictFraming
-from .base import is_cross_site
+from .ws_handshake import GorillaHandshake, handshake_ok
+from .ws_heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
-PONG_DEADLINE_PINGS = 3
+__all__ = ["SyncSocket", "handshake_ok"]
 
 
-def handshake_ok(headers: Any) -> bool:
-    """gorilla/websocket's checks: Connection has `upgrade`, Upgrade has `websocket`, version 13,
-    and a key of 16 base64 bytes. Tornado would answer 426 or accept a short key."""
-
-    def tokens(name: str) -> set[str]:
-        return {t.strip().lower() for t in headers.get(name, "").split(",")}
-
-    if "upgrade" not in tokens("Connection") or "websocket" not in tokens("Upgrade"):
-        return False
-    if headers.get("Sec-WebSocket-Version") != "13":
-        return False
-    try:
-        return len(base64.b64decode(headers.get("Sec-WebSocket-Key", ""), validate=True)) == 16
-    except (ValueError, binascii.Error):
-        return False
-
-
-class SyncSocket(WebSocketHandler):
+class SyncSocket(GorillaHandshake):
     outbox: Outbox  # set once the key is known; absent on refused sockets
 
     def initialize(
@@ -86,73 +60,10 @@ class SyncSocket(WebSocketHandler):
         self.presence_batch = False  # `presence=batch`: presence news as batched `presence` messages
         self.gone = False
         self._bucket = TokenBucket(settings.rate_limit, settings.rate_burst, time.monotonic())
-        self._ping_handle: Any = None
-        self._last_pong = time.monotonic()
+        self.heartbeat = Heartbeat(settings.ping_interval, self._send_ping, self._ping_timed_out)
         self.address: str | None = None  # counted against the per-address cap while set
 
-    # -- the handshake, as gorilla/websocket answered it ------------------------------------------
-    def set_default_headers(self) -> None:
-        # Go's 101 carried only Upgrade, Connection and Sec-WebSocket-Accept.
-        for name in ("Server", "Date", "Content-Type"):
-            self.clear_header(name)
-
-    async def get(self, *args: Any, **kwargs: Any) -> None:
-        if not handshake_ok(self.request.headers):
-            self._refuse(400, "Bad Request")
-            return
-        await super().get(*args, **kwargs)
-
-    def post(self, *args: Any, **kwargs: Any) -> None:
-        self._refuse(405, "Method Not Allowed")
-
-    put = delete = patch = post
-
-    def _refuse(self, status: int, text: str) -> None:
-        self.set_status(status)
-        origin = self.request.headers.get("Origin")
-        if origin is not None and self._origin_allowed():
-            allow = "*" if "*" in self.config.allowed_origins else origin
-            self.set_header("Access-Control-Allow-Origin", allow)
-            self.set_header("Access-Control-Expose-Headers", "Content-Length")
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.set_header("Sec-Websocket-Version", "13")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Date", httputil.format_timestamp(time.time()))
-        self.set_header("Connection", "close")  # a failed upgrade leaves the connection unusable
-        connection = self.request.connection
-        # (request.connection is typed as the abstract HTTPConnection; the HTTP/1 one has close())
-        self.finish(text + "\n").add_done_callback(lambda _f: connection.close())  # type: ignore[union-attr]
-
-    # -- Tornado knobs ----------------------------------------------------------------------
-    def check_origin(self, origin: str) -> bool:
-        return True  # checked after the upgrade, so a browser sees close 1008 instead of a bare 403
-
-    @property
-    def max_message_size(self) -> int:
-        return self.config.max_message_bytes
-
-    @property
-    def ping_interval(self) -> float | None:
-        return None  # our own pinger (below): one timer per socket, no task, a lenient deadline
-
-    def get_compression_options(self) -> dict[str, Any] | None:
-        return None  # Go negotiated no permessage-deflate; broadcasts are shared pre-built frames
-
-    def get_websocket_protocol(self) -> WebSocketProtocol | None:
-        protocol = super().get_websocket_protocol()
-        if not isinstance(protocol, WebSocketProtocol13):
-            return protocol
-        # Tornado's framing, plus Go's close 1002 / 1007 answers to frames that break RFC 6455.
-        # Built from Tornado's own protocol for its parameters (their type is private to Tornado);
-        # the first object is freed at once, once per connection.
-        return StrictFraming(self, False, protocol.params)
-
-    # -- life cycle -------------------------------------------------------------------------
-    def _origin_allowed(self) -> bool:
-        # The HTTP routes' rule: listed origins, and the server's own pages (the request's Host,
-        # --public-url's origin); a client that sends no Origin is not a browser page.
-        return not is_cross_site(self.request, self.config.allowed_origins, self.config.public_url)
-
+    # -- life cycle (the upgrade itself: handlers/ws_handshake.py) --------------------------------
     async def open(self) -> None:
         if not self._origin_allowed():
             metrics.rejected("origin")
@@ -213,7 +124,7 @@ class SyncSocket(WebSocketHandler):
         if self.gone:
             await self.hub.leave(self)
             return
-        self._schedule_ping()
+        self.heartbeat.start()
 
     def _arg(self, name: str) -> str | None:
         """The first value (as Go read it); undecodable bytes never fail the request (Go took them)."""
@@ -238,9 +149,7 @@ class SyncSocket(WebSocketHandler):
         if self.address is not None:
             self.per_address.release(self.address)
             self.address = None
-        if self._ping_handle is not None:
-            self._ping_handle.cancel()
-            self._ping_handle = None
+        self.heartbeat.stop()
         outbox = getattr(self, "outbox", None)
         if outbox is not None:
             outbox.close()
@@ -271,28 +180,23 @@ class SyncSocket(WebSocketHandler):
         except StreamClosedError:
             pass
 
-    # -- pings ------------------------------------------------------------------------------------
-    def _schedule_ping(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._ping_handle = loop.call_later(self.config.ping_interval, self._ping)
-
-    def _ping(self) -> None:
-        self._ping_handle = None
+    # -- pings (handlers/ws_heartbeat.py) ------------------------------------------------------
+    def _send_ping(self) -> bool:
         if self.gone:
-            return
-        deadline = PONG_DEADLINE_PINGS * self.config.ping_interval + 1.0
-        if time.monotonic() - self._last_pong > deadline:
-            metrics.rejected("ping_timeout")
-            self.disconnect(Close.GOING_AWAY, PING_TIMEOUT)
-            return
+            return False
         try:
             self.ping(b"")
         except WebSocketClosedError:
-            return
-        self._schedule_ping()
+            return False
+        return True
+
+    def _ping_timed_out(self) -> None:
+        if not self.gone:
+            metrics.rejected("ping_timeout")
+            self.disconnect(Close.GOING_AWAY, PING_TIMEOUT)
 
     def on_pong(self, data: bytes) -> None:
-        self._last_pong = time.monotonic()
+        self.heartbeat.pong()
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Tornado's own report names the request URI, whose query holds the host and resume tokens."""

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 import uuid6
 
 from ..events import Event, EventKind
-from ..protocol import INVALID_MESSAGE, RATE_LIMITED, Chat, ProtocolError, RawJSON
+from ..protocol import INVALID_MESSAGE, RATE_LIMITED, Chat, ProtocolError
 from ..ratelimit import TokenBucket
+from ..server_messages import RawJSON
 from ..sessions import SessionNotFound
 from .context import Peer
+from .feature import RoomFeature
 
 if TYPE_CHECKING:
     from .room import Room
@@ -59,18 +61,30 @@ class ChatBuckets:
         return bucket.take(now)
 
 
-def _buckets(room: Room) -> ChatBuckets:
-    buckets = room.extensions.get(FEATURE)
-    if not isinstance(buckets, ChatBuckets):
+class ChatFeature(RoomFeature):
+    """A room's chat: its sockets' allowances, and the history in every `init`."""
+
+    name = FEATURE
+
+    def __init__(self, room: Room) -> None:
+        super().__init__(room)
         settings = room.ctx.settings
-        buckets = room.extensions[FEATURE] = ChatBuckets(settings.chat_rate, settings.chat_burst)
-    return buckets
+        self.buckets = ChatBuckets(settings.chat_rate, settings.chat_burst)
+
+    async def init_fields(self, _member_id: str) -> dict[str, Any]:
+        """`init`'s `chat`: the session's last messages, oldest first, as they were sent."""
+        room = self.room
+        if room.ctx.settings.chat_history <= 0:
+            return {"chat": []}
+        history = await room.ctx.sessions.store.get_chat(room.key)
+        return {"chat": RawJSON("[" + ",".join(history) + "]")}
 
 
 async def send_chat(room: Room, peer: Peer, command: Chat, _received_ms: float) -> None:
     settings = room.ctx.settings
     text = clean_text(command.text, settings.chat_max_chars)
-    if not _buckets(room).take(peer):
+    chat = room.feature(ChatFeature)
+    if chat is not None and not chat.buckets.take(peer):
         raise ProtocolError(RATE_LIMITED, "too many chat messages; wait a moment")
     member = room.members.get(peer.member_id)
     name = member.name if member is not None else ""
@@ -82,11 +96,3 @@ async def send_chat(room: Room, peer: Peer, command: Chat, _received_ms: float) 
         if not stored:
             raise SessionNotFound(room.key)
     await room.publish(Event(EventKind.CHAT, {}, wire))
-
-
-async def history_for_init(room: Room, _member_id: str) -> dict[str, Any]:
-    """`init`'s `chat`: the session's last messages, oldest first, as they were sent."""
-    if room.ctx.settings.chat_history <= 0:
-        return {"chat": []}
-    history = await room.ctx.sessions.store.get_chat(room.key)
-    return {"chat": RawJSON("[" + ",".join(history) + "]")}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..events import Event, EventKind
-from ..playback import apply_command
 from ..protocol import (
     NOT_HOST,
     UNKNOWN_VIDEO,
@@ -26,15 +24,12 @@ from ..protocol import (
     TimeSyncRequest,
     TransferHost,
     WaitPreference,
-    encode_state_update,
-    encode_time_sync,
 )
-from ..sessions import StoredState
-from ..state import PlaybackState
+from ..server_messages import encode_time_sync
 from .chat import send_chat
 from .context import CommandHandler, Peer, precise_ms
 from .control import may_control, set_control
-from .gate import gate_of, keep_waiting, wait_preference
+from .gate import gate_of, wait_preference
 from .moderation import kick, lock
 
 if TYPE_CHECKING:
@@ -47,21 +42,9 @@ async def change_playback(room: Room, peer: Peer, command: StateCommand, _receiv
     sessions = room.ctx.sessions
     if command.video is not None and not sessions.video_exists(command.video):
         raise ProtocolError(UNKNOWN_VIDEO, "no such video")
-    now = room.ctx.clock()
-    play_lead_ms = room.ctx.settings.play_lead_ms
-
-    def change(current: PlaybackState) -> PlaybackState:
-        return keep_waiting(current, command, apply_command(current, command, now, play_lead_ms))
-
-    def announce(saved: StoredState) -> str:
-        wire = encode_state_update(saved.text or "", now, peer.member_id)
-        # "sent": for the broadcast latency metric; "state": every process's cached copy
-        meta = {"video": saved.state.video, "sent": precise_ms(), "state": saved.text}
-        return Event(EventKind.STATE, meta, wire).encode()
-
-    # From the cached state, not a read: the write is a compare-and-set that re-reads if the
-    # cache was stale, so a host's update is one store round trip.
-    room.state = await sessions.update_state(room.key, change, room.state, announce)
+    # Written by the room's writer (room/playback_writer.py): the socket goes on reading the
+    # host's next frames meanwhile, and those that queue during a write go into the next one.
+    room.playback.submit(peer, command)
 
 
 async def time_sync(room: Room, peer: Peer, command: TimeSyncRequest, received_ms: float) -> None:

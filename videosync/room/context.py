@@ -12,12 +12,13 @@ from ..events import Event, EventKind
 from ..hostship import HostReason, Hostship
 from ..outbox import Outbox
 from ..presence import Presence
-from ..protocol import encode_host_changed, encode_member_left
+from ..server_messages import encode_host_changed, encode_member_left
 from ..sessions import SessionService
 from ..settings import Settings
 from ..store.base import session_channel
 
 if TYPE_CHECKING:
+    from .feature import RoomFeature
     from .room import Room
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
@@ -36,10 +37,6 @@ class Peer(Protocol):
 
 # A client command's handler: (room, sender, parsed command, server receive time in epoch ms).
 CommandHandler = Callable[["Room", Peer, Any, float], Awaitable[None]]
-# What a feature does on hearing an event of its kind on the channel (before the event's fan-out).
-Reaction = Callable[["Room", Event], None]
-# Fields a feature adds to a joiner's `init` (room, the joiner's member id).
-InitFields = Callable[["Room", str], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -61,11 +58,9 @@ class RoomContext:
     # host was its last local member, and a reconnect in a new room must still find them.
     graces: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
     closing: bool = False  # the process is shutting down: no promotions, no hand-offs
-    reactions: Mapping[str, Reaction] = field(default_factory=dict)  # event kind -> feature reaction
-    init_fields: Sequence[InitFields] = ()  # features' additions to a joiner's init
-    # Features built on rooms (control mode, buffering gate): each is called with every new room
-    # and hooks itself in (Room.listeners, .joining, .init_fields, .closers, .extensions).
-    features: Sequence[Callable[[Room], None]] = ()
+    # The features built on rooms (chat, moderation, control mode, the buffering gate), in the
+    # order of their `init` fields: every new room makes its own instance of each (room/feature.py).
+    features: Sequence[type[RoomFeature]] = ()
 
     async def publish(self, key: str, event: Event) -> None:
         await self.sessions.store.publish(session_channel(key), event.encode())

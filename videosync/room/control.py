@@ -13,10 +13,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event, EventKind
-from ..protocol import INVALID_MESSAGE, NOT_HOST, ProtocolError, SetControl, encode_control
+from ..protocol import INVALID_MESSAGE, NOT_HOST, ProtocolError, SetControl
+from ..server_messages import encode_control
 from ..sessions import SessionNotFound, short_key
 from .context import Peer
 from .control_policy import ControlMode, ControlPolicy
+from .feature import RoomFeature
 
 if TYPE_CHECKING:
     from .room import Room
@@ -26,33 +28,27 @@ log = logging.getLogger(__name__)
 NAME = "control"
 
 
-class Control:
+class Control(RoomFeature):
+    name = NAME
+    events = frozenset({EventKind.CONTROL})
+
     def __init__(self, room: Room) -> None:
-        self.room = room
+        super().__init__(room)
         self.policy = ControlPolicy()
         self.loaded = False
 
-    @classmethod
-    def attach(cls, room: Room) -> None:
-        control = cls(room)
-        room.extensions[NAME] = control
-        room.listeners.append(control.on_event)
-        room.joining.append(control.prepare)
-        room.init_fields.append(control.init_fields)
-
-    async def prepare(self, _member_id: str) -> None:
+    async def on_join(self, _member_id: str) -> None:
         if not self.loaded:
             # the meta the join has just read (one read per join)
             self.policy = ControlPolicy.from_public(_meta_dict(self.room.meta_text).get(NAME))
             self.loaded = True
 
-    def init_fields(self, _member_id: str) -> dict[str, Any]:
+    async def init_fields(self, _member_id: str) -> dict[str, Any]:
         return {NAME: self.policy.public()}
 
     def on_event(self, event: Event) -> None:
-        if event.kind == EventKind.CONTROL:
-            self.policy = ControlPolicy.from_public(event.meta.get(NAME))
-            self.loaded = True
+        self.policy = ControlPolicy.from_public(event.meta.get(NAME))
+        self.loaded = True
 
     async def change(self, peer: Peer, command: SetControl) -> None:
         room = self.room
@@ -79,14 +75,14 @@ class Control:
 
 
 def may_control(room: Room, member_id: str) -> bool:
-    control = room.extensions.get(NAME)
-    policy = control.policy if isinstance(control, Control) else ControlPolicy()
+    control = room.feature(Control)
+    policy = control.policy if control is not None else ControlPolicy()
     return policy.allows(member_id, room.host_id)
 
 
 async def set_control(room: Room, peer: Peer, command: SetControl, _received_ms: float) -> None:
-    control = room.extensions.get(NAME)
-    if isinstance(control, Control):
+    control = room.feature(Control)
+    if control is not None:
         await control.change(peer, command)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import metrics
 from ..events import Event, EventKind
 from ..outbox import text_frame
-from ..protocol import encode_presence
+from ..server_messages import encode_presence
 
 if TYPE_CHECKING:
     from .room import Room
@@ -85,7 +85,9 @@ class PresenceFeed:
         sent = 0
         for member_id, peer in tuple(self.room.peers.items()):
             if getattr(peer, "presence_batch", False):
-                data = batch if member_id not in skips else _batch_frame(changes, member_id)
+                # One frame for all, the joiners included: a batch may name its receiver (an upsert
+                # of what its init said). Re-encoding it per joiner made a join storm O(N²).
+                data = batch
                 sent += 1 if data else 0
             elif member_id in skips:
                 data = b"".join(frame for frame, skip in frames if skip != member_id)
@@ -105,10 +107,10 @@ class PresenceFeed:
         self._changes.clear()
 
 
-def _batch_frame(changes: dict[str, tuple[str, dict[str, Any] | None]], skip: str | None = None) -> bytes:
-    joined = [m for i, (c, m) in changes.items() if c == "joined" and i != skip and m is not None]
-    updated = [m for i, (c, m) in changes.items() if c == "updated" and i != skip and m is not None]
-    left = [i for i, (c, _) in changes.items() if c == "left" and i != skip]
+def _batch_frame(changes: dict[str, tuple[str, dict[str, Any] | None]]) -> bytes:
+    joined = [m for c, m in changes.values() if c == "joined" and m is not None]
+    updated = [m for c, m in changes.values() if c == "updated" and m is not None]
+    left = [i for i, (c, _) in changes.items() if c == "left"]
     if not (joined or updated or left):
         return b""
     return text_frame(encode_presence(joined, updated, left).encode())

@@ -22,11 +22,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event, EventKind
-from ..protocol import Report, StateCommand, WaitPreference, encode_state_update
+from ..protocol import Report, StateCommand, WaitPreference
+from ..server_messages import encode_state_update
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..state import PlaybackState
 from ..store import StoreError
 from .context import Peer, precise_ms
+from .feature import RoomFeature
 from .roster import member_from_event
 from .waiting import BufferGate, Decision, Pause, Resume, Rewait, Seat
 
@@ -47,9 +49,12 @@ class NoChange(Exception):
     """The stored state already is what the decision would make it."""
 
 
-class Gate:
+class Gate(RoomFeature):
+    name = NAME
+    events = frozenset({EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT, EventKind.STATE, EventKind.GATE})
+
     def __init__(self, room: Room) -> None:
-        self.room = room
+        super().__init__(room)
         settings = room.ctx.settings
         self.rules = BufferGate(int(settings.buffer_wait * 1000), int(settings.buffer_wait_start * 1000))
         self.video: str | None = None
@@ -60,15 +65,7 @@ class Gate:
         self.ready_sent: dict[str, tuple[bool, bool]] = {}  # local member -> (buffering, in sync) published
         self.timer: asyncio.TimerHandle | None = None
 
-    @classmethod
-    def attach(cls, room: Room) -> None:
-        gate = cls(room)
-        room.extensions[NAME] = gate
-        room.listeners.append(gate.on_event)
-        room.joining.append(gate.prepare)
-        room.closers.append(gate.close)
-
-    def close(self) -> None:
+    def on_close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -83,7 +80,7 @@ class Gate:
         return host is None or host in self.room.peers
 
     # -- what members send -----------------------------------------------------------------------
-    async def prepare(self, _member_id: str) -> None:
+    async def on_join(self, _member_id: str) -> None:
         if self.known:
             return
         self.known = True
@@ -256,8 +253,7 @@ def keep_waiting(current: PlaybackState, command: StateCommand, changed: Playbac
 
 
 def gate_of(room: Room) -> Gate | None:
-    gate = room.extensions.get(NAME)
-    return gate if isinstance(gate, Gate) else None
+    return room.feature(Gate)
 
 
 async def wait_preference(room: Room, peer: Peer, command: WaitPreference, _received_ms: float) -> None:

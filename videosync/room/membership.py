@@ -12,7 +12,7 @@ from ..outbox import text_frame
 from ..playback import for_joiner
 from ..presence import Member, member_from_resume, new_member_id
 from ..presence import resume_token as make_resume_token
-from ..protocol import encode_init, encode_member_joined
+from ..server_messages import encode_init, encode_member_joined
 from ..sessions import SessionMeta, short_key
 from ..store import StoreError
 from .context import Peer, host_event, left_event, precise_ms
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from .room import Room
 
 log = logging.getLogger(__name__)
+
+# A join says the process is alive (its members are judged by that entry) unless it did so this
+# recently: far inside the staleness window, and a storm of joins writes the entry once a second.
+JOIN_HEARTBEAT_MS = 1000
 
 
 class Membership:
@@ -53,7 +57,7 @@ class Membership:
         room.host_id = host_id
         member = Member(member_id, name or f"Guest {member_id[:4]}", now, ctx.proc_id)
         room.members[member_id] = member
-        await ctx.presence.heartbeat(key)
+        await ctx.presence.heartbeat(key, unless_within_ms=JOIN_HEARTBEAT_MS)
         await ctx.presence.put(key, member)
         room.roster.put(member)
         joined = encode_member_joined(member.public(host_id))
@@ -61,18 +65,14 @@ class Membership:
         await room.publish(Event(EventKind.MEMBER_JOINED, meta_out, joined))
         if role.reason is not None:
             await room.publish(host_event(member_id, role.reason, previous=role.previous))
-        for prepare in room.joining:
-            await prepare(member_id)
+        await room.features.on_join(member_id)
         extensions = {
             "memberId": member_id,
             "resumeToken": make_resume_token(meta.host_token, member_id) if meta else None,
             "hostId": host_id,
             "members": room.roster.public(host_id, last=member_id),
         }
-        for fields in ctx.init_fields:  # features' own init fields (chat history, lock...)
-            extensions.update(await fields(room, member_id))
-        for room_fields in room.init_fields:  # and the room's features' (control mode, gate)
-            extensions.update(room_fields(member_id))
+        await room.features.init_fields(member_id, extensions)  # chat history, lock, control mode...
         init = await self._init_text(role.is_host, extensions)
         if room.peers.get(member_id) is peer:
             peer.outbox.open_with(text_frame(init.encode()))
@@ -92,7 +92,11 @@ class Membership:
         return encode_init(is_host, for_joiner(state, now).encode(), now, extensions)
 
     async def send_init(self, peer: Peer) -> None:
-        """A fresh init after a role change, so a Go-era client learns its new `isHost`."""
+        """A fresh init after a role change, so a Go-era client learns its new `isHost`.
+
+        Whole, like a join's: a client takes an init as the session's full picture, so one without
+        `locked` would show a locked session as open (chat lines it already has are de-duplicated
+        by id)."""
         room = self.room
         try:
             host_id = room.host_id
@@ -101,8 +105,7 @@ class Membership:
                 "hostId": host_id,
                 "members": room.roster.public(host_id),
             }
-            for room_fields in room.init_fields:
-                extensions.update(room_fields(peer.member_id))
+            await room.features.init_fields(peer.member_id, extensions)
             init = await self._init_text(host_id == peer.member_id, extensions)
         except StoreError as exc:
             log.warning("session %s: fresh init failed: %s", short_key(room.key), exc)

@@ -34,6 +34,7 @@ from ..presence import member_from_resume
 from ..protocol import INVALID_MESSAGE, NOT_HOST, UNKNOWN_MEMBER, Kick, Lock, ProtocolError
 from ..sessions import SessionNotFound, SessionService, short_key
 from .context import Peer
+from .feature import RoomFeature
 
 if TYPE_CHECKING:
     from .room import Room
@@ -97,17 +98,22 @@ async def lock(room: Room, peer: Peer, command: Lock, _received_ms: float) -> No
     await room.publish(Event(EventKind.LOCK, {"locked": command.locked}, wire))
 
 
-def on_kick(room: Room, event: Event) -> None:
-    """A kick heard on the channel: the process holding the member's socket closes it (4003)."""
-    target = event.meta.get("memberId")
-    peer = room.peers.get(target) if isinstance(target, str) else None
-    if peer is not None:
-        peer.disconnect(Close.FORBIDDEN, BANNED if event.meta.get("ban") else KICKED)
+class Moderation(RoomFeature):
+    """A room's part in moderation: closing kicked members' sockets, the lock in every `init`."""
 
+    name = "moderation"
+    events = frozenset({EventKind.KICK})
 
-async def locked_for_init(room: Room, _member_id: str) -> dict[str, Any]:
-    records = await room.ctx.sessions.store.get_moderation(room.key)
-    return {"locked": records.get(LOCKED_FIELD) == "1"}
+    def on_event(self, event: Event) -> None:
+        """A kick heard on the channel: the process holding the member's socket closes it (4003)."""
+        target = event.meta.get("memberId")
+        peer = self.room.peers.get(target) if isinstance(target, str) else None
+        if peer is not None:
+            peer.disconnect(Close.FORBIDDEN, BANNED if event.meta.get("ban") else KICKED)
+
+    async def init_fields(self, _member_id: str) -> dict[str, Any]:
+        records = await self.room.ctx.sessions.store.get_moderation(self.room.key)
+        return {"locked": records.get(LOCKED_FIELD) == "1"}
 
 
 # -- admission (before a socket joins: nothing is sent to a refused one) --------------------------

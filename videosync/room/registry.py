@@ -15,20 +15,20 @@ from .. import metrics
 from ..closecodes import SHUTTING_DOWN, Close
 from ..events import Event, EventKind
 from ..hostship import Hostship
-from ..media import VideoNotFound
 from ..passwords import PasswordGuard
 from ..presence import Presence, new_process_id
-from ..protocol import encode_media_status
+from ..server_messages import encode_media_status
 from ..sessions import SessionService, epoch_ms, short_key
 from ..settings import Settings
 from ..store import StoreError
-from ..store.base import session_channel
-from .chat import history_for_init
+from ..store.base import consume, session_channel
+from ..video import VideoNotFound
+from .chat import ChatFeature
 from .commands import command_table
 from .context import Peer, RoomContext
 from .control import Control
 from .gate import Gate
-from .moderation import locked_for_init, on_kick
+from .moderation import Moderation
 from .room import Room
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ STORE_CONCURRENCY = 32
 # Packaging statuses a member need not be told about on joining or on a video change: nothing is
 # coming ("none": this process knows of no packaging of it).
 SETTLED_MEDIA = ("ready", "none")
+
+# The features every room has (room/feature.py), in the order of their fields in an `init`.
+FEATURES = (ChatFeature, Moderation, Control, Gate)
 
 MediaStatus = Callable[[str], Mapping[str, object]]  # a video id -> its `hls` status object
 DefaultVideo = Callable[[], str | None]  # the id of the default video (None: there is none)
@@ -73,11 +76,9 @@ class Rooms:
             proc_id=self.proc_id,
             clock=clock,
             commands=command_table(),
-            features=(Control.attach, Gate.attach),
+            features=FEATURES,
             spawn=self.spawn,
             store_slots=asyncio.Semaphore(STORE_CONCURRENCY),
-            reactions={EventKind.KICK: on_kick},
-            init_fields=(history_for_init, locked_for_init),
         )
         # session passwords: the scrypt pool and the guessing limits of this process
         self.passwords = PasswordGuard(
@@ -150,13 +151,17 @@ class Rooms:
             except StoreError as exc:  # the first tick that reads the roster seeds it instead
                 log.warning("session %s: roster not read: %s", short_key(room.key), exc)
             room.ready.set()
-            async for text in messages:
+
+            def heard(text: str) -> None:
                 event = Event.decode(text)
                 if event is not None:
                     before = room.video
                     room.dispatch(event)
                     if event.kind == EventKind.STATE and room.video != before and room.peers:
                         self._tell_media_status(room)
+
+            # straight from the store's reader where it can (Redis): a loop turn sooner
+            await consume(messages, heard)
 
     # -- what the WebSocket handler calls ----------------------------------------------------------
     async def join(self, peer: Peer, name: str, host_token: str | None, resume: str | None) -> str:

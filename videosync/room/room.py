@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from .. import metrics
@@ -19,18 +19,15 @@ from ..closecodes import SESSION_ENDED, Close
 from ..events import Event, EventKind
 from ..outbox import text_frame
 from ..presence import Member
-from ..protocol import (
-    UNAVAILABLE,
-    ProtocolError,
-    encode_ended,
-    encode_error,
-    parse_command,
-)
+from ..protocol import UNAVAILABLE, ProtocolError, StateCommand, parse_command
+from ..server_messages import encode_ended, encode_error
 from ..sessions import SessionNotFound, StoredState, short_key
 from ..store import StoreError
 from .context import Peer, RoomContext, precise_ms
+from .feature import F, Features
 from .feed import PresenceFeed
 from .membership import Membership
+from .playback_writer import PlaybackWriter
 from .roster import RosterMirror
 from .succession import Succession
 from .ticker import Ticker
@@ -49,19 +46,12 @@ class Room:
         self.host_id: str | None = None
         self.video: str | None = None
         self.state: StoredState | None = None  # the latest state seen on the channel: updates start from it
+        self.heard_version = -1  # the newest state whose announcement this room has fanned out
+        self._hearing: list[tuple[int, asyncio.Future[None]]] = []  # `heard` callers
         self.ended = False
         self.closed = False  # forgotten by the registry: its tasks stop even if a cancel was lost
         self.ready = asyncio.Event()  # set once the room hears its channel
         self.tasks: list[asyncio.Task[Any]] = []
-        # Per-room state of features built on rooms (chat history, control mode, a buffering
-        # gate...), by feature name: it lives and dies with the room.
-        self.extensions: dict[str, Any] = {}
-        # Their hooks: every event heard (before the room acts on it), every joiner before its init
-        # (by member id), extra init fields (by member id), and the room's close.
-        self.listeners: list[Callable[[Event], None]] = []
-        self.joining: list[Callable[[str], Awaitable[None]]] = []
-        self.init_fields: list[Callable[[str], dict[str, Any]]] = []
-        self.closers: list[Callable[[], None]] = []
         self.meta_text: str | None = None  # the session's meta as the latest join read it
         self.roster = RosterMirror()  # every member of the session, kept from the channel
         self.seeded = False  # the roster has been read from the store once
@@ -71,11 +61,16 @@ class Room:
         self.host = Succession(self)
         self.updates = MemberUpdates(self)
         self.ticker = Ticker(self)
-        for attach in ctx.features:
-            attach(self)
+        self.playback = PlaybackWriter(self)
+        # the process's features (room/feature.py), each with its own state in this room
+        self.features = Features(self, ctx.features)
 
     def __len__(self) -> int:
         return len(self.peers)
+
+    def feature(self, kind: type[F]) -> F | None:
+        """This room's instance of a feature (None: the process runs without it)."""
+        return self.features.get(kind)
 
     def close(self) -> None:
         """Stop the room's own tasks (its listener and ticker); the registry has forgotten it."""
@@ -83,8 +78,7 @@ class Room:
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
-        for close in self.closers:
-            close()
+        self.features.on_close()
         self.updates.close()
         self.feed.close()
         self.roster.clear()
@@ -106,8 +100,7 @@ class Room:
     # -- events from the channel ------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
         kind, meta = event.kind, event.meta
-        for listener in self.listeners:
-            listener(event)
+        self.features.on_event(event)  # before the room acts on it
         if kind in (EventKind.MEMBER_JOINED, EventKind.MEMBER_LEFT, EventKind.MEMBER_UPDATED):
             self.roster.track(event)
             if self._early is not None:
@@ -130,16 +123,33 @@ class Room:
                 seen = StoredState.parse(meta["state"])
                 if self.state is None or seen.state.version >= self.state.state.version:
                     self.state = seen
+                self.heard_version = max(self.heard_version, seen.state.version)
             if isinstance(meta.get("sent"), float):
                 metrics.BROADCAST_SECONDS.observe(max(0.0, precise_ms() - meta["sent"]) / 1000.0)
         elif kind == EventKind.VACANT:
             self.ctx.spawn(self.host.promote(), f"promote-{short_key(self.key)}")
             return
-        react = self.ctx.reactions.get(kind)
-        if react is not None:
-            react(self, event)
         if event.wire:
             self.fanout(event.wire, skip=event.skip)
+        if kind == EventKind.STATE and self._hearing:
+            waiting, self._hearing = self._hearing, []
+            for version, future in waiting:
+                if version > self.heard_version:
+                    self._hearing.append((version, future))
+                elif not future.done():
+                    future.set_result(None)
+
+    async def heard(self, version: int, timeout: float) -> None:
+        """Until the announcement of state `version` (or a later one) went out to this room's
+        members; at most `timeout` (the channel may lose it)."""
+        if version <= self.heard_version:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._hearing.append((version, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._hearing = [(v, f) for v, f in self._hearing if f is not future]
 
     def fanout(self, wire: str, skip: str | None = None) -> None:
         self.feed.flush()  # presence news heard before this goes out before it
@@ -196,11 +206,16 @@ class Room:
             return
         try:
             command = parse_command(raw)
+            if not isinstance(command, StateCommand):
+                # A playback change is only queued (room/playback_writer.py): what the peer sends
+                # after it takes effect once it is written, as if the socket had waited.
+                await self.playback.settled(peer)
             handler = self.ctx.commands.get(type(command))
             if handler is not None:
                 await handler(self, peer, command, received_ms)
         except ProtocolError as exc:
             metrics.rejected(exc.code)
+            await self.playback.settled(peer)  # after the replies to what it sent before
             self.send(peer, encode_error(exc.code, exc.message))
         except SessionNotFound:
             await self.end("deleted")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..events import Event, EventKind
 from ..presence import Member, Roster
-from ..protocol import RawJSON
+from ..server_messages import RawJSON
 
 
 class RosterMirror:
@@ -27,6 +27,10 @@ class RosterMirror:
         # process id -> epoch ms of its last heartbeat heard (BEAT events, roster reads): a member
         # whose process has gone quiet is what makes a tick read the roster, not every tick
         self.heartbeats: dict[str, int] = {}
+        # per member, the count of changes when it was last put: a store read that began at count
+        # n can only prove absent the members known by then (one heard since may be newer than it)
+        self._changes = 0
+        self._put_at: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._members)
@@ -42,11 +46,21 @@ class RosterMirror:
         for member in roster.live:
             self.put(member)
 
+    def mark(self) -> int:
+        """Where the mirror stands now: pass it to `absent` with a store read begun after it."""
+        return self._changes
+
     def reconcile(self, roster: Roster) -> None:
         """What a roster read tells: members (added or corrected) and processes' heartbeats."""
         self.seed(roster)
         for proc, seen in roster.heartbeats.items():
             self.heard(proc, seen)
+
+    def absent(self, roster: Roster, read_from: int) -> list[str]:
+        """Members known since before the read (`mark()` then) that the store no longer holds:
+        their leave was never heard (a channel message lost in a store outage)."""
+        stored = {member.id for member in roster.live} | {member.id for member in roster.stale}
+        return [i for i, at in self._put_at.items() if at <= read_from and i not in stored]
 
     def heard(self, proc: str, seen_ms: int) -> None:
         self.heartbeats[proc] = max(seen_ms, self.heartbeats.get(proc, seen_ms))
@@ -71,6 +85,8 @@ class RosterMirror:
         if known is not None:
             self._unlist(known)
         self._members[member.id] = member
+        self._changes += 1
+        self._put_at[member.id] = self._changes
         index = bisect.bisect(self._order, (member.joined_at, member.id))
         self._order.insert(index, (member.joined_at, member.id))
         self._ids.insert(index, member.id)
@@ -81,12 +97,15 @@ class RosterMirror:
         if member is not None:
             self._unlist(member)
             del self._encoded[member_id]
+            del self._put_at[member_id]
+            self._changes += 1
 
     def clear(self) -> None:
         self._members.clear()
         self._order.clear()
         self._ids.clear()
         self._encoded.clear()
+        self._put_at.clear()
         self.heartbeats.clear()
 
     def _unlist(self, member: Member) -> None:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORE_RETRY_S = 0.5
+# Every this many ticks (30 s at the default 3 s interval) the roster is read even with every
+# process heard: a leave lost on the channel (pub/sub keeps nothing while a subscriber is away)
+# would otherwise leave its member in the mirror, and in every init, until the room closes.
+FULL_READ_EVERY = 10
 
 
 class Ticker:
@@ -25,6 +29,7 @@ class Ticker:
         self.room = room
         self.ctx = room.ctx
         self.store_failed_at = float("-inf")  # monotonic time of the last failed tick
+        self.ticks = 0
 
     async def run(self) -> None:
         room, interval = self.room, self.ctx.settings.presence_interval
@@ -62,14 +67,24 @@ class Ticker:
         # anyone) until the others have had a tick of their own to refresh theirs.
         settled = time.monotonic() - self.store_failed_at > 2 * ctx.settings.presence_interval
         # The roster is read only when it may hold news the channel cannot bring: a process gone
-        # quiet (crashed, or one that sends no beats), or a first read that failed. A tick of a
-        # thousand-member session is then a handful of constant-size store commands.
-        if not room.seeded or (settled and room.roster.quiet_processes(now, ctx.presence.stale_after_ms)):
+        # quiet (crashed, or one that sends no beats), a first read that failed, and every
+        # FULL_READ_EVERY ticks for leaves the channel lost. Most ticks of a thousand-member
+        # session are then a handful of constant-size store commands.
+        self.ticks += 1
+        quiet = settled and bool(room.roster.quiet_processes(now, ctx.presence.stale_after_ms))
+        if not room.seeded or quiet or (settled and self.ticks % FULL_READ_EVERY == 0):
+            read_from = room.roster.mark()
             roster = await ctx.presence.roster(room.key)
             room.roster.reconcile(roster)
             room.seeded = True
             for member in roster.stale if settled else ():
                 await ctx.presence.remove(room.key, member.id)
                 await room.publish(left_event(member.id))
+            # our own members are known first-hand; a remote one missing from the store has left
+            for member_id in room.roster.absent(roster, read_from) if settled else ():
+                if member_id in room.peers:
+                    continue
+                log.info("session %s: member %s left unheard; dropping it", short_key(room.key), member_id)
+                await room.publish(left_event(member_id))
         if holder is None and settled:
             await room.host.promote()

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from .. import metrics
 from ..events import Event, EventKind
-from ..protocol import Report, encode_member_updated
+from ..protocol import Report
+from ..server_messages import encode_member_updated
 from ..sessions import short_key
 from ..store import StoreError
 

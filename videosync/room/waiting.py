@@ -130,6 +130,8 @@ class BufferGate:
 
     # -- the decision ---------------------------------------------------------------------------
     def decide(self, now: int) -> Decision | None:
+        if not self.active and not self.playing:
+            return None  # nothing to pause; and a join storm into a paused room stays O(N), not O(N²)
         blocking = self.blocking()
         if self.active:
             assert self.deadline is not None

@@ -25,13 +25,19 @@ class AutoPipeline:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._queued: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()  # (the loop holds tasks only weakly)
 
     def execute(self, *command: Any) -> asyncio.Future[Any]:
         """Queue one command; the future holds its reply, or the exception it raised."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._queued:
-            loop.call_soon(self._flush)
+            # A task's first step runs in the next loop turn, after this turn has queued all it
+            # will: it takes the batch and writes it at once. (A callback that then started the
+            # sending task cost one more turn, and under load every turn is long.)
+            task = loop.create_task(self._flush())
+            self._sending.add(task)
+            task.add_done_callback(self._sent)
         self._queued.append((command, future))
         return future
 
@@ -43,10 +49,13 @@ class AutoPipeline:
         except rexc.NoScriptError:
             return await script(keys=keys, args=args)
 
-    def _flush(self) -> None:
+    async def _flush(self) -> None:
         batch, self._queued = self._queued, []
-        task = asyncio.ensure_future(self._send(batch))
-        task.add_done_callback(_log_crash)
+        await self._send(batch)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        _log_crash(task)
 
     async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:

@@ -13,7 +13,7 @@ Ours (a Go instance never reads them):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -96,6 +96,16 @@ class Store(Protocol):
         `expect`: write only if the stored state is exactly this text ("" for none), else raise
         StateChanged (a compare-and-set: concurrent writers never both build on the same state)."""
 
+    def set_states(
+        self, key: str, states: Sequence[tuple[str, Announcement]], ttl: int, expect: str
+    ) -> Awaitable[bool]:
+        """`set_state` for a chain of states, each announced, all in one atomic step and in order:
+        written only if the stored state is `expect` (else StateChanged), each state the base of the
+        next. The write leaves when this is called, not when it is awaited, so it joins this loop
+        turn's batch (Redis) or is done already (memory): a caller need not be a task that runs
+        a turn later."""
+        ...
+
     async def set_meta(self, key: str, meta: str, ttl: int) -> bool: ...
 
     async def touch(self, key: str, ttl: int) -> bool:
@@ -140,3 +150,17 @@ class Store(Protocol):
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[str]]:
         """Messages published on `channel` from now on, until the context exits."""
         ...
+
+
+async def consume(messages: AsyncIterator[str], handle: Callable[[str], None]) -> None:
+    """Each message of a subscription to `handle`, in order, until the subscription ends (or
+    `handle` raises). A subscription that can hand its messages over as its reader gets them
+    (`deliver_to`: Redis's, whose one reader serves every channel) is not iterated: that saves
+    the loop turn between the reader and the consumer on every message."""
+    deliver_to: Callable[[Callable[[str], None]], Awaitable[None]] | None
+    deliver_to = getattr(messages, "deliver_to", None)
+    if deliver_to is not None:
+        await deliver_to(handle)
+        return
+    async for text in messages:
+        handle(text)

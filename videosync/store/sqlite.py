@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .base import StoreError
-from .memory import MemoryStore, _Entry
+from .memory import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,7 @@ class SqliteStore(MemoryStore):
         for name, kind, text, wall_expiry in rows:
             value: str | dict[str, str] = json.loads(text) if kind == "h" else text
             expires = None if wall_expiry is None else now + (wall_expiry - wall)
-            entry = self._data[name] = _Entry(value, expires)
-            self._file(name, entry)
+            self.keys.load(name, value, expires)
         log.debug("sqlite store: %d keys loaded from %s", len(rows), path_of(self.url))
 
     # -- the journal ----------------------------------------------------------
@@ -167,7 +166,7 @@ class SqliteStore(MemoryStore):
         upserts: list[tuple[str, str, str, float | None]] = []
         deletes: list[str] = []
         for name in self._dirty:
-            entry = self._data.get(name)
+            entry = self.keys.peek(name)
             if entry is None:
                 deletes.append(name)
                 continue

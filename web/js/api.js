@@ -16,15 +16,20 @@ export function authHeaders(hostToken) {
   return hostToken ? { Authorization: `Bearer ${hostToken}` } : {};
 }
 
-async function request(method, path, body, hostToken = null) {
+function request(method, path, body, hostToken = null) {
   const init = { method, headers: { Accept: "application/json", ...authHeaders(hostToken) } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  return answer(fetch(path, init));
+}
+
+/** The JSON of a pending `fetch`, or an ApiError a person can read. */
+async function answer(pending) {
   let response;
   try {
-    response = await fetch(path, init);
+    response = await pending;
   } catch {
     throw new ApiError(UNREACHABLE, 0);
   }
@@ -56,8 +61,9 @@ export async function validateSession(key) {
   return Boolean(data && data.valid);
 }
 
-export function getSession(key) {
-  return request("GET", `/api/sessions/${enc(key)}`);
+/** `GET /api/sessions/{key}`; `pending`: that request already sent (the page's early start). */
+export function getSession(key, pending = null) {
+  return pending ? answer(pending) : request("GET", `/api/sessions/${enc(key)}`);
 }
 
 /**

@@ -10,6 +10,31 @@ const STALL_MS = 200;
 // A seek (the host's, or the sync controller's own correction) buffers briefly on every player:
 // only a longer wait at the new spot is a stall worth pausing the group for.
 const SEEK_STALL_MS = 500;
+// A playing element whose buffered media ends this close to its position has run dry: it stalls
+// for as long as the network makes it, so it is reported at once. (Chromium's progressive player
+// underflowed with up to 0.8 s shown as buffered ahead in scripts/bench/bench_buffer_gate.py's
+// throttled viewer: `buffered` is coarse.) A dip of readyState with more media in hand (a busy
+// machine's hiccup; a well-fed player holds many seconds) is reported only if it lasts STALL_MS.
+const STARVED_S = 1.0;
+
+/** Seconds of media buffered ahead of `time` in `ranges` (a TimeRanges): 0 outside every range. */
+export function bufferedAhead(ranges, time) {
+  for (let i = 0; i < (ranges?.length ?? 0); i++) {
+    if (ranges.start(i) <= time + 1e-3 && time < ranges.end(i)) return ranges.end(i) - time;
+  }
+  return 0;
+}
+
+/**
+ * How long a player that cannot play on (readyState below HAVE_FUTURE_DATA) must stay so before
+ * it says `buffering`: at once when it plays and has nothing buffered ahead (a real stall), longer
+ * after a seek, STALL_MS otherwise (still loading while paused, or a hiccup with data in hand).
+ */
+export function stallDelay({ seeking, paused, ahead }) {
+  if (seeking) return SEEK_STALL_MS;
+  if (!paused && ahead < STARVED_S) return 0;
+  return STALL_MS;
+}
 
 /** Whether `memberId` may change playback under `control` ({mode, controllers}). */
 export function mayControl(control, memberId, hostId) {
@@ -64,8 +89,8 @@ export function installGroupControls({ store, socket, playback, video, root, dis
   const nameOf = (id) => (id === store.memberId ? "you" : displayName(store.members.get(id) ?? { id }));
 
   const loadedCurrent = () => reloaded || performance.now() - switchedAt > SWITCH_SETTLE_MS;
-  // A stall counts once it lasts STALL_MS: a seek within buffered media (the sync controller's
-  // corrections included) must not pause the whole group.
+  // A stall counts at once when the player ran dry, else once it lasts (stallDelay): a seek within
+  // buffered media (the sync controller's corrections included) must not pause the whole group.
   let stalledSince = null;
   let recheck = null;
   const buffering = () => {
@@ -73,8 +98,12 @@ export function installGroupControls({ store, socket, playback, video, root, dis
       stalledSince = null;
       return false;
     }
+    // said so already: it stays so until it can play on (the group's pause that follows must not
+    // make it look ready, or the gate would resume and pause again)
+    if (lastBuffering) return true;
     stalledSince ??= performance.now();
-    const threshold = video.seeking ? SEEK_STALL_MS : STALL_MS;
+    const ahead = bufferedAhead(video.buffered, video.currentTime);
+    const threshold = loadedCurrent() ? stallDelay({ seeking: video.seeking, paused: video.paused, ahead }) : STALL_MS;
     if (performance.now() - stalledSince >= threshold) return true;
     clearTimeout(recheck);
     recheck = setTimeout(reportIfChanged, threshold - (performance.now() - stalledSince) + 5);

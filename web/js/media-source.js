@@ -76,8 +76,11 @@ function isSafari() {
 }
 
 function plain(video, url, kind) {
-  video.src = url;
-  video.load();
+  // the page's early start may have begun loading this very file: keep what it loaded
+  if (video.getAttribute("src") !== url || video.error) {
+    video.src = url;
+    video.load();
+  }
   return { kind, destroy: () => { video.removeAttribute("src"); video.load(); } };
 }
 

@@ -6,6 +6,21 @@ import { getVideo, listVideos } from "./api.js";
 import { $, fillVideoSelect } from "./dom.js";
 import { attachSource, sourcesFor, withStatus } from "./media-source.js";
 
+/** Delay before loading a source again after network failure n (0-based): 1, 2, 4, 4… s. */
+export function retryDelay(attempt) {
+  return 1000 * Math.min(4, 2 ** attempt);
+}
+
+/** Whether the server answers for `url` at all (any HTTP status: only a network failure is false). */
+async function reachable(url) {
+  try {
+    await fetch(url, { method: "HEAD", cache: "no-store" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class MediaSwitcher {
   /** `transport`: the page's ?transport= ("auto" | "hls" | "mp4"); `notify(text)`: a passing notice. */
   constructor(video, store, { transport = "auto", notify = () => {}, auth = () => null, onEntry = () => {} } = {}) {
@@ -20,6 +35,9 @@ export class MediaSwitcher {
     this.mp4Failed = new Set();
     this.stopped = false;
     this.onEntry = onEntry; // (entry | null) once a video is loaded: its subtitles are attached
+    this.retry = null; // the timer of a load tried again after a network failure
+    this.retries = 0; // network failures in a row (reset once a video loads)
+    video.addEventListener("loadeddata", () => { this.retries = 0; });
   }
 
   /** The library entry of `id` (null: the default video), with the freshest packaging status. */
@@ -50,6 +68,7 @@ export class MediaSwitcher {
   /** The session is gone: unload the video for good. */
   stop() {
     this.stopped = true;
+    clearTimeout(this.retry);
     this.current = undefined;
     this.handle?.destroy();
     this.handle = null;
@@ -59,6 +78,7 @@ export class MediaSwitcher {
 
   async show(id) {
     if (this.stopped || id === this.current) return;
+    clearTimeout(this.retry);
     this.current = id;
     this.handle?.destroy();
     this.handle = null;
@@ -83,6 +103,37 @@ export class MediaSwitcher {
     } catch (err) {
       this.store.fail(`This video cannot be played: ${err.message}`);
     }
+  }
+
+  /**
+   * The element failed to load or play its source. A source the server does not answer for (the
+   * network is down, or cut for this page) is loaded again later — it is no reason to give the
+   * file up — with backoff, and at once when the browser says it is back online. Returns whether
+   * that, or another source, was tried (false: nothing left to try).
+   */
+  async failed() {
+    const id = this.current;
+    const src = this.video.getAttribute("src");
+    if (src && !src.startsWith("blob:") && !(await reachable(src))) {
+      if (this.current !== id) return true; // switched meanwhile
+      this.retryLater(id);
+      return true;
+    }
+    return this.originalFailed();
+  }
+
+  retryLater(id) {
+    clearTimeout(this.retry);
+    const delay = retryDelay(this.retries++);
+    const again = () => {
+      clearTimeout(this.retry);
+      globalThis.removeEventListener?.("online", again);
+      if (this.stopped || this.current !== id) return;
+      this.current = undefined;
+      this.show(id);
+    };
+    this.retry = setTimeout(again, delay);
+    globalThis.addEventListener?.("online", again, { once: true });
   }
 
   /** The original file could not be decoded here: use its HLS packaging instead. */

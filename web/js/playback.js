@@ -7,6 +7,7 @@ export const TICK_MS = 50;
 export const REPORT_MS = 1500;
 const HAVE_METADATA = 1;
 const HAVE_FUTURE_DATA = 3;
+const STEP_ON = ["loadedmetadata", "canplay", "seeked"];
 
 export class Playback extends EventTarget {
   constructor(video, controller, clock, { now, report }) {
@@ -19,16 +20,25 @@ export class Playback extends EventTarget {
     this.playRequest = null;
     this.blocked = false; // autoplay with sound refused: wait for a click
     this.timers = [];
+    this.wake = null; // the timer of a start due between two ticks
+    this.onReady = null;
   }
 
   start() {
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.sendReport(), REPORT_MS));
+    // A paused element that just got its metadata, a frame or a landed seek may have a start due
+    // now (a late joiner): step at once rather than at the next tick, up to 50 ms later.
+    this.onReady = () => { if (this.video.paused) this.tick(); };
+    for (const type of STEP_ON) this.video.addEventListener(type, this.onReady);
+    this.tick();
   }
 
   stop() {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearTimeout(this.wake);
+    if (this.onReady) for (const type of STEP_ON) this.video.removeEventListener(type, this.onReady);
   }
 
   get buffering() {
@@ -63,6 +73,11 @@ export class Playback extends EventTarget {
     if (Math.abs(v.playbackRate - out.rate) > 1e-4) v.playbackRate = out.rate;
     if (out.play && v.paused) this.play();
     else if (!out.play && !v.paused) v.pause();
+    // a start waiting on a parked frame is due between two ticks: step again at that instant
+    clearTimeout(this.wake);
+    if (out.wakeInMs !== null && out.wakeInMs !== undefined && out.wakeInMs < TICK_MS) {
+      this.wake = setTimeout(() => this.tick(), out.wakeInMs);
+    }
     this.dispatchEvent(new CustomEvent("tick", { detail: out }));
   }
 

@@ -74,8 +74,11 @@ async function main() {
   $("[data-share-link]").value = playerLink(sessionKey);
   bindCopyLink($("[data-share-panel]"));
   // One request says whether the session exists and which video it shows, so the video starts
-  // loading while the socket is still connecting (a late joiner catches up sooner).
-  const info = getSession(sessionKey).catch((err) => err);
+  // loading while the socket is still connecting (a late joiner catches up sooner). The page's
+  // early start (player.html) has sent it already, and opened the socket.
+  const early = window.videosyncEarly?.key === sessionKey ? window.videosyncEarly : null;
+  if (window.videosyncEarly && !early) window.videosyncEarly.ws?.close(1000);
+  const info = getSession(sessionKey, early?.session).catch((err) => err);
 
   const video = $("[data-video]");
   const store = new SessionStore(sessionKey);
@@ -83,6 +86,7 @@ async function main() {
   const controller = new SyncController(store);
   const socket = new SyncSocket({
     clock,
+    early,
     params: () => ({
       sessionKey,
       hostToken: hostTokenFor(sessionKey),
@@ -227,7 +231,7 @@ async function main() {
   }
 
   video.addEventListener("error", async () => {
-    if (!(await media.originalFailed())) showNotice("This video could not be played in this browser.");
+    if (!(await media.failed())) showNotice("This video could not be played in this browser.");
   });
 
   // Hooks for the browser tests and for debugging in the console.

@@ -40,11 +40,29 @@ export function socketUrl(params, loc = globalThis.location) {
 
 export const localNow = () => performance.timeOrigin + performance.now();
 
+const CONNECTING = 0;
+const OPEN = 1;
+
+/**
+ * The page's early socket (player.html) if a connect to `url` may take it over: opened with the
+ * same query, not taken yet, and still connecting or open (one that closed is replaced by a new
+ * connect, which meets the same refusal or finds the server back).
+ */
+export function adoptable(early, url) {
+  if (!early?.ws || early.adopted || early.url !== url) return null;
+  return early.ws.readyState === CONNECTING || early.ws.readyState === OPEN ? early : null;
+}
+
 export class SyncSocket extends EventTarget {
-  /** params(): the query for the next connect (resume token and host token may change). */
-  constructor({ params, clock = new ClockEstimator(), now = localNow }) {
+  /**
+   * params(): the query for the next connect (resume token and host token may change). `early`:
+   * the page's early start (player.html), whose socket the first connect takes over when it was
+   * opened with the same query and is still alive, replaying what it heard meanwhile.
+   */
+  constructor({ params, clock = new ClockEstimator(), now = localNow, early = null }) {
     super();
     this.params = params;
+    this.early = early;
     this.clock = clock;
     this.now = now;
     this.ws = null;
@@ -60,23 +78,26 @@ export class SyncSocket extends EventTarget {
   connect() {
     this.stopped = false;
     this.setStatus("connecting");
-    const ws = new WebSocket(socketUrl(this.params()));
+    const url = socketUrl(this.params());
+    const early = adoptable(this.early, url);
+    if (!early) this.early?.ws?.close(1000); // not ours after all: no second member from this tab
+    this.early = null; // only the first connect may take it over
+    const ws = early ? early.ws : new WebSocket(url);
     this.ws = ws;
-    ws.addEventListener("open", () => {
+    const opened = (at) => {
       if (ws !== this.ws) return;
-      this.lastHeardAt = this.now();
+      this.lastHeardAt = at;
       this.setStatus("open");
-      this.clock.restart(this.now()); // a new path (maybe a new server): measure again
+      this.clock.restart(at); // a new path (maybe a new server): measure again
       this.maybeBurst();
       this.clockTimer = setInterval(() => this.maybeBurst(), 50);
-    });
-    ws.addEventListener("message", (event) => {
+    };
+    const heard = (data, received) => {
       if (ws !== this.ws) return;
-      const received = this.now();
       this.lastHeardAt = received;
       let msg;
       try {
-        msg = JSON.parse(event.data);
+        msg = JSON.parse(data);
       } catch {
         return;
       }
@@ -87,12 +108,21 @@ export class SyncSocket extends EventTarget {
       }
       if (msg?.type === "init") this.attempt = 0; // joined: the next drop starts the backoff over
       this.dispatchEvent(new CustomEvent("message", { detail: msg }));
-    });
+    };
+    ws.addEventListener("open", () => opened(this.now()));
+    ws.addEventListener("message", (event) => heard(event.data, this.now()));
     ws.addEventListener("close", (event) => {
       if (ws !== this.ws) return;
       clearInterval(this.clockTimer);
       this.onClosed(event.code, event.reason);
     });
+    if (early) {
+      // what the early socket heard before this page was ready, in order, with its receive times
+      early.adopted = true;
+      if (ws.readyState === WebSocket.OPEN) opened(early.openedAt ?? this.now());
+      for (const [data, received] of early.messages) heard(data, received);
+      early.messages = [];
+    }
   }
 
   onClosed(code, reason) {
@@ -162,6 +192,7 @@ export class SyncSocket extends EventTarget {
   close() {
     this.stopped = true;
     for (const id of this.timers) clearTimeout(id);
+    this.timers.clear(); // nothing is pending any more (a join burst cut short included)
     clearInterval(this.clockTimer);
     this.ws?.close(1000);
   }

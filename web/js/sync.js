@@ -18,6 +18,14 @@ export const SYNC_DEFAULTS = Object.freeze({
   initialSeekLatencyMs: 80, // what a seek costs in Chromium before we have measured it
   initialPlayLatencyMs: 20, // from play() to the first advancing frame
   coldSeekLatencyMs: 120, // a fresh element (a late joiner) also starts its audio clock: 75–150 ms here
+  coldPlayLatencyMs: 40, // play() to the first advancing frame of an element that never played (its
+  // audio output opens too): its first frames landed 40–50 ms later than a seek's duration explains
+  coldParkSeekMs: 50, // a seek of a paused fresh element takes 5–40 ms here (no play() racing it)
+  parkMarginMs: 20, // a start from a seek parks this much further ahead: a seek slower than its
+  // estimate still lands ahead, where landing behind needs a nudge or a re-seek (but every ms of
+  // lead beyond the seek is a ms of waiting on the parked frame)
+  maxParks: 2, // seeks of one start that may park; then it seeks and plays in one step as before
+  reparkLateMs: 30, // a parked frame this far behind its start point (a slow seek) parks again
   maxLatencyMs: 1000,
   learnRate: 0.5, // weight of a new latency measurement
   pausedToleranceMs: 1, // paused: anything further from the paused position is re-seeked
@@ -78,6 +86,8 @@ export class SyncController {
     this.drift = null;
     this.warm = false; // the element has played since the page loaded
     this.retries = 0; // immediate re-seeks since the last command or good landing
+    this.parks = 0; // seeks parked (paused, ahead) for the start in progress
+    this.parkLeadMs = 0; // how far ahead (media ms) the last park aimed
   }
 
   /** The state being followed: the store's, read through. */
@@ -92,6 +102,7 @@ export class SyncController {
     this.window = [];
     this.lastPausedSeek = null;
     this.retries = 0;
+    this.parks = 0;
   }
 
   /** A new connection: forget what was in flight; keep the learned latencies. */
@@ -113,20 +124,25 @@ export class SyncController {
   /**
    * One control step. `obs`: {serverNow, currentTime, paused, seeking, ready, duration?,
    * seekableEnd?} where `ready` means the element can play (readyState ≥ HAVE_FUTURE_DATA).
-   * Returns {play, rate, seekTo, drift, target}; seekTo is null when no seek is wanted and
-   * drift (ms) is null while it cannot be measured.
+   * Returns {play, rate, seekTo, drift, target, wakeInMs}; seekTo is null when no seek is wanted,
+   * drift (ms) is null while it cannot be measured, and wakeInMs (when set) is when a start that
+   * waits on a parked frame is due: step again then.
    */
   step(obs) {
     const s = this.state;
-    if (!s) return { play: false, rate: 1, seekTo: null, drift: null, target: null };
+    if (!s) return { play: false, rate: 1, seekTo: null, drift: null, target: null, wakeInMs: null };
     if (s !== this.followed) this.follow(s);
     const base = s.playbackRate;
     const target = this.target(obs.serverNow, obs.duration);
     const atEnd = Number.isFinite(obs.duration) && obs.duration > 0 && target >= obs.duration - this.opts.endMarginS;
     const startsAt = (s.timestamp ?? -Infinity) - this.playLatencyMs;
     const wantPlay = !s.paused && obs.serverNow >= startsAt && !atEnd;
-    const out = { play: wantPlay, rate: base, seekTo: null, drift: null, target };
-    if (obs.seeking) return out;
+    const out = { play: wantPlay, rate: base, seekTo: null, drift: null, target, wakeInMs: null };
+    if (obs.seeking) {
+      // a paused element's play() waits for the frame its seek lands on (its `seeked` steps again)
+      if (obs.paused) out.play = false;
+      return out;
+    }
     const driftMs = (obs.currentTime - target) * 1000;
 
     if (!wantPlay) {
@@ -141,12 +157,8 @@ export class SyncController {
       return out;
     }
 
-    if (obs.paused) {
-      // About to (re)start: jump first if we are far off, then let play() run.
-      this.pending = { kind: "start", samples: 0 };
-      if (Math.abs(driftMs) > this.opts.seekThresholdMs) this.seekAhead(out, target, obs);
-      return out;
-    }
+    if (obs.paused) return this.startFromPause(out, target, obs, driftMs);
+    this.parks = 0;
     if (!obs.ready) return out; // buffering: the position is frozen, a nudge would do nothing
 
     out.drift = driftMs;
@@ -171,6 +183,60 @@ export class SyncController {
     }
     this.fresh = false;
     out.rate = rateFor(smoothed, base, this.opts);
+    return out;
+  }
+
+  /**
+   * A paused element that should be playing (a late joiner, a start after a stall). Far off, it
+   * seeks while still paused ("parks") a little ahead of the target — the seek's duration then
+   * cannot spoil the landing. Whenever the paused frame is ahead, play() waits until the target is
+   * one start latency short of it: `wakeInMs` says when, so the caller can step again then.
+   */
+  startFromPause(out, target, obs, driftMs) {
+    const o = this.opts;
+    const rate = this.state.playbackRate;
+    const startMs = this.warm ? this.playLatencyMs : Math.max(this.playLatencyMs, o.coldPlayLatencyMs);
+    // ahead by no more than the park's own lead is the parked frame waiting, not a miss
+    const aheadBound = o.seekThresholdMs + (this.parks > 0 ? this.parkLeadMs : 0);
+    if (driftMs < -o.seekThresholdMs || driftMs > aheadBound) {
+      if (this.parks >= o.maxParks) {
+        // a frame that never gets ready (or a refused play()) cannot hold the start forever
+        this.pending = { kind: "start", samples: 0 };
+        this.seekAhead(out, target, obs);
+        return out;
+      }
+      return this.park(out, target, obs, this.warm ? this.seekLatencyMs : o.coldParkSeekMs, startMs);
+    }
+    const waitMs = (driftMs - startMs * rate) / rate;
+    if (this.parks > 0 && this.parks < o.maxParks && waitMs < -o.reparkLateMs) {
+      // the seek outlasted its estimate (its data was still on the way) and the frame is behind:
+      // park again, ahead by as long as that seek took, rather than start behind and nudge for a
+      // second (10 % closes 100 ms in 1 s)
+      return this.park(out, target, obs, Math.max(o.coldParkSeekMs, obs.serverNow - this.lastSeekAt), startMs);
+    }
+    if (waitMs > 1) {
+      // parked ahead (by this controller, or by the page's early start): hold the frame until the
+      // target comes within one start latency of it
+      out.play = false;
+      out.wakeInMs = waitMs;
+      return out;
+    }
+    // A start of a cold element measures how far off it lands (for the re-seek) but teaches no
+    // latency: a warm one starts several times faster.
+    this.pending = { kind: this.warm ? "start" : "cold", samples: 0 };
+    return out;
+  }
+
+  /** Seek while paused, ahead by the seek's expected duration, the start latency and a margin. */
+  park(out, target, obs, seekMs, startMs) {
+    this.parks += 1;
+    this.parkLeadMs = (seekMs + startMs + this.opts.parkMarginMs) * this.state.playbackRate;
+    out.seekTo = this.clampSeek(target + this.parkLeadMs / 1000, obs);
+    out.play = false;
+    this.lastSeekAt = obs.serverNow;
+    this.fresh = false;
+    this.window = [];
+    this.pending = null;
     return out;
   }
 
@@ -206,6 +272,7 @@ export class SyncController {
     this.pending = null;
     // A start that waited on a user gesture or a stall says nothing about latency.
     if (Math.abs(driftMs) > this.opts.seekThresholdMs) return true;
+    if (p.kind === "cold") return true;
     const key = p.kind === "seek" ? "seekLatencyMs" : "playLatencyMs";
     const corrected = this[key] - driftMs;
     this[key] = clamp(this[key] + this.opts.learnRate * (corrected - this[key]), 0, this.opts.maxLatencyMs);

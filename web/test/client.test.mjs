@@ -319,3 +319,24 @@ test("a batched presence message inserts or updates the joined, updates the upda
   store.handle({ type: "memberLeft", memberId: "z" });
   assert.equal(store.members.has("z"), false);
 });
+
+test("a source the network failed is loaded again after 1, 2, then every 4 s", async () => {
+  const { retryDelay } = await import("../js/media-switcher.js");
+  assert.deepEqual([0, 1, 2, 3, 9].map(retryDelay), [1000, 2000, 4000, 4000, 4000]);
+});
+
+test("attaching the file the page's early start is loading already keeps what it loaded", async () => {
+  const { attachSource } = await import("../js/media-source.js");
+  const video = {
+    attrs: { src: "/api/video" }, error: null, loads: 0,
+    getAttribute(name) { return this.attrs[name] ?? null; },
+    set src(url) { this.attrs.src = url; },
+    load() { this.loads += 1; },
+  };
+  const handle = await attachSource(video, sourcesFor(null), { prefer: "auto" });
+  assert.equal(handle.kind, "mp4");
+  assert.equal(video.loads, 0, "not reloaded");
+  await attachSource(video, { mp4: "/api/videos/x/file", hls: null, live: false });
+  assert.equal(video.loads, 1, "another file is loaded");
+  assert.equal(video.getAttribute("src"), "/api/videos/x/file");
+});

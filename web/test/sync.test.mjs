@@ -215,12 +215,94 @@ test("a paused element already on the paused frame is left alone", () => {
   assert.equal(out.seekTo, null);
 });
 
-test("a late joiner far behind seeks and plays in the same step, aiming further for a cold start", () => {
-  const { store, sync } = setup({ initialSeekLatencyMs: 100, coldSeekLatencyMs: 150 });
+test("a late joiner far behind parks: it seeks while paused, ahead by the seek, the start latency and a margin", () => {
+  const { store, sync } = setup({ initialSeekLatencyMs: 100, coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30 });
   store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
   const out = sync.step(obs(112_000, 0, { paused: true }));
+  assert.equal(out.play, false, "no play() while the seek runs");
+  assert.ok(Math.abs(out.seekTo - 12.22) < 1e-9, `seekTo ${out.seekTo}`);
+  assert.equal(sync.step(obs(112_050, 12.22, { paused: true, seeking: true })).play, false);
+});
+
+test("a parked joiner plays when the target is one start latency short of its frame", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo; // 12.22
+  // the seek took 60 ms: the frame is 160 ms ahead of the target, so play() is due in 120 ms
+  const held = sync.step(obs(112_060, parkedAt, { paused: true }));
+  assert.equal(held.play, false);
+  assert.equal(held.seekTo, null);
+  assert.ok(Math.abs(held.wakeInMs - 120) < 1e-6, `wake in ${held.wakeInMs}`);
+  const due = sync.step(obs(112_180, parkedAt, { paused: true }));
+  assert.equal(due.play, true);
+  assert.equal(due.seekTo, null);
+});
+
+test("a parked start at 2x waits half as long in wall time", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000, playbackRate: 2 }));
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo;
+  assert.ok(Math.abs(parkedAt - (24 + 0.44)) < 1e-9, `seekTo ${parkedAt}`);
+  // 40 ms later the target is at 24.08: the frame is 360 media-ms ahead, 80 of them the 40 ms start
+  // latency at 2x; the other 280 pass in 140 ms
+  const held = sync.step(obs(112_040, parkedAt, { paused: true }));
+  assert.equal(held.seekTo, null, "the parked frame is not a miss");
+  assert.ok(Math.abs(held.wakeInMs - 140) < 1e-6, `wake in ${held.wakeInMs}`);
+});
+
+test("a parked seek that lands a little behind plays at once", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30, reparkLateMs: 30 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo; // 220 ms ahead
+  const late = sync.step(obs(112_205, parkedAt, { paused: true })); // the seek took 205 ms: 25 ms late
+  assert.equal(late.play, true);
+  assert.equal(late.seekTo, null);
+});
+
+test("a parked seek that lands far behind parks again, ahead by as long as it took", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 50, coldPlayLatencyMs: 40, parkMarginMs: 20, reparkLateMs: 30 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo; // 110 ms ahead
+  const again = sync.step(obs(112_200, parkedAt, { paused: true })); // the seek took 200 ms
+  assert.equal(again.play, false);
+  assert.ok(Math.abs(again.seekTo - (12.2 + 0.26)) < 1e-9, `seekTo ${again.seekTo}`);
+  // that one lands behind too: no third park, it starts
+  const third = sync.step(obs(112_700, again.seekTo, { paused: true }));
+  assert.equal(third.play, true);
+  assert.equal(third.seekTo, null);
+});
+
+test("a start that cannot hold its parked frame seeks and plays in one step after two parks", () => {
+  const { store, sync } = setup({ coldParkSeekMs: 150, coldPlayLatencyMs: 40, parkMarginMs: 30, maxParks: 2 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
+  assert.equal(sync.step(obs(112_000, 0, { paused: true })).play, false);
+  assert.equal(sync.step(obs(113_000, 0, { paused: true })).play, false); // parked again: still far
+  const third = sync.step(obs(114_000, 0, { paused: true }));
+  assert.equal(third.play, true);
+  assert.ok(Math.abs(third.seekTo - 14.12) < 1e-9, `seekTo ${third.seekTo}`);
+});
+
+test("a cold start's landing is measured for the re-seek but teaches no play latency", () => {
+  const { store, sync } = setup({ initialPlayLatencyMs: 20, coldPlayLatencyMs: 40, settleSamples: 2, retrySeekMs: 150 });
+  store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
+  const parkedAt = sync.step(obs(112_000, 0, { paused: true })).seekTo;
+  const wake = sync.step(obs(112_050, parkedAt, { paused: true })).wakeInMs;
+  const at = 112_050 + wake;
+  assert.equal(sync.step(obs(at, parkedAt, { paused: true })).play, true);
+  const off = (now, d) => obs(now, positionAt(sync.state, now) + d);
+  sync.step(off(at + 50, -0.03));
+  sync.step(off(at + 100, -0.03));
+  assert.equal(sync.playLatencyMs, 20);
+});
+
+test("a scheduled start from the paused frame plays at once, no park", () => {
+  const { store, sync } = setup({ initialPlayLatencyMs: 20 });
+  store.offerPlayback(playing());
+  sync.step(obs(99_000, 10, { paused: true }));
+  const out = sync.step(obs(99_980, 10, { paused: true }));
   assert.equal(out.play, true);
-  assert.ok(Math.abs(out.seekTo - 12.15) < 1e-9);
+  assert.equal(out.seekTo, null);
+  assert.equal(out.wakeInMs, null);
 });
 
 test("seeks are clamped to the packaged edge of a video still being packaged", () => {
@@ -240,5 +322,5 @@ test("the target never runs past the end of the media", () => {
 
 test("without any state the controller asks for nothing", () => {
   const out = setup().sync.step(obs(0, 0));
-  assert.deepEqual(out, { play: false, rate: 1, seekTo: null, drift: null, target: null });
+  assert.deepEqual(out, { play: false, rate: 1, seekTo: null, drift: null, target: null, wakeInMs: null });
 });
