@@ -63,7 +63,9 @@ def bench(label: str, extra: list[str], args: argparse.Namespace, script: Path, 
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=15)
         time.sleep(0.5 if "--workers" in extra else 0)  # every worker up
-        workers = [server.pid, *children(server.pid)]  # the server and its worker processes
+        # the server and its worker processes (a single process's children are passing ffprobes)
+        forks = "--workers" in extra and extra[extra.index("--workers") + 1] != "1"
+        workers = [server.pid, *(children(server.pid) if forks else [])]
         cpu_before = cpu_seconds(*workers)
         rps, p50, p99, errors = run_wrk(
             f"http://127.0.0.1:{port}/api/sessions", args.duration, args.connections, script
