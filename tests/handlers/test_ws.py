@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -558,41 +557,21 @@ async def test_1000_unpaced_updates_reach_50_participants_in_order(connect: Conn
 
 
 @pytest.mark.gen_test(timeout=60)
+@pytest.mark.parametrize("count", [1, 5, 10])
 async def test_default_limits_survive_a_100_update_burst_in_order(
-    connect: Connect, services: Services, http_client: Any, base_url: str
+    connect: Connect, services: Services, http_client: Any, base_url: str, count: int
 ) -> None:
+    """The burst that killed the Go server (concurrent writes to one socket): every member gets
+    every update, in order, and keeps its connection; the server still answers."""
     key = await new_session(services)
     host = await connect(f"?sessionKey={key}")
-    participants = [await connect(f"?sessionKey={key}") for _ in range(5)]
+    participants = [await connect(f"?sessionKey={key}") for _ in range(count)]
     receivers = [asyncio.ensure_future(_positions(c, 100)) for c in [host, *participants]]
     await _burst(host, 100)
     for positions in await asyncio.gather(*receivers):
         assert positions == list(range(100))  # the default burst allowance (200) admits all of them
+    assert all(client.conn.close_code is None for client in [host, *participants])
     assert (await http_client.fetch(base_url + "/health")).code == 200
-
-
-BURST_PROBE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "burst_probe.py"
-
-
-@pytest.mark.gen_test(timeout=60)
-@pytest.mark.skipif(not BURST_PROBE.exists(), reason="the shared conformance kit is not beside the repo")
-@pytest.mark.parametrize("participants", [1, 10])
-async def test_shared_burst_probe_leaves_the_server_healthy_and_in_order(
-    http_server: Any, http_port: int, participants: int
-) -> None:
-    import sys
-
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(BURST_PROBE), "--base-url", f"http://127.0.0.1:{http_port}",
-        "--updates", "100", "--participants", str(participants),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await process.communicate()
-    report = json.loads(out[out.index(b"{"):])
-    assert report["health_after"] == 200
-    assert len(report["clients"]) == participants + 1
-    for client in report["clients"].values():
-        assert client == {"received": 100, "out_of_order_pairs": 0, "connection_dropped": False}
 
 
 async def _raw_reader_that_never_reads(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
