@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from videosync.ffmpeg import find_tools  # noqa: E402
-from videosync.hls import JobStatus, parse_playlist, read_status  # noqa: E402
+from videosync.hls import JobStatus, parse_playlist, source_rev  # noqa: E402
 from videosync.hls_ffmpeg import package_video  # noqa: E402
 from videosync.sample import make_clip  # noqa: E402
 
@@ -31,16 +31,16 @@ async def measure(source: Path, out: Path, ladder: bool = False) -> tuple[JobSta
     started = time.perf_counter()
     first: list[float] = []
 
+    info = source.stat()  # the output goes under the source's revision (status is kept in memory)
+    playlist = out / source_rev(info.st_size, info.st_mtime) / ("v0/index.m3u8" if ladder else "index.m3u8")
+
     async def watch(job: asyncio.Task[JobStatus]) -> None:
         while not job.done() and not first:
-            status = read_status(out)
-            if status and status.rev:
-                playlist = out / status.rev / ("v0/index.m3u8" if ladder else "index.m3u8")
-                try:
-                    if parse_playlist(playlist.read_text()).segments:
-                        first.append(time.perf_counter() - started)
-                except OSError:
-                    pass
+            try:
+                if parse_playlist(playlist.read_text()).segments:
+                    first.append(time.perf_counter() - started)
+            except OSError:
+                pass
             await asyncio.sleep(0.005)
 
     job = asyncio.create_task(package_video(source, out, tools, ladder=ladder))

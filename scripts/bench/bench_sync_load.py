@@ -14,7 +14,8 @@ process), and every receipt is timed against its send, in three conditions:
 Reports p50/p99/max, the p50 of the first and last quarter of the updates (a backlog shows as a
 last quarter far above the first: latency growing over the run), and the bulk throughput.
 
-A config ending in `:accel` puts Debian's nginx in front, as in production: videosync runs with
+A config ending in `:accel` (or `:accel-nice`: nginx at `nice 10`, as `worker_priority 10` makes
+its workers) puts Debian's nginx in front, as in production: videosync runs with
 `--accel-redirect /_media` behind the config docs/production.md documents, and the pullers and
 the WebSocket members all go through nginx (videosync decides, nginx sends the media bytes).
 Its rows add nginx's CPU (`nginx_cpu_pct`, one nginx process).
@@ -150,7 +151,7 @@ class Server:
     """videosync (and its Redis), alone or behind nginx in accel mode: `port` is where clients go."""
 
     def __init__(self, media: Path, workdir: Path, store: str, workers: int, turns: bool,
-                 accel: bool = False) -> None:
+                 accel: bool = False, nginx_nice: int = 0) -> None:
         self.port = self.backend_port = free_port()
         self.redis: RedisServer | None = None
         self.nginx: Nginx | None = None
@@ -183,7 +184,7 @@ class Server:
         if accel:
             front = free_port()
             self.nginx = Nginx(workdir / f"nginx-{front}", accel_config(self.port, front, media.resolve()),
-                               front, ensure_nginx()).start()
+                               front, ensure_nginx(), nice=nginx_nice).start()
             self.port = front
 
     def url(self, path: str) -> str:
@@ -326,7 +327,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="memory:1,redis:1,redis:2",
-                        help="store:processes[:accel], comma-separated (accel: behind nginx)")
+                        help="store:processes[:accel|:accel-nice], comma-separated (behind nginx)")
     parser.add_argument("--loads", default="idle,ranges,hls")
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--pullers", type=int, default=20)
@@ -352,8 +353,9 @@ async def main() -> int:
               f" load average {os.getloadavg()[0]:.2f}", flush=True)
         for config in args.configs.split(","):
             store, workers, *front = config.split(":")
-            accel = front == ["accel"]
-            server = Server(media, workdir, store, int(workers), args.turns, accel)
+            accel = bool(front) and front[0] in ("accel", "accel-nice")
+            nginx_nice = 10 if front == ["accel-nice"] else 0
+            server = Server(media, workdir, store, int(workers), args.turns, accel, nginx_nice)
             try:
                 segments = server.segments() if "hls" in args.loads else []
                 for load in args.loads.split(","):
@@ -363,9 +365,10 @@ async def main() -> int:
                     if server.turns_file is not None:
                         server.stop()
                         extra = {"turns": turn_report(server.turns_file, since)}
-                        server = Server(media, workdir, store, int(workers), args.turns, accel)
+                        server = Server(media, workdir, store, int(workers), args.turns, accel, nginx_nice)
                         segments = server.segments() if "hls" in args.loads else []
-                    row = {"store": store, "workers": int(workers), "accel": accel, **result, **extra}
+                    row = {"store": store, "workers": int(workers), "accel": accel, "nginx_nice": nginx_nice,
+                           **result, **extra}
                     print(json.dumps({**row, "load1": round(os.getloadavg()[0], 2)}), flush=True)
             finally:
                 server.stop()

@@ -68,8 +68,12 @@ def ensure_nginx() -> str:
 class Nginx:
     """nginx serving `http_conf`, whose server listens on 127.0.0.1:`port` (from `free_port()`)."""
 
-    def __init__(self, workdir: Path, http_conf: str, port: int, binary: str | None = None) -> None:
+    def __init__(self, workdir: Path, http_conf: str, port: int, binary: str | None = None,
+                 nice: int = 0) -> None:
+        """`nice`: run at this lower CPU priority (what `worker_priority` does to nginx's workers;
+        in this one-process mode nginx has none)."""
         self.workdir = workdir
+        self.nice = nice
         self.port = port
         self.binary = binary or find_nginx()
         if self.binary is None:
@@ -88,8 +92,9 @@ class Nginx:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def start(self, timeout: float = 15) -> Nginx:
+        niced = ["nice", "-n", str(self.nice)] if self.nice else []  # nice execs: the pid is nginx's
         self.process = subprocess.Popen(
-            [str(self.binary), "-c", str(self.conf), "-p", str(self.workdir)],
+            [*niced, str(self.binary), "-c", str(self.conf), "-p", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
