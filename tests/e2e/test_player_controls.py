@@ -88,7 +88,8 @@ def test_mute_and_volume_stay_with_one_viewer_and_are_remembered(
 
     press(host, "m")
     host.page.wait_for_function("() => document.querySelector('video').muted")
-    assert host.page.get_attribute("[data-mute]", "aria-pressed") == "true"
+    # the button follows the element's volumechange event, a task after `muted` changed
+    host.page.wait_for_selector('[data-mute][aria-pressed="true"]')
     host.page.fill("[data-volume]", "0.4")  # a range input: fill sets its value and fires input
     host.page.wait_for_function("() => Math.abs(document.querySelector('video').volume - 0.4) < 1e-6")
 

@@ -86,6 +86,49 @@ async def proxy_with_slow_first_connection(target_port: int, slow_s: float = SLO
         await server.wait_closed()
 
 
+@asynccontextmanager
+async def proxy_holding_replies_after_subscribe(
+    target_port: int,
+) -> AsyncIterator[tuple[int, asyncio.Event, asyncio.Event]]:
+    """A TCP proxy to Redis that, once a client has sent a SUBSCRIBE (`seen`), holds every reply
+    from Redis until `release` is set: a confirmation that cannot arrive before the test allows."""
+    seen, release = asyncio.Event(), asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                if upstream and b"SUBSCRIBE" in data.upper():
+                    seen.set()
+                if not upstream and seen.is_set():
+                    await release.wait()
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        writers.extend((writer, up_writer))
+        for task in (asyncio.create_task(pipe(reader, up_writer, True)),
+                     asyncio.create_task(pipe(up_reader, writer, False))):
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1], seen, release
+    finally:
+        release.set()
+        server.close()
+        for task in tuple(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_subscribe_returns_after_redis_confirmed_it_even_on_a_slow_link(
     redis_server: RedisServer,
@@ -107,9 +150,8 @@ async def test_subscribe_returns_after_redis_confirmed_it_even_on_a_slow_link(
 async def test_a_subscribe_cancelled_while_waiting_for_its_confirmation_leaves_nothing_subscribed(
     redis_server: RedisServer,
 ) -> None:
-    # Slower than the other test: the cancel must come before the confirmation even when this
-    # test's own polling waits long for a CPU (50 ms was not always enough on a loaded machine).
-    async with proxy_with_slow_first_connection(redis_server.port, slow_s=0.3) as port:
+    # The confirmation is held by the proxy until the cancel is in: no race with the clock.
+    async with proxy_holding_replies_after_subscribe(redis_server.port) as (port, seen, release):
         store = RedisStore(f"redis://127.0.0.1:{port}/0")
         channel = session_channel("cancelled")
 
@@ -119,15 +161,14 @@ async def test_a_subscribe_cancelled_while_waiting_for_its_confirmation_leaves_n
 
         try:
             task = asyncio.create_task(subscriber())
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 5
-            while channel not in store._channels._unconfirmed:  # SUBSCRIBE sent, not yet confirmed
-                assert loop.time() < deadline
-                await asyncio.sleep(0.001)
+            await asyncio.wait_for(seen.wait(), 5)  # the SUBSCRIBE is on its way, its reply held
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+            release.set()
             assert channel not in store._channels._queues
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
             with redis_server.client() as client:
                 while client.pubsub_numsub(channel)[0][1] != 0:  # the UNSUBSCRIBE went out too
                     assert loop.time() < deadline, "still subscribed"
