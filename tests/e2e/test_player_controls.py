@@ -107,6 +107,8 @@ def test_mute_and_volume_stay_with_one_viewer_and_are_remembered(
     )
     assert audio == [False, pytest.approx(0.4)], "volume is remembered (moving the slider off 0 unmuted)"
     press(host, "m")
+    # saved by the volumechange handler, which also renders the button: wait for the button
+    host.page.wait_for_selector('[data-mute][aria-pressed="true"]')
     host.page.reload()
     host.wait_role("host")
     assert host.page.evaluate("() => document.querySelector('video').muted") is True, "mute is remembered"
@@ -125,7 +127,7 @@ def test_fullscreen_takes_the_whole_player_with_its_controls(
                            '[data-stage-overlay]'].filter((s) => !fs.contains(document.querySelector(s))); }"""
     )
     assert inside == [], f"outside the fullscreen element: {inside}"
-    assert host.page.get_attribute("[data-fullscreen]", "aria-pressed") == "true"
+    host.page.wait_for_selector('[data-fullscreen][aria-pressed="true"]')  # it follows fullscreenchange
     assert host.page.is_visible("[data-play]")
     press(host, "f")
     host.page.wait_for_function("() => document.fullscreenElement === null")

@@ -59,8 +59,8 @@ class Puller(threading.Thread):
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's recv (close alone does not)
         except OSError:
             pass
+        self.join(10)  # before the close: a recv on a closed socket is EBADF in the thread
         self.sock.close()
-        self.join(10)
 
 
 @pytest.mark.gen_test(timeout=60)
