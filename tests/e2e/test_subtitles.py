@@ -73,7 +73,7 @@ def turn_subtitles_on(viewer: Viewer) -> None:
     viewer.page.wait_for_function(
         """() => { const t = [...document.querySelector('video').textTracks].find(t => t.mode === 'showing');
                    return t && t.label === 'English' && t.cues && t.cues.length > 0; }""")
-    assert viewer.page.get_attribute("[data-subtitles]", "aria-pressed") == "true"
+    viewer.page.wait_for_selector('[data-subtitles][aria-pressed="true"]')  # rendered on the track's change
 
 
 def test_a_subtitle_cue_shows_at_the_same_moment_in_two_tabs(
