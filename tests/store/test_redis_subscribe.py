@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -51,9 +52,16 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
         releaser.cancel()
 
 
+Pipes = Callable[
+    [int, asyncio.StreamReader, asyncio.StreamWriter, asyncio.StreamReader, asyncio.StreamWriter],
+    tuple[Coroutine[Any, Any, None], Coroutine[Any, Any, None]],
+]
+
+
 @asynccontextmanager
-async def proxy_with_slow_first_connection(target_port: int, slow_s: float = SLOW_S) -> AsyncIterator[int]:
-    """A TCP proxy to Redis whose first connection's requests arrive `slow_s` late."""
+async def _proxy(target_port: int, pipes: Pipes) -> AsyncIterator[int]:
+    """A TCP proxy to Redis on a free port; `pipes(n, client_reader, redis_writer, redis_reader,
+    client_writer)` gives the two copying coroutines of its n-th connection (up, down)."""
     accepted = 0
     tasks: set[asyncio.Task[None]] = set()
     writers: list[asyncio.StreamWriter] = []
@@ -61,13 +69,10 @@ async def proxy_with_slow_first_connection(target_port: int, slow_s: float = SLO
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal accepted
         accepted += 1
-        delay = slow_s if accepted == 1 else 0.0
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
         writers.extend((writer, up_writer))
-        for task in (
-            asyncio.create_task(_pump(reader, up_writer, delay)),
-            asyncio.create_task(_pump(up_reader, writer, 0.0)),
-        ):
+        for coro in pipes(accepted, reader, up_writer, up_reader, writer):
+            task = asyncio.create_task(coro)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
@@ -87,14 +92,21 @@ async def proxy_with_slow_first_connection(target_port: int, slow_s: float = SLO
 
 
 @asynccontextmanager
+async def proxy_with_slow_first_connection(target_port: int, slow_s: float = SLOW_S) -> AsyncIterator[int]:
+    """A TCP proxy to Redis whose first connection's requests arrive `slow_s` late."""
+    async with _proxy(target_port, lambda n, client, redis_w, redis_r, client_w: (
+        _pump(client, redis_w, slow_s if n == 1 else 0.0), _pump(redis_r, client_w, 0.0)
+    )) as port:
+        yield port
+
+
+@asynccontextmanager
 async def proxy_holding_replies_after_subscribe(
     target_port: int,
 ) -> AsyncIterator[tuple[int, asyncio.Event, asyncio.Event]]:
     """A TCP proxy to Redis that, once a client has sent a SUBSCRIBE (`seen`), holds every reply
     from Redis until `release` is set: a confirmation that cannot arrive before the test allows."""
     seen, release = asyncio.Event(), asyncio.Event()
-    tasks: set[asyncio.Task[None]] = set()
-    writers: list[asyncio.StreamWriter] = []
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool) -> None:
         with contextlib.suppress(ConnectionError):
@@ -107,26 +119,13 @@ async def proxy_holding_replies_after_subscribe(
                 await writer.drain()
         writer.close()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        writers.extend((writer, up_writer))
-        for task in (asyncio.create_task(pipe(reader, up_writer, True)),
-                     asyncio.create_task(pipe(up_reader, writer, False))):
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:
-        yield server.sockets[0].getsockname()[1], seen, release
+        async with _proxy(target_port, lambda _n, client, redis_w, redis_r, client_w: (
+            pipe(client, redis_w, True), pipe(redis_r, client_w, False)
+        )) as port:
+            yield port, seen, release
     finally:
         release.set()
-        server.close()
-        for task in tuple(tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for writer in writers:
-            writer.close()
-        await server.wait_closed()
 
 
 @pytest.mark.gen_test(timeout=30)
