@@ -187,9 +187,15 @@ def test_an_upload_needs_its_token_is_served_by_nginx_and_gone_once_deleted(stac
     body = stack.clip.read_bytes()
     refused = stack.via_nginx("POST", "/api/videos?filename=mine.mp4", body)
     assert refused.status == 401 and "host token" in str(refused.json())
-    # refused before its body is read, so videosync hangs up, and says so: nginx must not reuse
-    # that upstream connection for the next request (which would be a 502)
-    assert stack.direct("POST", "/api/videos?filename=mine.mp4", body).headers["Connection"] == "close"
+    # the refusal waits for the body (dropped, never stored), so the connection stays whole: a
+    # hang-up on unread data would reset it, and nginx would answer 502 instead of the 401
+    direct = http.client.HTTPConnection("127.0.0.1", stack.videosync_port, timeout=10)
+    direct.request("POST", "/api/videos?filename=mine.mp4", body)
+    again = direct.getresponse()
+    assert (again.status, again.getheader("Connection")) == (401, None) and again.read()
+    direct.request("GET", "/health")
+    assert direct.getresponse().status == 200
+    direct.close()
     session = json.loads(stack.via_nginx("POST", "/api/sessions", b"").body)
     auth = f"Bearer {session['hostToken']}"
     query = f"?session={session['sessionKey']}"

@@ -313,6 +313,46 @@ async def test_an_upload_over_the_cap_is_413_and_leaves_nothing(http_client, bas
     assert _leftovers(media_dir) == []
 
 
+async def _raw_upload(base_url: str, head: bytes, body: bytes) -> tuple[bytes, asyncio.StreamReader, asyncio.StreamWriter]:
+    """Sends one upload request as raw bytes (the body only if `body`); returns the answer's head
+    and the open connection."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head + body)
+    answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    return answer, reader, writer
+
+
+@pytest.mark.gen_test
+async def test_a_refused_upload_is_answered_after_its_body_on_a_connection_that_stays_whole(
+    http_client, base_url, media_dir
+) -> None:
+    # Answering before the body and hanging up would reset the connection with the body unread,
+    # destroying the answer in transit (nginx in front reports that as a 502).
+    body = b"\0" * 500_000
+    head = b"POST /api/videos?filename=x.mp4 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    answer, reader, writer = await _raw_upload(base_url, head, body)
+    assert answer.startswith(b"HTTP/1.1 401 ") and b"Connection: close" not in answer
+    length = int(re.search(rb"Content-Length: (\d+)", answer).group(1))  # type: ignore[union-attr]
+    assert "host token" in json.loads(await reader.readexactly(length))["error"]
+    writer.write(b"GET /api/videos HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)).startswith(b"HTTP/1.1 200")
+    writer.close()
+    assert _leftovers(media_dir) == []
+
+
+@pytest.mark.gen_test
+async def test_a_refused_upload_waiting_for_100_continue_is_answered_at_once(
+    http_client, base_url, media_dir
+) -> None:
+    head = (b"POST /api/videos?filename=x.mp4 HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n"
+            b"Expect: 100-continue\r\n\r\n")
+    answer, _, writer = await _raw_upload(base_url, head, b"")  # the body is never sent
+    assert answer.startswith(b"HTTP/1.1 401 ") and b"Connection: close" in answer
+    writer.close()
+    assert _leftovers(media_dir) == []
+
+
 async def _chunked_upload(base_url: str, size: int) -> tuple[bytes, int, asyncio.StreamReader, asyncio.StreamWriter]:
     """Sends `size` bytes as a chunked upload (stopping if the server hangs up); returns the
     response (empty if the connection was reset), the bytes sent and the connection."""

@@ -183,24 +183,36 @@ class VideosHandler(MediaHandler):
         if self.request.method != "POST":
             return
         caller = await self.identify()
+        # A chunked body has no declared length: data_received enforces the cap, so Tornado's own
+        # limit (which would drop the connection without an answer) must never be reached first.
+        self.lift_body_limit()
         try:
             check_upload(self.access.mode, caller)
         except Denied as exc:
-            raise self.denied(exc) from None
+            return self._refuse(self.denied(exc))
         cap = self.access.max_upload_bytes
         room, why = self.access.quotas.room(caller)
         self._room = min(cap, room)
         self._limit_message = why if room < cap else f"upload larger than {cap} bytes"
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self._room:
-            raise HTTPError(413, self._limit_message)
-        # A chunked body has no declared length: data_received enforces the cap, so Tornado's own
-        # limit (which would drop the connection without an answer) must never be reached first.
-        self.lift_body_limit()
+            return self._refuse(HTTPError(413, self._limit_message))
         upload_dir = self.library.upload_dir
         await asyncio.to_thread(upload_dir.mkdir, parents=True, exist_ok=True)
         self._tmp = upload_dir / f"{secrets.token_hex(8)}.part"
         self._file = await asyncio.to_thread(open, self._tmp, "xb")
+
+    def _refuse(self, error: HTTPError) -> None:
+        """Refuse the upload before any of it is stored. The answer waits for the body when it is
+        on its way and small enough to drop (data_received drops it): hanging up on unread data
+        resets the connection, and the answer with it; nginx in front turns that into a 502.
+        A client waiting for `100 Continue`, or a body past the allowance, is answered now."""
+        length = self.request.headers.get("Content-Length", "")
+        waits = self.request.headers.get("Expect", "").lower() == "100-continue"
+        if waits or (length.isdigit() and int(length) > self.refused_drain_bytes):
+            raise error
+        self._error = error
+        self._room = 0
 
     async def data_received(self, chunk: bytes) -> None:
         # Raising here would only drop the connection: remember the problem, answer from post()
