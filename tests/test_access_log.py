@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import sys
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -57,3 +58,39 @@ def test_below_the_level_nothing_is_logged(lines: io.StringIO) -> None:
 def test_the_date_matches_what_logging_itself_would_write() -> None:
     record = logging.LogRecord("x", logging.INFO, "", 0, "m", None, None)
     assert logformat.LineFormatter().format(record) == logging.Formatter(logformat.LINE_FORMAT).format(record)
+
+
+def test_a_line_with_arguments_a_traceback_or_a_stack_is_what_logging_itself_would_write() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord("x", logging.ERROR, "", 0, "%s failed", ("packaging",), sys.exc_info())
+    stacked = logging.LogRecord("x", logging.WARNING, "", 0, "here", None, None, sinfo="Stack (most recent call last):")
+    for record in (failed, stacked):
+        assert logformat.LineFormatter().format(record) == logging.Formatter(logformat.LINE_FORMAT).format(record)
+    line = logformat.LineFormatter().format(failed)
+    assert " ERROR x: packaging failed\nTraceback" in line and line.endswith("ValueError: boom")
+
+
+def test_a_handler_or_filter_added_beside_the_servers_still_gets_every_access_line(lines: io.StringIO) -> None:
+    # the line is written straight to the server's handler only while nothing else would see it
+    seen: list[str] = []
+    extra = logging.Handler()
+    extra.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger().addHandler(extra)
+    try:
+        log_request(handler(201, "POST", "/api/sessions"))
+    finally:
+        logging.getLogger().removeHandler(extra)
+    access = logging.getLogger("tornado.access")
+    access.addFilter(lambda record: "health" not in record.getMessage())
+    try:
+        log_request(handler(200, "GET", "/health"))
+    finally:
+        access.filters.clear()
+    log_request(handler(200, "GET", "/api/video"))
+    assert len(seen) == 1 and seen[0].startswith("201 POST /api/sessions ")
+    written = lines.getvalue().splitlines()
+    assert [line.split(": ", 1)[1].rsplit(" ", 1)[0] for line in written] == [
+        "201 POST /api/sessions", "200 GET /api/video",
+    ]

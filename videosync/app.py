@@ -21,6 +21,7 @@ from .handlers.metrics import MetricsHandler
 from .handlers.sessions import CreationLimits, SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
 from .iplimit import AddressLimit
+from .logformat import LineHandler
 from .media import MediaLibrary
 from .packager import Packager
 from .room import Hub
@@ -92,7 +93,8 @@ def log_request(handler: RequestHandler) -> None:
     One line per request is a hot path (measured: 31 µs a line through `Logger.log`, of a
     session creation's ~190): the line is formatted here, once, and handed to the handlers as a
     record made directly, skipping `findCaller`'s walk up the stack that `Logger.log` does for a
-    file and line number no access line shows (scripts/bench/bench_access_log.py)."""
+    file and line number no access line shows; where the server's own handler is the only place
+    the line goes, it is written there without a record (scripts/bench/bench_access_log.py)."""
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     if not access_log.isEnabledFor(level):
@@ -102,7 +104,11 @@ def log_request(handler: RequestHandler) -> None:
     if "-" in path:  # only paths with a session key have something to shorten
         path = _UUID_RE.sub(r"…\1", path)  # as sessions.short_key
     line = f"{status} {request.method} {path} {1000.0 * request.request_time():.2f}ms"
-    access_log.handle(access_log.makeRecord(access_log.name, level, "", 0, line, (), None))
+    direct = LineHandler.direct_for(access_log)
+    if direct is not None:
+        direct.write_line(level, access_log.name, line)
+    else:
+        access_log.handle(access_log.makeRecord(access_log.name, level, "", 0, line, (), None))
 
 
 class VideosyncApplication(Application):
