@@ -140,9 +140,17 @@ def one_join(browser: Any, host: Any, link: str, watch_s: float) -> dict[str, An
         a, b = host_offset(mine, first, first + 100), host_offset(theirs, first, first + 100)
         if a is not None and b is not None:
             out["landing ms"] = (b - a) * 1000.0  # positive: the joiner is ahead of the host
+    if playing:  # the joiner's lag behind the host (ms) over its first 400 ms of play, every 3rd sample
+        base = host_offset(theirs, playing[0], playing[0] + 600)
+        if base is not None:
+            log.debug("lag behind the host after the first playing sample (ms from it, ms): %s", [
+                (round(w - playing[0]), round((w / 1000 - ct - base) * 1000, 1))
+                for (w, ct, _p, _s, _r) in mine if playing[0] <= w < playing[0] + 400][::3])
     end = min(mine[-1][0], theirs[-1][0]) if mine and theirs else at
     series = harness.max_pair_skew_series([theirs, mine], at, end, window_ms=100.0)
     out["within 50 ms"] = harness.convergence_time(series, at, BOUND_MS, HOLD_MS)
+    log.debug("worst skew per 100 ms window (s from opening, ms): %s",
+              [(round((w - at) / 1000, 2), None if v is None else round(v, 1)) for w, v in series[:16]])
     return out
 
 

@@ -18,8 +18,9 @@ export const SYNC_DEFAULTS = Object.freeze({
   initialSeekLatencyMs: 80, // what a seek costs in Chromium before we have measured it
   initialPlayLatencyMs: 20, // from play() to the first advancing frame
   coldSeekLatencyMs: 120, // a fresh element (a late joiner) also starts its audio clock: 75–150 ms here
-  coldPlayLatencyMs: 40, // play() to the first advancing frame of an element that never played (its
-  // audio output opens too): its first frames landed 40–50 ms later than a seek's duration explains
+  coldPlayLatencyMs: 100, // play() to the first advancing frame of an element that never played: its
+  // audio output opens too, and its clock stood still for 85–120 ms after play() here (4 ms samples of
+  // late joins, scripts/bench/bench_join.py -v); started 40 ms early, it landed ~50 ms behind
   coldParkSeekMs: 50, // a seek of a paused fresh element takes 5–40 ms here (no play() racing it)
   parkMarginMs: 20, // a start from a seek parks this much further ahead: a seek slower than its
   // estimate still lands ahead, where landing behind needs a nudge or a re-seek (but every ms of
