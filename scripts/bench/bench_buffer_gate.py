@@ -10,7 +10,11 @@ one clock):
 * pause latency: the throttled page's `waiting` event (its stall) → each other page's `pause`
   event (target: within 300 ms);
 * resume spread: after each resume `stateUpdate`, the spread of the pages' `playing` events
-  (target: within 50 ms of each other).
+  (target: within 50 ms of each other);
+* clock-start spread: after each resume, the spread of the instants each page's `currentTime`
+  started moving again (a 4 ms sampler; each instant extrapolated back from the first sample
+  that moved). `playing` fires when a page calls play(); a page that knows its element starts
+  slowly calls it earlier, so this is the spread viewers see.
 
     python scripts/bench/bench_buffer_gate.py                 # 60 s, throttle at 60 % of the bitrate
     python scripts/bench/bench_buffer_gate.py --seconds 120 --throttle 0.5
@@ -74,6 +78,46 @@ def first_after(events: list[tuple[str, float]], kind: str, after: float, within
 def last_before(events: list[tuple[str, float]], kind: str, before: float, within: float) -> float | None:
     times = [t for k, t, *_ in events if k == kind and before - within <= t <= before]
     return times[-1] if times else None
+
+
+def clock_start(samples: list[harness.Sample], after: float, within: float = 3000.0) -> float | None:
+    """When `currentTime` started moving after `after` (ms): the first sample past `after` that
+    moved by more than 2 ms since the one before it, extrapolated back to where it stood still."""
+    still: float | None = None
+    for wall, ct, paused, seeking, _ready in samples:
+        if wall < after - 100 or wall > after + within:
+            continue
+        if still is not None and wall > after and not paused and not seeking and ct - still > 0.002:
+            return wall - (ct - still) * 1000.0
+        still = ct
+    return None
+
+
+def clock_spreads(host_messages: list[Any], samples: list[list[harness.Sample]]) -> list[float]:
+    """Per gate resume, the spread (ms) of the pages' clock starts."""
+    spreads: list[float] = []
+    waiting_before = False
+    for received, paused, waiting, _start in host_messages:
+        if waiting_before and not waiting and not paused:
+            starts = [clock_start(page, received) for page in samples]
+            if all(t is not None for t in starts):
+                spreads.append(max(starts) - min(starts))  # type: ignore[type-var, operator]
+        waiting_before = bool(waiting)
+    return spreads
+
+
+def clock_lateness(host_messages: list[Any], samples: list[harness.Sample]) -> list[float]:
+    """Per gate resume, how late (ms) the page's clock started after the scheduled instant (the
+    state's timestamp; server and pages share this machine's clock)."""
+    late: list[float] = []
+    waiting_before = False
+    for received, paused, waiting, scheduled in host_messages:
+        if waiting_before and not waiting and not paused:
+            started = clock_start(samples, received)
+            if started is not None:
+                late.append(started - scheduled)
+        waiting_before = bool(waiting)
+    return late
 
 
 def analyse(
@@ -168,9 +212,12 @@ def main() -> None:
             for page in pages:
                 wait_video(page, "v.readyState >= 3", timeout=60_000)
                 page.evaluate(RECORDER)
+                harness.install_sampler(page)
+            began = harness.wall_now(host)
             host.click("[data-play]")
             time.sleep(args.seconds)
             recordings = [p.evaluate("() => window.__gate") for p in pages]
+            samples = [harness.read_samples(p, began) for p in pages]
             browser.close()
     latencies, spreads, spreads_others, pauses, resumes = analyse(recordings[2], recordings[:2])
     stalls = [e for e in recordings[2]["events"] if e[0] == "waiting"]
@@ -186,9 +233,20 @@ def main() -> None:
         if values:
             print(f"  {part}: median {statistics.median(values):.0f} ms, p95 {percentile(values, 95):.0f} ms"
                   f" ({len(values)} pauses)")
-    for label, values in (("all three", spreads), ("the two unthrottled", spreads_others)):
+    for name, page_samples in zip(("host", "guest", "throttled"), samples, strict=True):
+        late = clock_lateness(recordings[0]["messages"], page_samples)
+        if late:
+            log.debug("%s: clock start after the scheduled instant: median %.0f ms, p5 %.0f, p95 %.0f; %s",
+                      name, statistics.median(late), percentile(late, 5), percentile(late, 95),
+                      [round(x) for x in late[:20]])
+    messages = recordings[0]["messages"]
+    for label, values in (("first to last 'playing', all three", spreads),
+                          ("first to last 'playing', the two unthrottled", spreads_others),
+                          ("first to last clock start, all three", clock_spreads(messages, samples)),
+                          ("first to last clock start, the two unthrottled",
+                           clock_spreads(messages, samples[:2]))):
         if values:
-            print(f"resume spread (first to last 'playing'), {label}, {len(values)} samples: "
+            print(f"resume spread ({label}), {len(values)} samples: "
                   f"median {statistics.median(values):.0f} ms, p95 {percentile(values, 95):.0f} ms, "
                   f"max {max(values):.0f} ms")
 

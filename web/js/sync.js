@@ -28,7 +28,10 @@ export const SYNC_DEFAULTS = Object.freeze({
   maxParks: 2, // seeks of one start that may park; then it seeks and plays in one step as before
   reparkLateMs: 30, // a parked frame this far behind its start point (a slow seek) parks again
   maxLatencyMs: 1000,
-  learnRate: 0.5, // weight of a new latency measurement
+  learnRate: 0.5, // weight of a new seek latency measurement
+  playLearnRate: 0.25, // ... and of a start's: a start's own latency varies by ±20 ms from one to the
+  // next, and learned at 0.5 that noise moved every viewer's next start (gate resumes spread p95
+  // 52 ms at 0.5, 42 ms at 0.25: scripts/bench/bench_buffer_gate.py, clock starts)
   pausedToleranceMs: 1, // paused: anything further from the paused position is re-seeked
   driftWindow: 3, // median of this many samples (one odd reading cannot trigger a seek)
   settleSamples: 2, // samples after a seek/start before its landing error is measured
@@ -147,7 +150,10 @@ export class SyncController {
     const driftMs = (obs.currentTime - target) * 1000;
 
     if (!wantPlay) {
-      // Paused, or waiting for a scheduled start: everyone holds the exact same frame.
+      // Paused, or waiting for a scheduled start: everyone holds the exact same frame. A start due
+      // before the next tick is stepped at its instant (`wakeInMs`), not up to a tick late: each
+      // viewer's own 0–50 ms lateness would be the spread of a resume.
+      if (!s.paused && !atEnd) out.wakeInMs = startsAt - obs.serverNow;
       out.drift = driftMs;
       this.drift = driftMs;
       this.pending = null;
@@ -276,7 +282,8 @@ export class SyncController {
     if (p.kind === "cold") return true;
     const key = p.kind === "seek" ? "seekLatencyMs" : "playLatencyMs";
     const corrected = this[key] - driftMs;
-    this[key] = clamp(this[key] + this.opts.learnRate * (corrected - this[key]), 0, this.opts.maxLatencyMs);
+    const weight = p.kind === "seek" ? this.opts.learnRate : this.opts.playLearnRate;
+    this[key] = clamp(this[key] + weight * (corrected - this[key]), 0, this.opts.maxLatencyMs);
     return true;
   }
 }

@@ -305,6 +305,28 @@ test("a scheduled start from the paused frame plays at once, no park", () => {
   assert.equal(out.wakeInMs, null);
 });
 
+test("a scheduled start between two ticks asks to be stepped at its instant", () => {
+  // each viewer stepping at its own next tick would start 0–50 ms late, a different amount each
+  const { store, sync } = setup({ initialPlayLatencyMs: 20 });
+  store.offerPlayback(playing({ currentTime: 10, timestamp: 100_000 }));
+  const early = sync.step(obs(99_950, 10, { paused: true }));
+  assert.equal(early.play, false);
+  assert.equal(early.wakeInMs, 30); // play() is due at 99_980: the instant less the start latency
+  assert.equal(sync.step(obs(99_980, 10, { paused: true })).play, true);
+  store.offerPlayback(playing({ currentTime: 10, paused: true, version: 9 }));
+  assert.equal(sync.step(obs(99_990, 10, { paused: true })).wakeInMs, null, "paused: nothing is due");
+});
+
+test("a warm start's landing moves the play latency a quarter of the way", () => {
+  const { store, sync } = setup({ initialPlayLatencyMs: 20, settleSamples: 2 });
+  sync.warm = true; // an element that has played before: its starts teach the play latency
+  store.offerPlayback(playing({ currentTime: 10, timestamp: 100_000 }));
+  assert.equal(sync.step(obs(99_980, 10, { paused: true })).play, true);
+  sync.step(obs(100_050, 10.03)); // 20 ms behind
+  sync.step(obs(100_100, 10.08));
+  assert.ok(Math.abs(sync.playLatencyMs - 25) < 1e-6, `learned ${sync.playLatencyMs}`);
+});
+
 test("seeks are clamped to the packaged edge of a video still being packaged", () => {
   const { store, sync } = setup();
   store.offerPlayback(playing({ currentTime: 0, timestamp: 100_000 }));
