@@ -40,7 +40,7 @@ def client(redis_server: RedisServer, io_loop: IOLoop) -> Iterator[CountingRedis
 async def test_commands_queued_in_one_turn_travel_as_one_pipeline_with_their_own_replies(
     client: CountingRedis,
 ) -> None:
-    batched = AutoPipeline(client)
+    batched = AutoPipeline(client, timeout_s=2.0)
     await asyncio.gather(*(batched.execute("SET", f"k{i}", f"v{i}") for i in range(100)))
     assert client.pipelines == 1
     values = await asyncio.gather(*(batched.execute("GET", f"k{i}") for i in reversed(range(100))))
@@ -50,7 +50,7 @@ async def test_commands_queued_in_one_turn_travel_as_one_pipeline_with_their_own
 
 @pytest.mark.gen_test
 async def test_a_command_alone_in_its_turn_is_sent_as_it_is(client: CountingRedis) -> None:
-    batched = AutoPipeline(client)
+    batched = AutoPipeline(client, timeout_s=2.0)
     assert await batched.execute("SET", "a", "1")
     assert await batched.execute("GET", "a") == "1"
     assert client.pipelines == 0
@@ -61,7 +61,7 @@ async def test_a_command_alone_in_its_turn_is_sent_as_it_is(client: CountingRedi
 
 @pytest.mark.gen_test
 async def test_a_command_redis_refuses_fails_only_its_own_caller(client: CountingRedis) -> None:
-    batched = AutoPipeline(client)
+    batched = AutoPipeline(client, timeout_s=2.0)
     await client.hset("a-hash", "f", "v")
     results = await asyncio.gather(
         batched.execute("SET", "x", "1"),
@@ -76,7 +76,7 @@ async def test_a_command_redis_refuses_fails_only_its_own_caller(client: Countin
 
 @pytest.mark.gen_test
 async def test_a_script_redis_has_forgotten_is_loaded_again(client: CountingRedis) -> None:
-    batched = AutoPipeline(client)
+    batched = AutoPipeline(client, timeout_s=2.0)
     script = client.register_script("return redis.call('set', KEYS[1], ARGV[1])")
     assert await batched.script(script, ["s"], ["first"]) == "OK"
     await client.script_flush()
@@ -88,7 +88,7 @@ async def test_a_script_redis_has_forgotten_is_loaded_again(client: CountingRedi
 @pytest.mark.gen_test
 async def test_when_redis_is_unreachable_every_caller_in_the_batch_hears_it() -> None:
     client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=None)
-    batched = AutoPipeline(client)
+    batched = AutoPipeline(client, timeout_s=2.0)
     try:
         results = await asyncio.gather(
             *(batched.execute("GET", f"k{i}") for i in range(3)), return_exceptions=True
@@ -102,9 +102,21 @@ async def test_when_redis_is_unreachable_every_caller_in_the_batch_hears_it() ->
 
 @pytest.mark.gen_test
 async def test_a_cancelled_caller_does_not_disturb_the_rest_of_its_batch(client: CountingRedis) -> None:
-    batched = AutoPipeline(client)
+    batched = AutoPipeline(client, timeout_s=2.0)
     doomed = asyncio.ensure_future(batched.execute("SET", "gone", "1"))
     kept = asyncio.ensure_future(batched.execute("SET", "kept", "1"))
     doomed.cancel()
     assert await kept is True
     assert await client.get("kept") == "1"
+
+
+@pytest.mark.gen_test
+async def test_a_batch_past_its_deadline_fails_every_caller_and_the_next_batch_is_served(
+    client: CountingRedis,
+) -> None:
+    batched = AutoPipeline(client, timeout_s=0.2)
+    # BLPOP on an empty list holds the connection for 2 s: the batch cannot finish in 0.2
+    stuck = await asyncio.gather(batched.execute("BLPOP", "empty", 2), batched.execute("PING"),
+                                 return_exceptions=True)
+    assert all(isinstance(outcome, TimeoutError) for outcome in stuck), stuck
+    assert await asyncio.gather(batched.execute("SET", "x", "1"), batched.execute("GET", "x")) == [True, "1"]

@@ -4,7 +4,9 @@ Under load many requests reach their store call in the same turn (each readable 
 before the loop polls again). Sent one by one, each pays redis-py's per-command machinery: a pool
 checkout, a health check, a retry wrapper, a timeout. Sent as one pipeline, that is paid once per
 turn, and every caller still gets its own reply or its own error. Nothing waits for a timer: the
-batch leaves at the end of the turn that queued it.
+batch leaves at the end of the turn that queued it. One deadline bounds a whole batch (its client
+has no per-reply read timeout); past it every caller gets a TimeoutError, and redis-py drops the
+connection the batch was cut off on.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 class AutoPipeline:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, timeout_s: float) -> None:
         self._redis = redis
+        self._timeout_s = timeout_s
         self._queued: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()  # (the loop holds tasks only weakly)
 
@@ -40,6 +43,9 @@ class AutoPipeline:
             task.add_done_callback(self._sent)
         self._queued.append((command, future))
         return future
+
+    async def close(self) -> None:
+        await self._redis.aclose()
 
     async def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         """Run a registered script by its digest; one Redis no longer has (after a restart or
@@ -59,13 +65,14 @@ class AutoPipeline:
 
     async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:
-            if len(batch) == 1:  # alone in its turn: a pipeline would only add its own overhead
-                replies = [await _reply_or_error(self._redis.execute_command(*batch[0][0]))]
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for command, _ in batch:
-                        pipe.execute_command(*command)
-                    replies = await pipe.execute(raise_on_error=False)
+            async with asyncio.timeout(self._timeout_s):
+                if len(batch) == 1:  # alone in its turn: a pipeline would only add its own overhead
+                    replies = [await _reply_or_error(self._redis.execute_command(*batch[0][0]))]
+                else:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for command, _ in batch:
+                            pipe.execute_command(*command)
+                        replies = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
