@@ -20,6 +20,7 @@ from .handlers.media import media_routes
 from .handlers.metrics import MetricsHandler
 from .handlers.sessions import CreationLimits, SessionHandler, SessionsHandler, ValidateHandler
 from .handlers.ws import SyncSocket
+from .handlers.zerocopy import TurnBudget
 from .iplimit import AddressLimit
 from .logformat import LineHandler
 from .media import MediaLibrary
@@ -159,4 +160,6 @@ def make_app(services: Services) -> Application:
         websocket_ping_interval=None,
         log_function=log_request,
         accel_redirect=accel,  # read by RangedFileHandler.serve
+        # bulk file bytes per loop turn, smaller while sync members share the loop (zerocopy.py)
+        turn_budget=TurnBudget(sync_active=services.hub.has_members),
     )

@@ -39,7 +39,7 @@ from ..ranges import (
 )
 from .accel import AccelRedirect
 from .base import CORS_EXPOSE_MEDIA, BaseHandler
-from .zerocopy import FileSender, FileShrank, SendfileUnsupported, account, cork, usable_stream
+from .zerocopy import BUDGET, FileSender, FileShrank, SendfileUnsupported, account, cork, usable_stream
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,8 @@ class RangedFileHandler(BaseHandler):
                 await flushed  # the headers must be on the socket before the body goes around them
             if stream.closed():
                 raise StreamClosedError()
-            self._sender = FileSender(stream, fd, r.start, r.length)
+            budget = self.application.settings.get("turn_budget", BUDGET)
+            self._sender = FileSender(stream, fd, r.start, r.length, budget=budget)
             try:
                 await self._sender.run()
             except SendfileUnsupported:

@@ -14,8 +14,9 @@ So the send is driven here, through a `dup()` of the socket that this module alo
 registers and closes: when Tornado closes its fd, the duplicate (and its registration) is
 unaffected, and it is unregistered before it is closed. Each loop turn sends at most
 `slice_bytes` per response, so many bulk downloads never make one turn long, and all of them
-together send at most `TURN_BUDGET_BYTES` per turn (sync messages on the same loop, which need
-several turns per frame, are not starved by bulk traffic).
+together send at most `TURN_BUDGET_BYTES` per turn, `SHARED_TURN_BUDGET_BYTES` while sessions
+have members on this process (sync messages on the same loop, which need several turns per frame,
+are not starved by bulk traffic).
 
 A range is only sent from the loop when its last page is already in the page cache (a
 `preadv(RWF_NOWAIT)` probe); otherwise that slice is sent from a thread, so a cold file waits on
@@ -29,6 +30,7 @@ import asyncio
 import errno
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tornado.http1connection import HTTP1Connection
@@ -41,6 +43,11 @@ SLICE_BYTES = 1024 * 1024  # a 1 MiB range (what players ask for) in one call wh
 # (512 KiB slices and a 1 MiB budget cost 2.75-2.96x nginx's CPU per MiB of 1 MiB ranges, against
 # 2.2x without a budget: each range then waited a turn and a writer registration.)
 TURN_BUDGET_BYTES = 2 * 1024 * 1024
+# ... and while this process has sync members: one slice a turn. Host updates to 100 members under
+# 20 range pullers: p50 4.1-4.4 ms against 6.1-6.3 at 2 MiB (memory store; Redis 5.6-7.0 against
+# 9.4-9.5), for 10-20 % less bulk throughput (docs/benchmarks-sync-load.md). Alone, the file
+# server keeps the larger budget (whole files 0.91x nginx, against 0.87x at 1 MiB).
+SHARED_TURN_BUDGET_BYTES = 1024 * 1024
 _MIN_GRANT = 64 * 1024
 # errors that say "sendfile cannot be used here" (not "the client went away"): copy instead
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK, errno.EBADF}
@@ -106,8 +113,13 @@ class TurnBudget:
     A send refused here keeps its writer registered: level-triggered, it is reported again next
     turn, behind the sockets that were served this turn (epoll's ready list rotates)."""
 
-    def __init__(self, per_turn: int = TURN_BUDGET_BYTES) -> None:
+    def __init__(
+        self, per_turn: int = TURN_BUDGET_BYTES, shared: int = SHARED_TURN_BUDGET_BYTES,
+        sync_active: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.per_turn = per_turn
+        self.shared = shared
+        self.sync_active = sync_active  # whether sync messages share the loop: the smaller budget
         self._left = per_turn
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refill_pending = False
@@ -115,7 +127,7 @@ class TurnBudget:
     def take(self, loop: asyncio.AbstractEventLoop, want: int) -> int:
         """Bytes granted of `want` (0: wait for the next turn)."""
         if loop is not self._loop:  # a new loop (tests run one per test): start afresh
-            self._loop, self._left, self._refill_pending = loop, self.per_turn, False
+            self._loop, self._left, self._refill_pending = loop, self._allowance(), False
         if not self._refill_pending:
             loop.call_soon(self._refill)  # runs at the start of the next turn
             self._refill_pending = True
@@ -126,8 +138,11 @@ class TurnBudget:
         return grant
 
     def _refill(self) -> None:
-        self._left = self.per_turn
+        self._left = self._allowance()
         self._refill_pending = False
+
+    def _allowance(self) -> int:
+        return self.shared if self.sync_active() else self.per_turn
 
 
 BUDGET = TurnBudget()
@@ -144,6 +159,7 @@ class FileSender:
     offset: int
     count: int
     slice_bytes: int = SLICE_BYTES
+    budget: TurnBudget = BUDGET
     sent: int = 0
     _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
     _watch_fd: int = -1
@@ -208,7 +224,7 @@ class FileSender:
             self._cold = True
             return
         assert self._loop is not None
-        grant = BUDGET.take(self._loop, want)
+        grant = self.budget.take(self._loop, want)
         if grant:
             self._advance(self._send_once(grant))
 

@@ -112,6 +112,10 @@ class Rooms:
         room = self._rooms.get(key)
         return len(room) if room else 0
 
+    def has_members(self) -> bool:
+        """Whether any session has a member on this process."""
+        return bool(self._rooms)
+
     @property
     def connections(self) -> int:
         return sum(len(room) for room in self._rooms.values())
