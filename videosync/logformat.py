@@ -28,7 +28,12 @@ class LineFormatter(logging.Formatter):
         # traceback or stack takes that path, which appends them.
         if record.exc_info or record.exc_text or record.stack_info:
             return super().format(record)
-        return f"{self.formatTime(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        message = record.getMessage()
+        return self.line(record.created, int(record.msecs), record.levelname, record.name, message)
+
+    def line(self, created: float, msecs: int, level_name: str, name: str, message: str) -> str:
+        """One line of LINE_FORMAT, from a record's fields or (LineHandler.write_line) without one."""
+        return f"{self.stamp(created, msecs)} {level_name} {name}: {message}"
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return self.stamp(record.created, int(record.msecs))
@@ -73,8 +78,8 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if level < self.level:
             return
         now = time.time()
-        line = (f"{self.line_formatter.stamp(now, int((now - int(now)) * 1000))}"
-                f" {logging.getLevelName(level)} {name}: {message}\n")
+        msecs = int((now - int(now)) * 1000)
+        line = self.line_formatter.line(now, msecs, logging.getLevelName(level), name, message) + "\n"
         try:
             with self.lock:  # type: ignore[union-attr]  # StreamHandler always makes one
                 self.stream.write(line)
