@@ -184,3 +184,35 @@ def test_outbox_sends_directly_and_hands_a_partial_rest_to_the_stream_in_order()
     assert sent == [b"\x81\x01a", b"\x81\x05h", b"\x81\x01z"]  # z waited for the rest, then went direct
     assert written == [b"ello"]
     assert frames([sent[0], sent[1] + written[0], sent[2]]) == [b"a", b"hello", b"z"]
+
+
+def test_a_closed_outbox_lets_go_of_its_connection_and_callbacks() -> None:
+    """Closed (or drained), it holds nothing of its socket: no cycle keeps the socket alive for the
+    cycle collector to find."""
+    import weakref
+
+    async def scenario() -> None:
+        for finish in ("close", "drained", "overflow"):
+            conn = FakeConnection(FakeStream(instant=finish != "overflow"))
+            overflowed: list[str] = []
+
+            def on_overflow(tag: str = finish) -> None:
+                overflowed.append(tag)
+
+            box = Outbox(conn, limit=1, on_overflow=on_overflow, held=False)
+            gone = weakref.ref(conn)
+            box.send(b"a")
+            if finish == "close":
+                box.close()
+            elif finish == "drained":
+                box.close_when_drained(lambda: None)
+            else:
+                box.send(b"b")  # one queued behind the write in flight: the limit
+                box.send(b"c")
+                assert overflowed == ["overflow"]  # the callback still runs, once
+            del conn
+            assert gone() is None, finish
+            box.send(b"after")  # a closed outbox drops what comes later, without its connection
+            assert overflowed in ([], ["overflow"])
+
+    run(scenario())

@@ -42,6 +42,24 @@ class Connection(Protocol):
     def is_closing(self) -> bool: ...
 
 
+class _Closed:
+    """What a closed outbox holds instead of its connection and callbacks: dropping them at close
+    breaks the socket -> outbox -> protocol -> socket cycle, so a closed socket is freed by reference
+    counting at once instead of waiting for a full run of the cycle collector."""
+
+    stream = None
+
+    def is_closing(self) -> bool:
+        return True
+
+
+_CLOSED = _Closed()
+
+
+def _ignore() -> None:
+    pass
+
+
 class Outbox:
     __slots__ = (
         "_conn", "_queue", "_limit", "_writing", "_held", "_on_overflow", "_on_drained", "_direct", "closed"
@@ -76,8 +94,9 @@ class Outbox:
             return
         if self._held or self._writing:
             if len(self._queue) >= self._limit:
+                on_overflow = self._on_overflow
                 self.close()
-                self._on_overflow()
+                on_overflow()
                 return
             self._queue.append(frame)
             return
@@ -95,12 +114,18 @@ class Outbox:
     def close(self) -> None:
         self.closed = True
         self._queue.clear()
+        self._release()
 
     def _drained(self) -> None:
         callback, self._on_drained = self._on_drained, None
         self.closed = True
+        self._release()
         if callback is not None:
             callback()
+
+    def _release(self) -> None:
+        self._conn = _CLOSED
+        self._on_overflow = _ignore
 
     def _flush(self) -> None:
         if self._queue:

@@ -13,6 +13,14 @@ from collections.abc import Callable
 PONG_DEADLINE_PINGS = 3
 
 
+def _stopped() -> bool:
+    return False
+
+
+def _nothing() -> None:
+    pass
+
+
 class Heartbeat:
     def __init__(self, interval: float, ping: Callable[[], bool], timed_out: Callable[[], None]) -> None:
         self.interval = interval
@@ -22,12 +30,18 @@ class Heartbeat:
         self._last_pong = time.monotonic()
 
     def start(self) -> None:
+        if self._ping is _stopped:
+            return
         self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
 
     def stop(self) -> None:
+        """For good: the callbacks (the socket's bound methods) are dropped, so a stopped heartbeat
+        holds no cycle back to its socket and the socket is freed by reference counting."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self._ping = _stopped
+        self._timed_out = _nothing
 
     def pong(self) -> None:
         self._last_pong = time.monotonic()
