@@ -61,6 +61,8 @@ class WSClient(asyncio.Protocol):
         self.presence_ns: list[int] = []  # arrival of each presence frame
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.status = ""  # the handshake's status line, as the server answered it
+        self.close_code: int | None = None  # from the server's close frame, if one came
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
@@ -78,6 +80,7 @@ class WSClient(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
+            self.status = bytes(buf[: buf.find(b"\r\n")]).decode("latin-1")
             del buf[: end + 4]
             self.upgraded.set_result(None)
         while len(buf) >= 2:
@@ -100,6 +103,8 @@ class WSClient(asyncio.Protocol):
                 self._message(payload, now)
             elif opcode == 0x9:
                 self.send(payload, opcode=0xA)
+            elif opcode == 0x8 and self.close_code is None:
+                self.close_code = struct.unpack_from("!H", payload)[0] if len(payload) >= 2 else 1005
 
     def _message(self, payload: bytes, now: int) -> None:
         if not self.init.done() and payload.startswith(b'{"isHost"'):

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -76,6 +77,9 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
         clients += await asyncio.gather(*(join(server.port, key) for key in batch))
     opened_rss = rss_kb(server.process.pid)
     failed = sum(not c.init.done() for c in clients)
+    # why the ones that failed did: the handshake's answer and the close code, if any
+    reasons = Counter(f"{c.status or 'no answer'} / close {c.close_code}" for c in clients if not c.init.done())
+    failed_sessions = len({c.key for c in clients if not c.init.done()})
     for client in clients:
         if client.transport is not None:
             client.transport.close()
@@ -85,7 +89,8 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
     # sessions expire `ttl` after the last activity; the sweep runs every second; the host grace
     # and presence ticks end within a few seconds
     await asyncio.sleep(ttl + 5)
-    return {"connections": len(clients), "failed": failed, "open_rss_kb": opened_rss,
+    return {"connections": len(clients), "failed": failed, **({"why": dict(reasons), "failed_sessions": failed_sessions} if reasons else {}),
+            "open_rss_kb": opened_rss,
             "rss_kb": rss_kb(server.process.pid),
             "round_s": round(time.monotonic() - started, 1)}
 
@@ -108,6 +113,9 @@ async def probes(args: argparse.Namespace, directory: Path) -> dict[str, object]
     found: dict[str, object] = {}
     if args.trace:
         found.update(await probe(directory, "snapshot"))
+        found.pop("probe")
+    if args.garbage:
+        found.update(await probe(directory, "garbage"))
         found.pop("probe")
     trimmed = await probe(directory, "trim")
     found.update((name, value) for name, value in trimmed.items() if name not in ("probe", "rss_kb"))
@@ -169,7 +177,11 @@ async def main() -> None:
     parser.add_argument("--session-ttl", type=int, default=10)
     parser.add_argument("--probe", help="run the server under soak_probe.py, its output in this directory")
     parser.add_argument("--trace", action="store_true", help="with --probe: tracemalloc snapshots too")
+    parser.add_argument("--garbage", action="store_true",
+                        help="with --probe: what the cycle collector frees after each round, by type")
     args = parser.parse_args()
+    if args.garbage and not args.probe:
+        parser.error("--garbage needs --probe DIR")
     if args.trace and not args.probe:
         parser.error("--trace needs --probe DIR")
     # stopped with SIGTERM, still stop the server (finally clauses run for SystemExit)

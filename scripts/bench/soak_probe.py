@@ -6,6 +6,8 @@ is a JSON line appended to DIR/probe.jsonl, and the request file is removed.
 
 - `snapshot`: a gc, then a tracemalloc snapshot written to DIR/snapshot-N.pickle and the traced
   total (start tracemalloc with `-X tracemalloc=8`);
+- `garbage`: a gc that reports what it freed, by type (what closed sockets leave in reference
+  cycles, kept until the cycle collector runs);
 - `trim`: a gc, and the RSS before and after glibc's malloc_trim(0) (memory freed by Python but
   kept by the C allocator comes back; memory still referenced does not).
 
@@ -22,6 +24,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 from bench_fanout import rss_kb
@@ -30,6 +33,8 @@ from videosync.__main__ import main
 
 
 def answer(out: Path, request: str, taken: int) -> dict[str, object]:
+    if request == "garbage":
+        return garbage()
     gc.collect()
     if request == "snapshot":
         fields: dict[str, object] = {"probe": "snapshot", "n": taken}
@@ -40,6 +45,22 @@ def answer(out: Path, request: str, taken: int) -> dict[str, object]:
     before = rss_kb(os.getpid())
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     return {"probe": "trim", "rss_kb": before, "trimmed_rss_kb": rss_kb(os.getpid()), **pymalloc_kb(out)}
+
+
+def garbage() -> dict[str, object]:
+    """What only the cycle collector would free: objects unreachable yet kept alive by reference
+    cycles, counted by type (a full collection that keeps them in gc.garbage to be looked at)."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        started = time.perf_counter()
+        found = gc.collect()
+        took_ms = round(1000 * (time.perf_counter() - started), 1)
+        kinds = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    return {"probe": "garbage", "garbage_objects": found, "collect_ms": took_ms,
+            "garbage_types": kinds.most_common(30)}
 
 
 def pymalloc_kb(out: Path) -> dict[str, int]:
