@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from videosync.outbox import Outbox, text_frame
@@ -195,11 +196,7 @@ def test_a_closed_outbox_lets_go_of_its_connection_and_callbacks() -> None:
         for finish in ("close", "drained", "overflow"):
             conn = FakeConnection(FakeStream(instant=finish != "overflow"))
             overflowed: list[str] = []
-
-            def on_overflow(tag: str = finish) -> None:
-                overflowed.append(tag)
-
-            box = Outbox(conn, limit=1, on_overflow=on_overflow, held=False)
+            box = Outbox(conn, limit=1, on_overflow=functools.partial(overflowed.append, "overflow"), held=False)
             gone = weakref.ref(conn)
             box.send(b"a")
             if finish == "close":

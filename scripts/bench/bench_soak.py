@@ -76,10 +76,11 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
         batch = [key for key in keys for _ in range(per_session)]
         clients += await asyncio.gather(*(join(server.port, key) for key in batch))
     opened_rss = rss_kb(server.process.pid)
-    failed = sum(not c.init.done() for c in clients)
-    # why the ones that failed did: the handshake's answer and the close code, if any
-    reasons = Counter(f"{c.status or 'no answer'} / close {c.close_code}" for c in clients if not c.init.done())
-    failed_sessions = len({c.key for c in clients if not c.init.done()})
+    lost = [c for c in clients if not c.init.done()]
+    failed = len(lost)
+    # why they failed: the handshake's answer and the close code, if any
+    reasons = Counter(f"{c.status or 'no answer'} / close {c.close_code}" for c in lost)
+    failed_sessions = len({c.key for c in lost})
     for client in clients:
         if client.transport is not None:
             client.transport.close()
@@ -89,8 +90,8 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
     # sessions expire `ttl` after the last activity; the sweep runs every second; the host grace
     # and presence ticks end within a few seconds
     await asyncio.sleep(ttl + 5)
-    return {"connections": len(clients), "failed": failed, **({"why": dict(reasons), "failed_sessions": failed_sessions} if reasons else {}),
-            "open_rss_kb": opened_rss,
+    why = {"why": dict(reasons), "failed_sessions": failed_sessions} if reasons else {}
+    return {"connections": len(clients), "failed": failed, **why, "open_rss_kb": opened_rss,
             "rss_kb": rss_kb(server.process.pid),
             "round_s": round(time.monotonic() - started, 1)}
 
