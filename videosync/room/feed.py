@@ -62,7 +62,7 @@ class PresenceFeed:
                 self._changes[member["id"]] = ("joined" if joined else "updated", member)
         if event.wire:
             self._frames.append((text_frame(event.wire.encode()), event.skip))
-        if self._timer is not None:
+        if self._timer is not None or self.room.closed:
             return
         wait = self._last_flush + self._interval() - time.monotonic()
         if wait <= 0:

@@ -139,7 +139,7 @@ class Gate(RoomFeature):
             seats = {m: [s.armed, s.stalled, s.opted_out] for m, s in self.rules.seats.items() if m in peers}
             if seats:
                 reply = {"op": "seats", "to": meta.get("proc"), "seats": seats}
-                self.room.ctx.spawn(self._publish(reply), "gate-seats")
+                self.room.spawn(self._publish(reply), "gate-seats")
         elif op == "seats" and meta.get("to") == me and isinstance(meta.get("seats"), dict):
             for m, seat in meta["seats"].items():
                 # a snapshot may be older than news heard since: only what this process missed
@@ -172,7 +172,7 @@ class Gate(RoomFeature):
     def _act(self, decision: Decision | None) -> None:
         self._schedule()
         if decision is not None and self.deciding:
-            self.room.ctx.spawn(self._write(decision), f"gate-{short_key(self.room.key)}")
+            self.room.spawn(self._write(decision), f"gate-{short_key(self.room.key)}")
 
     def _schedule(self) -> None:
         if self.timer is not None:
@@ -181,7 +181,7 @@ class Gate(RoomFeature):
         # the stored deadline, not the rules': a process whose rules think the wait is over still
         # ends it at the deadline if the stored state says it is not
         deadline = self.stored_deadline
-        if deadline is None or self.room.ended:
+        if deadline is None or self.room.ended or self.room.closed:
             return
         late = 0 if self.deciding else FALLBACK_MS
         delay = max(0.0, (deadline + late - self.now) / 1000.0)
@@ -192,7 +192,7 @@ class Gate(RoomFeature):
         decision = self.rules.tick(self.now)
         # at the deadline every process writes (the compare-and-set decides; duplicates change nothing)
         resume = decision if isinstance(decision, Resume) else Resume()
-        self.room.ctx.spawn(self._write(resume), f"gate-{short_key(self.room.key)}")
+        self.room.spawn(self._write(resume), f"gate-{short_key(self.room.key)}")
 
     async def _write(self, decision: Decision) -> None:
         room = self.room

@@ -80,7 +80,7 @@ class PlaybackWriter:
         self._queued.append(Change(peer, command, self.room.ctx.clock()))
         if self._task is None:
             first = self._start()  # sent in this loop turn, not in the writer task's first one
-            self._task = self.room.ctx.spawn(self._run(first), f"playback-{short_key(self.room.key)}")
+            self._task = self.room.spawn(self._run(first), f"playback-{short_key(self.room.key)}")
 
     @property
     def pending(self) -> int:

@@ -128,8 +128,8 @@ class Rooms:
             self._rooms[key] = room
             self.presence.track(key)
             metrics.SESSIONS_LOCAL.inc()
-            room.tasks.append(self.spawn(self._listen(room), f"listen-{short_key(key)}"))
-            room.tasks.append(self.spawn(room.ticker.run(), f"tick-{short_key(key)}"))
+            room.tasks.append(room.spawn(self._listen(room), f"listen-{short_key(key)}"))
+            room.tasks.append(room.spawn(room.ticker.run(), f"tick-{short_key(key)}"))
         await room.ready.wait()
         return room
 

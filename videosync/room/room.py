@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from .. import metrics
 from ..closecodes import SESSION_ENDED, Close
@@ -34,6 +35,11 @@ from .ticker import Ticker
 from .updates import MemberUpdates
 
 log = logging.getLogger(__name__)
+
+def _holding(room: Room, task: asyncio.Task[Any]) -> None:
+    """Nothing to do: as a task's done callback it holds `room` until the task is over (see
+    `Room.close`). A callback rather than a wrapping coroutine: a task cancelled before its first
+    step never runs its coroutine, and a wrapped one would be left unawaited."""
 
 
 class Room:
@@ -82,6 +88,26 @@ class Room:
         self.updates.close()
         self.feed.close()
         self.roster.clear()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """The room's parts refer to it weakly from now on: the room and its parts no longer form
+        a cycle that only a full run of the cycle collector frees (~75 objects per ended session,
+        which on a quiet server may wait for hours), and go by reference counting once nothing
+        uses the room. What still does holds it: the frames of joins, leaves and commands in
+        progress (through the registry, or a bound method of the room), and the room's tasks
+        (`spawn`)."""
+        weak = cast(Room, weakref.proxy(self))
+        for part in (self.feed, self.membership, self.host, self.updates, self.ticker, self.playback,
+                     *self.features):
+            part.room = weak
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A task of this room's (the process tracks it, see RoomContext.spawn) that keeps the room
+        alive while it runs, even once the room is closed and its parts refer to it weakly."""
+        task = self.ctx.spawn(work, name)
+        task.add_done_callback(functools.partial(_holding, self))
+        return task
 
     async def seed(self) -> None:
         """Read the roster from the store once; events heard meanwhile are applied after it."""
@@ -127,7 +153,7 @@ class Room:
             if isinstance(meta.get("sent"), float):
                 metrics.BROADCAST_SECONDS.observe(max(0.0, precise_ms() - meta["sent"]) / 1000.0)
         elif kind == EventKind.VACANT:
-            self.ctx.spawn(self.host.promote(), f"promote-{short_key(self.key)}")
+            self.spawn(self.host.promote(), f"promote-{short_key(self.key)}")
             return
         if event.wire:
             self.fanout(event.wire, skip=event.skip)

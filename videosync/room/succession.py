@@ -37,14 +37,14 @@ class Succession:
         new, previous = event.host_id, event.prev
         room.host_id = new
         if event.fresh and new in room.peers:
-            self.ctx.spawn(room.send_init(room.peers[new]), "init")
+            room.spawn(room.send_init(room.peers[new]), "init")
         if previous and previous != new and previous in room.peers:
-            self.ctx.spawn(room.send_init(room.peers[previous]), "init")
+            room.spawn(room.send_init(room.peers[previous]), "init")
 
     # -- a departed host's grace --------------------------------------------------------------
     def start_grace(self, member_id: str) -> None:
         key = self.room.key
-        self.ctx.graces[(key, member_id)] = self.ctx.spawn(self._grace(member_id), f"grace-{short_key(key)}")
+        self.ctx.graces[(key, member_id)] = self.room.spawn(self._grace(member_id), f"grace-{short_key(key)}")
 
     def cancel_grace(self, member_id: str) -> None:
         grace = self.ctx.graces.pop((self.room.key, member_id), None)

@@ -51,11 +51,11 @@ class MemberUpdates:
         wait = self.reported.get(member_id, -REPORT_INTERVAL_S) + REPORT_INTERVAL_S - now
         if wait <= 0 or urgent:
             self.reported[member_id] = now
-            self.ctx.spawn(self.publish(member_id), "member-update")
+            self.room.spawn(self.publish(member_id), "member-update")
         elif member_id not in self.deferred:
             # throttled, not dropped: the latest status goes out when the interval is over
             self.deferred.add(member_id)
-            self.ctx.spawn(self._publish_later(member_id, wait), "member-update")
+            self.room.spawn(self._publish_later(member_id, wait), "member-update")
 
     def forget(self, member_id: str) -> None:
         self.reported.pop(member_id, None)
