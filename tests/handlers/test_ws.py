@@ -727,9 +727,10 @@ async def test_closed_sockets_and_ended_sessions_are_freed_without_the_cycle_col
 ) -> None:
     """A closed socket's handler and heartbeat, and an ended session's room, go as soon as nothing
     uses them, by reference counting. They used to form cycles (socket, outbox and protocol; room
-    and its parts) that only a full run of the cycle collector freed, which on a quiet server may
-    not come for hours: a round of 10,000 sockets left ~500,000 such objects, and 200 sessions a
-    round grew the RSS by 1.4 MiB a round. Closed by the client, and by the server as the session ends."""
+    and its parts) that only a full run of the cycle collector freed, which Python starts only after
+    many new long-lived objects: a round of 2,000 sockets in 200 sessions left ~105,000 such objects,
+    and 200 one-socket sessions a round grew the RSS by ~2.5 MiB a round
+    (scripts/bench/bench_churn.py). Closed by the client, and by the server as the session ends."""
     import gc
     import weakref
 

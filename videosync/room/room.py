@@ -92,8 +92,8 @@ class Room:
 
     def _let_go(self) -> None:
         """The room's parts refer to it weakly from now on: the room and its parts no longer form
-        a cycle that only a full run of the cycle collector frees (~75 objects per ended session,
-        which on a quiet server may wait for hours), and go by reference counting once nothing
+        a cycle that only a full run of the cycle collector frees (~75 objects per ended session;
+        Python starts one only after many new long-lived objects), and go by reference counting once nothing
         uses the room. What still does holds it: the frames of joins, leaves and commands in
         progress (through the registry, or a bound method of the room), and the room's tasks
         (`spawn`)."""
