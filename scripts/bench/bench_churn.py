@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench_fanout import Server, loop_factory, rss_kb
-from bench_soak import create_sessions, join
+from bench_soak import close_all, create_sessions, join
 
 
 def mib(kb: int) -> float:
@@ -35,17 +35,13 @@ async def churn(args: argparse.Namespace) -> None:
             await asyncio.sleep(1.0)
             rss = [mib(rss_kb(server.process.pid))]
             started = time.monotonic()
+            count = args.sockets if args.own_sessions else 1  # sessions a round
             for round_ in range(args.rounds):
-                count = args.sockets if args.own_sessions else 1
                 keys = await asyncio.to_thread(create_sessions, server.port, count)
                 targets = keys if args.own_sessions else keys * args.sockets
                 clients = await asyncio.gather(*(join(server.port, key) for key in targets))
                 await asyncio.sleep(args.hold)
-                for client in clients:
-                    if client.transport is not None:
-                        client.transport.close()
-                while not all(c.closed for c in clients):
-                    await asyncio.sleep(0.05)
+                await close_all(clients)
                 if round_ % 5 == 4:
                     rss.append(mib(rss_kb(server.process.pid)))
             await asyncio.sleep(args.session_ttl + 3)

@@ -65,6 +65,16 @@ async def join(port: int, key: str) -> WSClient:
     return client
 
 
+async def close_all(clients: list[WSClient], timeout: float = 30.0) -> None:
+    """Close every client's connection; until the server has closed them all (at most `timeout`)."""
+    for client in clients:
+        if client.transport is not None:
+            client.transport.close()
+    deadline = time.monotonic() + timeout
+    while not all(c.closed for c in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
 async def one_round(server: Server, sessions: int, per_session: int, ttl: float) -> dict[str, float]:
     started = time.monotonic()
     clients: list[WSClient] = []
@@ -81,12 +91,7 @@ async def one_round(server: Server, sessions: int, per_session: int, ttl: float)
     # why they failed: the handshake's answer and the close code, if any
     reasons = Counter(f"{c.status or 'no answer'} / close {c.close_code}" for c in lost)
     failed_sessions = len({c.key for c in lost})
-    for client in clients:
-        if client.transport is not None:
-            client.transport.close()
-    deadline = time.monotonic() + 30
-    while not all(c.closed for c in clients) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await close_all(clients)
     # sessions expire `ttl` after the last activity; the sweep runs every second; the host grace
     # and presence ticks end within a few seconds
     await asyncio.sleep(ttl + 5)

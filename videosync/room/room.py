@@ -36,6 +36,7 @@ from .updates import MemberUpdates
 
 log = logging.getLogger(__name__)
 
+
 def _holding(room: Room, task: asyncio.Task[Any]) -> None:
     """Nothing to do: as a task's done callback it holds `room` until the task is over (see
     `Room.close`). A callback rather than a wrapping coroutine: a task cancelled before its first
@@ -93,14 +94,15 @@ class Room:
     def _let_go(self) -> None:
         """The room's parts refer to it weakly from now on: the room and its parts no longer form
         a cycle that only a full run of the cycle collector frees (~75 objects per ended session;
-        Python starts one only after many new long-lived objects), and go by reference counting once nothing
-        uses the room. What still does holds it: the frames of joins, leaves and commands in
-        progress (through the registry, or a bound method of the room), and the room's tasks
-        (`spawn`)."""
+        Python starts one only after many new long-lived objects), and go by reference counting
+        once nothing uses the room. What still does holds it: the frames of joins, leaves and
+        commands in progress (through the registry, or a bound method of the room), and the room's
+        tasks (`spawn`). Every part that refers back to the room is found, so a new part needs no
+        entry here."""
         weak = cast(Room, weakref.proxy(self))
-        for part in (self.feed, self.membership, self.host, self.updates, self.ticker, self.playback,
-                     *self.features):
-            part.room = weak
+        for part in (*vars(self).values(), *self.features):
+            if getattr(part, "room", None) is self:
+                part.room = weak
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A task of this room's (the process tracks it, see RoomContext.spawn) that keeps the room
